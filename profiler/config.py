@@ -1,0 +1,187 @@
+"""What a run is asked to do: one frozen value, built and validated from command-line text.
+
+Parsing lives here (not in the CLI) so that every bad input becomes a `ConfigError` with a fix,
+and so the same rules apply to tests and to the CLI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from profiler.errors import ConfigError
+
+DEFAULT_DURATION_S = 42.0
+DEFAULT_MAX_USERS = 64
+PROBE_PATH = "/__profiler_probe__"
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """A latency objective such as p95 <= 300 ms."""
+
+    percentile: float
+    threshold_ms: float
+
+    def label(self) -> str:
+        return f"p{self.percentile:g}<={self.threshold_ms:g}ms"
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    url: str
+    out: Path
+    launch: str | None = None
+    pid: int | None = None
+    cwd: Path | None = None
+    ready_timeout_s: float = 30.0
+    duration_s: float = DEFAULT_DURATION_S
+    users: tuple[int, ...] = ()
+    max_users: int = DEFAULT_MAX_USERS
+    stage_count: int | None = None
+    rates: tuple[float, ...] = ()
+    max_inflight: int = 1000
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    request_timeout_s: float = 30.0
+    sample_interval_s: float = 0.1
+    probe: bool = True
+    probe_path: str = PROBE_PATH
+    probe_rate: float = 10.0
+    early_stop: bool = True
+    max_requests: int = 2_000_000
+    allow_remote: bool = False
+    slo: Slo | None = None
+    peak_rps: float | None = None
+    headroom: float = 0.30
+    pyspy: bool = True
+    pyspy_rate: int = 100
+    gpu: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def open_model(self) -> bool:
+        return bool(self.rates)
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1 (for `{port}` in --launch and the URL)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def validate_url(url: str, allow_remote: bool) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"'{url}' is not an http(s) URL.",
+            "give the full address of the endpoint, e.g. http://127.0.0.1:8000/predict",
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"'{url}' has an invalid port.", "use a number from 1 to 65535") from None
+    if not allow_remote and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"'{parts.hostname}' is not a loopback address; refusing to send load to another machine.",
+            "profile a local copy (127.0.0.1), or pass --allow-remote if you own that host",
+        )
+    return url
+
+
+def parse_int_list(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise ConfigError(f"{what} '{text}' is not a list of whole numbers.", f"e.g. {what} 1,2,4,8") from None
+    if not values or any(v < 1 for v in values):
+        raise ConfigError(f"{what} '{text}' must hold numbers >= 1.", f"e.g. {what} 1,2,4,8")
+    return values
+
+
+def parse_float_list(text: str, what: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise ConfigError(f"{what} '{text}' is not a list of numbers.", f"e.g. {what} 10,20,40") from None
+    if not values or any(not (v > 0) for v in values):
+        raise ConfigError(f"{what} '{text}' must hold numbers > 0.", f"e.g. {what} 10,20,40")
+    return values
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name.strip()):
+        raise ConfigError(f"header '{text}' is not 'Name: value'.", "e.g. --header 'Authorization: Bearer x'")
+    return name.strip(), value.strip()
+
+
+def parse_body(text: str | None) -> bytes | None:
+    """`@file.json` reads a file; anything else is the literal body."""
+    if text is None:
+        return None
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            return path.read_bytes()
+        except OSError as e:
+            raise ConfigError(
+                f"cannot read body file '{path}': {e.strerror or e}.",
+                "check the path after @ (relative to the current folder)",
+            ) from None
+    return text.encode()
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*$")
+
+
+def parse_ms(text: str, what: str) -> float:
+    m = _DURATION.match(text)
+    if not m:
+        raise ConfigError(f"{what} '{text}' is not a duration.", "write e.g. 300ms or 0.3s")
+    value = float(m.group(1))
+    return value * 1000.0 if m.group(2) == "s" else value
+
+
+def parse_slo(text: str | None) -> Slo | None:
+    """`p95=300ms`, `p99=1s`, `p50=80` (milliseconds when no unit)."""
+    if text is None:
+        return None
+    m = re.match(r"^\s*p([0-9]+(?:\.[0-9]+)?)\s*[=<]=?\s*(.+)$", text)
+    if not m:
+        raise ConfigError(f"SLO '{text}' is not of the form pNN=DURATION.", "e.g. --slo p95=300ms")
+    pct = float(m.group(1))
+    if not 0 < pct < 100 or (pct == 100):
+        raise ConfigError(f"SLO percentile p{m.group(1)} is out of range.", "use p50 to p99.9")
+    threshold = parse_ms(m.group(2), "SLO threshold")
+    if threshold <= 0:
+        raise ConfigError("SLO threshold must be above zero.", "e.g. --slo p95=300ms")
+    return Slo(pct, threshold)
+
+
+def substitute_port(url: str, launch: str | None) -> tuple[str, str | None]:
+    """Replace `{port}` in the URL and launch command with one free port."""
+    if "{port}" not in url and (launch is None or "{port}" not in launch):
+        return url, launch
+    port = str(free_port())
+    return url.replace("{port}", port), (launch.replace("{port}", port) if launch else None)

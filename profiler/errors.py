@@ -1,0 +1,78 @@
+"""One exception hierarchy for everything a user can cause; the CLI catches it once.
+
+    ProfilerError                 base: `str(err)` is one line naming the problem and the fix
+    ├── ConfigError               bad option, URL, header, body file, stage list, SLO...
+    ├── TargetError               the target app
+    │   ├── TargetExitedError     it exited (at start or mid-run)
+    │   ├── TargetNotReadyError   it never answered within --ready-timeout
+    │   └── TargetNotFoundError   --pid names no process we can see
+    ├── LoadError                 the load generator failed to start or died
+    ├── RunFolderError            a run folder is missing, unreadable or not a run
+    └── SamplerUnavailable        an optional sampler (GPU, RAPL, py-spy) cannot run here;
+        ├── GpuUnavailable        never fatal: the run goes on and the report says why
+        ├── EnergyUnavailable
+        └── PySpyUnavailable
+
+Every message is written for the person at the terminal: what went wrong, then what to do.
+"""
+
+from __future__ import annotations
+
+
+class ProfilerError(Exception):
+    """Base of every error a user can cause. The message is one readable line."""
+
+    exit_code = 2
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(problem if not fix else f"{problem} Fix: {fix}")
+
+
+class ConfigError(ProfilerError):
+    """A command-line option or input file is invalid."""
+
+
+class TargetError(ProfilerError):
+    """The target application misbehaved."""
+
+    exit_code = 3
+
+
+class TargetExitedError(TargetError):
+    """The target process exited."""
+
+
+class TargetNotReadyError(TargetError):
+    """The target never answered at its URL."""
+
+
+class TargetNotFoundError(TargetError):
+    """No process with the given pid."""
+
+
+class LoadError(ProfilerError):
+    """The load generator could not run."""
+
+    exit_code = 4
+
+
+class RunFolderError(ProfilerError):
+    """A run folder cannot be read or written."""
+
+
+class SamplerUnavailable(ProfilerError):
+    """An optional sampler cannot run on this machine; the run continues without it."""
+
+
+class GpuUnavailable(SamplerUnavailable):
+    """No NVML library or no GPU."""
+
+
+class EnergyUnavailable(SamplerUnavailable):
+    """No readable RAPL counters."""
+
+
+class PySpyUnavailable(SamplerUnavailable):
+    """py-spy is missing or lacks permission to read the target."""

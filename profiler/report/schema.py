@@ -1,0 +1,296 @@
+"""The saved report (`report.json`): one versioned schema, as pydantic models with bounds.
+
+`docs/report-schema.md` is generated from these models (`python -m profiler.report.docs`), and a
+test fails if the two differ, so the documentation cannot drift from the code.
+Bump SCHEMA_VERSION's major part on any change that can break a reader.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+Ms = float
+NonNeg = Field(ge=0)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LatencyStats(_Model):
+    """Exact order statistics of a set of durations, in milliseconds."""
+
+    count: int = Field(ge=0, description="How many durations.")
+    mean: float = Field(ge=0, description="Arithmetic mean (ms).")
+    p50: float = Field(ge=0, description="Median (ms).")
+    p90: float = Field(ge=0, description="90th percentile (ms).")
+    p95: float = Field(ge=0, description="95th percentile (ms).")
+    p99: float = Field(ge=0, description="99th percentile (ms).")
+    max: float = Field(ge=0, description="Largest (ms).")
+
+
+class RunInfo(_Model):
+    """How the run went."""
+
+    folder: str = Field(description="The run folder this report was built from.")
+    started_at: float = Field(ge=0, description="Start, Unix epoch seconds.")
+    ended_at: float | None = Field(None, description="End, Unix epoch seconds; null if the run never finished writing.")
+    status: Literal["completed", "saturated", "interrupted", "target-exited", "failed", "incomplete"] = Field(
+        description="completed: all stages ran; saturated: stopped climbing early once the target saturated; "
+        "interrupted: Ctrl-C or a signal; target-exited: the target died mid-run; failed: the profiler hit an "
+        "error; incomplete: the folder has no end marker (the profiler itself was killed)."
+    )
+    stop_reason: str | None = Field(None, description="Why load stopped, in words.")
+    profiler_version: str = Field(description="Version of the profiler that wrote the run.")
+
+
+class TargetInfo(_Model):
+    """The application under test."""
+
+    url: str = Field(description="The URL that was loaded.")
+    method: str = Field(description="HTTP method of the main requests.")
+    command: str | None = Field(None, description="The --launch command, or the attached process's command line.")
+    pid: int | None = Field(None, ge=1, description="Root pid of the target's process tree.")
+    attached: bool = Field(description="True when attached with --pid (never stopped by us).")
+    ready_after_s: float | None = Field(None, ge=0, description="Seconds from launch until the URL answered.")
+    exit_code: int | None = Field(None, description="Exit code if the target exited during the run.")
+
+
+class StageReport(_Model):
+    """One load stage, computed from the per-request records of that stage."""
+
+    index: int = Field(ge=0, description="Stage number, from 0.")
+    users: int | None = Field(None, ge=1, description="Concurrent users (closed model).")
+    rate: float | None = Field(None, gt=0, description="Arrivals per second asked for (open model).")
+    duration_s: float = Field(ge=0, description="Wall time the stage ran.")
+    completed: bool = Field(description="False when the run stopped inside this stage.")
+    requests: int = Field(ge=0, description="Main requests completed in the stage (probe requests excluded).")
+    rps: float = Field(ge=0, description="Achieved throughput: requests / duration.")
+    ok_rps: float = Field(ge=0, description="Throughput of successful requests only.")
+    latency: LatencyStats = Field(description="Client-side latency, request sent to last byte read.")
+    ttfb: LatencyStats = Field(description="Time to first byte (response headers received).")
+    error_rate: float = Field(ge=0, le=1, description="Share of requests that failed (connection error, timeout, HTTP >= 400).")
+    errors: dict[str, int] = Field(default_factory=dict, description="Failures by kind (exception name or 'HTTP 503').")
+    statuses: dict[str, int] = Field(default_factory=dict, description="Responses by HTTP status ('0' = no response).")
+    bytes_per_request: float = Field(ge=0, description="Mean response body size.")
+    probe: LatencyStats | None = Field(None, description="Latency of the light probe requests in this stage, if any.")
+    target_cpu_pct: float | None = Field(None, ge=0, description="Mean CPU of the target's process tree, % of one core.")
+    target_cpu_max_pct: float | None = Field(None, ge=0, description="Highest sampled CPU of the target tree, % of one core.")
+    target_busiest_process_cpu_pct: float | None = Field(None, ge=0, description="Mean CPU of the busiest single target process (100 = one core, the GIL's ceiling).")
+    target_rss_mb: float | None = Field(None, ge=0, description="Largest resident memory of the target tree (MiB).")
+    target_threads: int | None = Field(None, ge=0, description="Most threads in the target tree.")
+    target_sockets: int | None = Field(None, ge=0, description="Most open sockets in the target tree.")
+    loadgen_cpu_pct: float | None = Field(None, ge=0, description="Mean CPU of the load generator, % of one core.")
+    machine_cpu_pct: float | None = Field(None, ge=0, le=100, description="Mean CPU of the whole machine, % of all cores.")
+    server_timing_coverage: float = Field(ge=0, le=1, description="Share of requests that carried a Server-Timing header.")
+    profiled: bool = Field(False, description="True if py-spy was attached during this stage (its throughput is then not used for capacity).")
+
+
+class LoadSection(_Model):
+    model: Literal["closed", "open"] = Field(description="closed: N users each waiting for its answer; open: arrivals at a fixed rate.")
+    stages: list[StageReport] = Field(default_factory=list, description="Stages in the order run.")
+    requests: int = Field(ge=0, description="Main requests over the whole run.")
+    probe_path: str | None = Field(None, description="Path of the light probe requests, if the probe ran.")
+
+
+class HandoffStats(_Model):
+    """One Server-Timing handoff (or the unattributed remainder)."""
+
+    count: int = Field(ge=0, description="Requests that reported it.")
+    p50_ms: float = Field(ge=0, description="Median duration (ms).")
+    p95_ms: float = Field(ge=0, description="95th percentile duration (ms).")
+    mean_ms: float = Field(ge=0, description="Mean duration (ms).")
+    share: float = Field(ge=0, le=1, description="Its mean as a share of mean client latency over the same requests.")
+
+
+class StageHandoffs(_Model):
+    stage: int = Field(ge=0, description="Load stage index.")
+    users: int | None = Field(None, description="Users in that stage.")
+    stages: dict[str, HandoffStats] = Field(default_factory=dict, description="Handoffs by name.")
+    dominant: str | None = Field(None, description="The handoff with the largest share, if any.")
+    unattributed: HandoffStats | None = Field(None, description="Client latency not covered by the server's timings.")
+
+
+class HandoffSection(_Model):
+    """Per-handoff timings read from the Server-Timing response header."""
+
+    stages: dict[str, HandoffStats] = Field(default_factory=dict, description="Each handoff over the whole run, by name (the app's own `total` entry excluded).")
+    dominant: str | None = Field(None, description="The handoff with the largest share of latency, or null.")
+    unattributed: HandoffStats | None = Field(None, description="Client latency minus the server's time (its `total` entry, else the sum of its handoffs): queueing and network outside the app.")
+    coverage: float = Field(0.0, ge=0, le=1, description="Share of main requests that carried Server-Timing.")
+    malformed_entries: int = Field(0, ge=0, description="Server-Timing entries that could not be parsed (skipped).")
+    per_stage: list[StageHandoffs] = Field(default_factory=list, description="The same per load stage.")
+
+
+class ProcessResources(_Model):
+    cpu_mean_pct: float = Field(ge=0, description="Mean CPU over the run, % of one core.")
+    cpu_max_pct: float = Field(ge=0, description="Highest sampled CPU, % of one core.")
+    rss_start_mb: float = Field(ge=0, description="Resident memory at the first sample (MiB).")
+    rss_end_mb: float = Field(ge=0, description="Resident memory at the last sample (MiB).")
+    rss_max_mb: float = Field(ge=0, description="Largest resident memory (MiB).")
+    threads_max: int = Field(ge=0, description="Most threads.")
+    fds_max: int = Field(ge=0, description="Most open file descriptors.")
+    sockets_max: int = Field(ge=0, description="Most open sockets.")
+    processes_max: int = Field(ge=0, description="Most processes in the tree (workers).")
+    ctx_switches_voluntary: int = Field(ge=0, description="Voluntary context switches during the run (waiting).")
+    ctx_switches_involuntary: int = Field(ge=0, description="Involuntary context switches during the run (preempted).")
+
+
+class GpuDeviceStage(_Model):
+    stage: int = Field(ge=0)
+    device: int = Field(ge=0)
+    util_gpu_mean: float | None = Field(None, ge=0, le=100, description="Mean SM utilisation %.")
+    util_gpu_max: float | None = Field(None, ge=0, le=100, description="Highest SM utilisation %.")
+    util_mem_mean: float | None = Field(None, ge=0, le=100, description="Mean memory-controller utilisation %.")
+    mem_used_max_mb: float | None = Field(None, ge=0, description="Most device memory used (MiB).")
+    power_mean_w: float | None = Field(None, ge=0, description="Mean board power (W).")
+    proc_mem_max_mb: float | None = Field(None, ge=0, description="Most device memory held by the target's processes (MiB).")
+
+
+class GpuSection(_Model):
+    available: bool = Field(description="Whether NVML could be read.")
+    notice: str | None = Field(None, description="Why not, when unavailable.")
+    devices: list[dict[str, str | int | float | bool | None]] = Field(default_factory=list, description="Devices found (index, name, uuid, memory, MIG mode).")
+    per_stage: list[GpuDeviceStage] = Field(default_factory=list, description="Per stage and device.")
+
+
+class EnergyStage(_Model):
+    stage: int = Field(ge=0)
+    gpu_joules: float | None = Field(None, ge=0, description="GPU energy in the stage (J).")
+    cpu_joules: float | None = Field(None, ge=0, description="CPU package energy in the stage (J), from RAPL.")
+    gpu_j_per_request: float | None = Field(None, ge=0)
+    cpu_j_per_request: float | None = Field(None, ge=0)
+    gpu_j_per_1k: float | None = Field(None, ge=0, description="GPU joules per 1,000 requests.")
+    cpu_j_per_1k: float | None = Field(None, ge=0, description="CPU joules per 1,000 requests.")
+    gpu_watts: float | None = Field(None, ge=0, description="Mean GPU power (W).")
+    cpu_watts: float | None = Field(None, ge=0, description="Mean CPU package power (W).")
+
+
+class EnergySection(_Model):
+    gpu_source: str | None = Field(None, description="'nvml-energy-counter', 'nvml-power-integrated', or null when absent.")
+    cpu_source: str | None = Field(None, description="'rapl' or null when absent.")
+    notices: list[str] = Field(default_factory=list, description="Why a source is absent.")
+    per_stage: list[EnergyStage] = Field(default_factory=list)
+
+
+class ResourceSection(_Model):
+    """What the samplers saw over the whole run."""
+
+    samples: int = Field(ge=0, description="Process samples taken.")
+    interval_s: float | None = Field(None, gt=0, description="Sampling interval asked for.")
+    achieved_interval_s: float | None = Field(None, ge=0, description="Median interval actually achieved.")
+    target: ProcessResources | None = Field(None, description="The target's process tree.")
+    loadgen_cpu_max_pct: float | None = Field(None, ge=0, description="Highest CPU of the load generator, % of one core.")
+    machine_cpu_max_pct: float | None = Field(None, ge=0, le=100, description="Highest whole-machine CPU, % of all cores.")
+    ncpu: int | None = Field(None, ge=1, description="Logical CPUs on the machine.")
+    gpu: GpuSection = Field(description="GPU (NVML).")
+    energy: EnergySection = Field(description="Energy per request (NVML, RAPL).")
+
+
+class ValidityIssue(_Model):
+    id: str = Field(description="Stable id, e.g. 'loadgen-saturated'.")
+    severity: Literal["warning", "error"] = Field(description="error: the numbers are not to be trusted; warning: read with care.")
+    message: str = Field(description="What was seen and what it means.")
+    stage: int | None = Field(None, description="The stage it concerns, if one.")
+
+
+class ValiditySection(_Model):
+    """Could the run measure the target, or was something else the bottleneck?"""
+
+    valid: bool = Field(description="False when any issue has severity 'error'.")
+    issues: list[ValidityIssue] = Field(default_factory=list)
+
+
+class Evidence(_Model):
+    summary: str = Field(description="One plain sentence.")
+    values: dict[str, float | int | str | bool | None] = Field(default_factory=dict, description="The numbers the conclusion rests on.")
+
+
+class Trait(_Model):
+    id: str = Field(description="Trait id from the fixed vocabulary in docs/traits.md.")
+    confidence: float = Field(ge=0, le=1, description="0..1; below 0.5 is said as low confidence.")
+    evidence: Evidence
+    subject: str | None = Field(None, description="What it is about (e.g. the handoff name for dominant-stage).")
+
+
+class Recommendation(_Model):
+    id: str = Field(description="Stable id, e.g. 'instances-for-peak'.")
+    action: str = Field(description="What to do, with numbers.")
+    rationale: str = Field(description="Why, in a sentence.")
+    evidence: dict[str, float | int | str | bool | None] = Field(default_factory=dict, description="The numbers it rests on; trait ids under 'traits'.")
+
+
+class UslFit(_Model):
+    sigma: float = Field(description="Contention (serial fraction).")
+    kappa: float = Field(description="Coherency (crosstalk) coefficient.")
+    lambda_: float = Field(alias="lambda", ge=0, description="Throughput of one user in isolation (rps).")
+    n_star: float | None = Field(None, ge=0, description="Concurrency of peak throughput, sqrt((1-sigma)/kappa); null when kappa <= 0.")
+    peak_rps: float | None = Field(None, ge=0, description="Predicted throughput at N*.")
+    r_squared: float = Field(description="Quality of the fit on the measured points.")
+    points: int = Field(ge=0, description="Stages used.")
+    quality: Literal["good", "fair", "poor"] = Field(description="Plain verdict on the fit.")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CapacitySection(_Model):
+    slo: str | None = Field(None, description="The SLO used, e.g. 'p95<=300ms', or null.")
+    slo_basis: str = Field(description="How the latency limit was chosen.")
+    latency_limit_ms: float | None = Field(None, ge=0, description="The latency limit applied at the SLO's percentile.")
+    capacity_rps: float | None = Field(None, ge=0, description="Highest throughput of a stage that met the limit (per instance).")
+    capacity_stage: int | None = Field(None, description="The stage it came from.")
+    capacity_users: int | None = Field(None, description="Users in that stage.")
+    max_rps: float | None = Field(None, ge=0, description="Highest throughput seen in any stage.")
+    knee_users: int | None = Field(None, description="Concurrency past which latency rises faster than throughput.")
+    usl: UslFit | None = Field(None, description="Universal Scalability Law fit, with >= 6 stages.")
+    peak_rps: float | None = Field(None, ge=0, description="--peak-rps asked for.")
+    headroom: float | None = Field(None, ge=0, description="Headroom applied to the instance count.")
+    instances_needed: int | None = Field(None, ge=1, description="Instances for the peak at the headroom.")
+    from_unprofiled_stages: bool = Field(True, description="True when capacity rests only on stages run without py-spy attached.")
+
+
+class FunctionShare(_Model):
+    function: str = Field(description="`name (file.py)`.")
+    share: float = Field(ge=0, le=1, description="Share of samples.")
+
+
+class CodeStage(_Model):
+    stage: int = Field(ge=0)
+    samples: int = Field(ge=0)
+    top_self: list[FunctionShare] = Field(default_factory=list, description="Functions by self (leaf) share.")
+    top_total: list[FunctionShare] = Field(default_factory=list, description="Functions by inclusive share.")
+    idle_share: float = Field(ge=0, le=1, description="Share of samples waiting (sleep, select, lock, socket read).")
+    blocking_on_loop_share: float = Field(ge=0, le=1, description="Share of samples with a blocking call under the asyncio event loop.")
+    gil_share: float | None = Field(None, ge=0, le=1, description="Share holding the GIL, when recorded with --gil.")
+    speedscope: str | None = Field(None, description="Flame graph file in the run folder (open at speedscope.app).")
+
+
+class CodeSection(_Model):
+    """Where the code spends its time (py-spy)."""
+
+    available: bool = Field(description="Whether py-spy recorded anything.")
+    notice: str | None = Field(None, description="Why not, when unavailable.")
+    profiled_stages: list[int] = Field(default_factory=list, description="Stages during which py-spy was attached.")
+    rate_hz: int | None = Field(None, ge=1, description="Sampling rate.")
+    per_stage: list[CodeStage] = Field(default_factory=list)
+
+
+class Report(_Model):
+    """report.json: everything `profiler run` or `profiler analyze` concluded about one run."""
+
+    schema_version: str = Field(SCHEMA_VERSION, description="Schema version, MAJOR.MINOR.")
+    run: RunInfo
+    target: TargetInfo
+    load: LoadSection
+    handoffs: HandoffSection
+    resources: ResourceSection
+    validity: ValiditySection
+    traits: list[Trait] = Field(default_factory=list, description="Behavioural traits with evidence (docs/traits.md).")
+    recommendations: list[Recommendation] = Field(default_factory=list, description="Scaling and hosting advice with numbers.")
+    capacity: CapacitySection | None = Field(None, description="Capacity per instance, knee and scaling law.")
+    code: CodeSection = Field(description="Code attribution from py-spy.")
+    notices: list[str] = Field(default_factory=list, description="One-line notices (absent samplers, etc.).")

@@ -1,0 +1,121 @@
+"""Everything Rich: the live view while a run goes, and the report's tables after.
+
+The only module that imports Rich (ruff's banned-api enforces it); the rest of the package hands
+it plain values. NO_COLOR is honoured by Rich itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from profiler.load.plan import StagePlan
+from profiler.report.terminal import TextTable, report_tables, summary_lines
+from profiler.report.schema import Report
+
+
+def console(stderr: bool = False) -> Console:
+    c = Console(stderr=stderr, highlight=False)
+    if not c.is_terminal:
+        # Piped or captured output has no width to fit; 80 columns would fold the stage table.
+        c = Console(stderr=stderr, highlight=False, width=160)
+    return c
+
+
+def render_table(t: TextTable) -> Table:
+    table = Table(title=t.title, title_justify="left", caption="\n".join(t.notes) or None, caption_justify="left")
+    for i, col in enumerate(t.columns):
+        table.add_column(col, justify="left" if i == 0 or not t.rows or not _numeric(t.rows[0][i]) else "right",
+                         overflow="fold")
+    for row in t.rows:
+        table.add_row(*row)
+    return table
+
+
+def _numeric(cell: str) -> bool:
+    return cell.replace(".", "", 1).replace("-", "", 1).isdigit()
+
+
+def print_report(report: Report, out: Console | None = None) -> None:
+    out = out or console()
+    for t in report_tables(report):
+        out.print(render_table(t))
+    for line in summary_lines(report):
+        out.print(Text(line))
+
+
+class LiveView:
+    """Stage, users, rps, p50/p95, errors, target CPU/RSS, and a bar for the whole plan."""
+
+    def __init__(self, out: Console | None = None) -> None:
+        self.out = out or console(stderr=True)
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                 TimeElapsedColumn(), console=self.out)
+        self.task = self.bar.add_task("starting", total=1.0)
+        self.status = Text("")
+        self.live: Live | None = None
+        self.stages: tuple[StagePlan, ...] = ()
+        self.done: list[dict[str, Any]] = []
+
+    def _ensure(self) -> None:
+        if self.live is None and self.out.is_terminal:
+            self.live = Live(Group(self.bar, self.status), console=self.out, refresh_per_second=4, transient=True)
+            self.live.start()
+
+    def phase(self, text: str) -> None:
+        self._ensure()
+        self.bar.update(self.task, description=text)
+        if self.live is None:
+            self.out.print(text)
+
+    def plan(self, stages: tuple[StagePlan, ...]) -> None:
+        self.stages = stages
+        self.bar.update(self.task, total=sum(s.duration_s for s in stages) or 1.0, completed=0)
+
+    def notice(self, text: str) -> None:
+        self.out.print(Text(text))
+
+    def progress(self, message: dict[str, Any], sample: dict[str, Any] | None) -> None:
+        self._ensure()
+        if message.get("type") == "stage_end":
+            self.done.append(message)
+            if self.live is None:
+                self.out.print(_stage_line(message))
+        if message.get("type") == "tick" and self.stages:
+            idx = int(message["stage"])
+            done_s = sum(s.duration_s for s in self.stages[:idx]) + float(message.get("stage_elapsed", 0.0))
+            load = f"{message['users']} users" if message.get("users") else f"{message.get('rate')}/s"
+            self.bar.update(self.task, completed=done_s,
+                                 description=f"stage {idx + 1}/{len(self.stages)} · {load}")
+            cpu = rss = "-"
+            if sample and "target" in sample:
+                cpu = f"{sample['target'].get('cpu', 0):.0f}%"
+                rss = f"{sample['target'].get('rss', 0) / 2**20:.0f} MiB"
+            self.status.plain = (f"rps {message.get('rps', 0):.1f}  p50 {message.get('p50', 0):.1f} ms  "
+                                 f"p95 {message.get('p95', 0):.1f} ms  errors {message.get('errors', 0)}  "
+                                 f"target cpu {cpu} rss {rss}  requests {message.get('requests', 0)}")
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def _stage_line(m: dict[str, Any]) -> str:
+    load = f"{m['users']} users" if m.get("users") else f"{m.get('rate')}/s"
+    return (f"stage {m['stage']}: {load}: {m.get('rps', 0):.1f} rps, p50 {m.get('p50', 0):.1f} ms, "
+            f"p95 {m.get('p95', 0):.1f} ms, errors {m.get('error_rate', 0):.1%}")
+
+
+def error_line(message: str) -> None:
+    console(stderr=True).print(Text(f"error: {message}", style="bold red"))
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()

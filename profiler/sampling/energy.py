@@ -1,0 +1,205 @@
+"""CPU package energy from Linux RAPL counters under /sys/class/powercap.
+
+Layout the kernel exposes (powercap framework, intel_rapl driver; AMD Zen uses it too):
+
+    /sys/class/powercap/intel-rapl:0/name                 "package-0"
+    /sys/class/powercap/intel-rapl:0/energy_uj            cumulative microjoules, wraps
+    /sys/class/powercap/intel-rapl:0/max_energy_range_uj  value at which energy_uj wraps
+    /sys/class/powercap/intel-rapl:0:0/...                sub-domain ("core", "uncore", "dram")
+
+Only top-level `intel-rapl:N` domains named `package-*` make up the total: sub-domains are
+already inside their package, and `psys` (platform) overlaps the packages, so adding either
+would double count. Since Linux 5.10 `energy_uj` is readable by root only (CVE-2020-8694),
+and virtual machines and most containers expose no RAPL at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from profiler.errors import EnergyUnavailable
+
+DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
+
+_TOP_LEVEL = re.compile(r"^intel-rapl:(\d+)$")
+_SUB_LEVEL = re.compile(r"^intel-rapl:(\d+):(\d+)$")
+_FIX = "run as root or on bare metal to get CPU energy."
+
+
+@dataclass(frozen=True)
+class RaplDomain:
+    """One RAPL counter: `key` is its name file (e.g. package-0), unique within the reader."""
+
+    key: str
+    name: str
+    path: Path
+    max_energy_range_uj: int
+    parent: str | None  # key of the package a sub-domain belongs to; None for packages
+
+
+def _unavailable(reason: str) -> EnergyUnavailable:
+    return EnergyUnavailable(
+        f"CPU energy: RAPL counters not readable ({reason}).", _FIX
+    )
+
+
+def _read_int(path: Path) -> int:
+    return int(path.read_text().strip())
+
+
+class RaplReader:
+    """Reads the package energy counters; construction fails early if none is readable."""
+
+    def __init__(self, root: Path = DEFAULT_POWERCAP_ROOT) -> None:
+        self.root = root
+        self._domains = self._discover()
+        # Read once now so a permission problem surfaces before the run, not in the sampler.
+        self.read()
+
+    @property
+    def packages(self) -> tuple[RaplDomain, ...]:
+        return tuple(d for d in self._domains if d.parent is None)
+
+    @property
+    def subdomains(self) -> tuple[RaplDomain, ...]:
+        return tuple(d for d in self._domains if d.parent is not None)
+
+    @property
+    def max_ranges(self) -> dict[str, int]:
+        """Wrap point per domain key, needed to integrate readings later."""
+        return {d.key: d.max_energy_range_uj for d in self._domains}
+
+    def read(self, include_subdomains: bool = False) -> dict[str, int]:
+        """Current counter of each package (domain key -> microjoules)."""
+        domains = self._domains if include_subdomains else self.packages
+        values: dict[str, int] = {}
+        for domain in domains:
+            try:
+                values[domain.key] = _read_int(domain.path / "energy_uj")
+            except PermissionError as err:
+                raise _unavailable(f"permission denied reading {err.filename}") from err
+            except (OSError, ValueError) as err:
+                raise _unavailable(f"{domain.path / 'energy_uj'}: {err}") from err
+        return values
+
+    def _discover(self) -> list[RaplDomain]:
+        try:
+            entries = sorted(
+                p for p in self.root.iterdir() if p.name.startswith("intel-rapl:")
+            )
+        except OSError as err:
+            raise _unavailable(
+                f"no powercap directory {self.root}: {err.strerror}"
+            ) from err
+        domains: list[RaplDomain] = []
+        package_keys: dict[str, str] = {}  # package number -> key
+        # Top-level first, so sub-domains can name their package.
+        for entry in sorted(entries, key=lambda p: (p.name.count(":"), p.name)):
+            top = _TOP_LEVEL.match(entry.name)
+            sub = _SUB_LEVEL.match(entry.name)
+            if top is None and sub is None:
+                continue
+            try:
+                name = (entry / "name").read_text().strip() or entry.name
+                max_range = _read_int(entry / "max_energy_range_uj")
+            except PermissionError as err:
+                raise _unavailable(f"permission denied reading {err.filename}") from err
+            except (OSError, ValueError) as err:
+                raise _unavailable(f"{entry}: {err}") from err
+            if top is not None:
+                if not name.startswith("package"):
+                    continue  # psys and friends overlap the packages
+                package_keys[top.group(1)] = name
+                domains.append(RaplDomain(name, name, entry, max_range, None))
+            elif sub is not None and sub.group(1) in package_keys:
+                parent = package_keys[sub.group(1)]
+                key = f"{parent}/{name}"
+                domains.append(RaplDomain(key, name, entry, max_range, parent))
+        if not any(d.parent is None for d in domains):
+            raise _unavailable(f"no intel-rapl package domains under {self.root}")
+        return domains
+
+
+def energy_delta_uj(prev: int, cur: int, max_range: int) -> int:
+    """Energy between two readings of one counter, assuming at most one wrap between them.
+
+    The counter runs from 0 to max_range and then starts again at 0. At ~100 W a 2^32 uJ
+    range wraps every ~40 s and the usual 262 J range every ~45 min, so sample at least
+    every few seconds.
+    """
+    if cur >= prev:
+        return cur - prev
+    if max_range <= 0 or prev > max_range:
+        raise ValueError(
+            f"counter went back from {prev} to {cur} with max range {max_range}"
+        )
+    return max_range - prev + cur
+
+
+def cumulative_between(
+    points: Sequence[tuple[float, float]], t0: float, t1: float
+) -> float | None:
+    """Increase of a cumulative quantity between t0 and t1, interpolating linearly.
+
+    `points` are (time, running total) sorted by time. Window edges that fall between two
+    points are interpolated; edges outside the covered range are clamped to it, so the
+    result never extrapolates. None when the window covers less than two points' span.
+    """
+    if len(points) < 2 or t1 <= t0:
+        return None
+    lo = max(t0, points[0][0])
+    hi = min(t1, points[-1][0])
+    if hi <= lo:
+        return None
+    return _interpolate(points, hi) - _interpolate(points, lo)
+
+
+def _interpolate(points: Sequence[tuple[float, float]], t: float) -> float:
+    for (ta, va), (tb, vb) in itertools.pairwise(points):
+        if ta <= t <= tb:
+            if tb == ta:
+                return vb
+            return va + (vb - va) * (t - ta) / (tb - ta)
+    return points[-1][1] if t >= points[-1][0] else points[0][1]
+
+
+def joules_between(
+    readings: Sequence[tuple[float, Mapping[str, int]]],
+    max_ranges: Mapping[str, int],
+    t0: float,
+    t1: float,
+) -> float | None:
+    """Joules used by all domains in [t0, t1], from timestamped counter readings.
+
+    Consecutive deltas are summed, so a window spanning several wraps is fine as long as
+    readings are closer together than one wrap. A domain without a known max range is left
+    out (a wrap could not be undone). None when no domain has two readings over the window.
+    """
+    ordered = sorted(readings, key=lambda r: r[0])
+    total_uj = 0.0
+    measured = False
+    for domain, max_range in max_ranges.items():
+        running: list[tuple[float, float]] = []
+        previous: int | None = None
+        cumulative = 0
+        for t, values in ordered:
+            value = values.get(domain)
+            if value is None:
+                continue
+            if previous is not None:
+                try:
+                    cumulative += energy_delta_uj(previous, value, max_range)
+                except ValueError:
+                    # A counter reset (reboot, driver reload) is not a wrap: count nothing.
+                    pass
+            previous = value
+            running.append((t, float(cumulative)))
+        window = cumulative_between(running, t0, t1)
+        if window is not None:
+            total_uj += window
+            measured = True
+    return total_uj / 1e6 if measured else None

@@ -1,0 +1,32 @@
+"""Orchestrator side of the process sampler: start it, stop it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from profiler.procutil import child_preexec, stop_process_group
+from profiler.record import SAMPLES
+
+SAMPLER_INFO = "sampler.json"
+
+
+class SamplerProcess:
+    def __init__(self, target_pid: int, folder: Path, interval_s: float, gpu: bool) -> None:
+        argv = [sys.executable, "-m", "profiler.sampling.process", "--target", str(target_pid),
+                "--owner", str(os.getpid()), "--interval", str(interval_s),
+                "--out", str(folder / SAMPLES), "--info", str(folder / SAMPLER_INFO)]
+        if not gpu:
+            argv.append("--no-gpu")
+        log = (folder / "sampler.log").open("ab")
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         start_new_session=True, preexec_fn=child_preexec())
+        finally:
+            log.close()
+
+    def stop(self) -> None:
+        # SIGINT first: the sampler flushes and closes its file on it.
+        stop_process_group(self.proc, grace_s=(3.0, 2.0))

@@ -1,0 +1,92 @@
+"""Parse the standard `Server-Timing` response header (W3C Server Timing).
+
+An entry is `name;dur=1.2;desc="x"` (RFC 8941-style parameters); entries are separated by commas
+and a response may carry several headers (joined with ", " by the time we see them). We keep only
+entries with a numeric `dur`: an entry without one carries no time to attribute. Malformed entries
+are skipped and counted, so the report can say how much of the header it could not read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTiming:
+    """Durations in milliseconds by handoff name, and how many entries were malformed."""
+
+    durations: dict[str, float]
+    malformed: int
+
+
+def _split_outside_quotes(text: str, sep: str) -> list[str]:
+    # Commas and semicolons may appear inside quoted desc="..." values.
+    parts: list[str] = []
+    buf: list[str] = []
+    quoted = False
+    escaped = False
+    for ch in text:
+        if escaped:
+            buf.append(ch)
+            escaped = False
+        elif ch == "\\" and quoted:
+            buf.append(ch)
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+            buf.append(ch)
+        elif ch == sep and not quoted:
+            parts.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    parts.append("".join(buf))
+    return parts
+
+
+def parse_server_timing(header: str | None) -> ParsedTiming:
+    """Parse one (possibly combined) Server-Timing header value.
+
+    The same name twice in one response is summed: apps that time a step in several pieces
+    mean the total.
+    """
+    if not header:
+        return ParsedTiming({}, 0)
+    durations: dict[str, float] = {}
+    malformed = 0
+    for raw_entry in _split_outside_quotes(header, ","):
+        entry = raw_entry.strip()
+        if not entry:
+            continue
+        fields = _split_outside_quotes(entry, ";")
+        name = fields[0].strip()
+        if not _TOKEN.match(name):
+            malformed += 1
+            continue
+        dur: float | None = None
+        bad = False
+        for param in fields[1:]:
+            key, eq, value = param.strip().partition("=")
+            if key.strip().lower() != "dur":
+                continue
+            if not eq:
+                bad = True
+                break
+            try:
+                dur = float(value.strip().strip('"'))
+            except ValueError:
+                bad = True
+                break
+            if dur != dur or dur < 0 or dur == float("inf"):  # NaN, negative or infinite
+                bad = True
+                break
+        if bad:
+            malformed += 1
+            continue
+        if dur is None:
+            continue  # a mark without duration (e.g. `cache;desc=hit`) is valid but has no time
+        durations[name] = durations.get(name, 0.0) + dur
+    return ParsedTiming(durations, malformed)

@@ -1,0 +1,279 @@
+"""One profiling run, start to finish: target → sampler → load → saved folder → report.
+
+The order of teardown matters and is the same on every exit path (normal end, saturation,
+Ctrl-C, target death, an error): stop the load, stop the sampler, stop the target we launched,
+mark the folder finished, then analyse what is on disk. Data is on disk before anything that
+can fail runs, so a failure never costs what was already collected.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import queue
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from profiler import __version__
+from profiler.config import RunConfig
+from profiler.errors import LoadError, ProfilerError, TargetExitedError
+from profiler.load.driver import LoadProcess, write_spec
+from profiler.load.plan import StagePlan, build_plan
+from profiler.record import META, REPORT, TARGET_LOG, prepare_folder, read_run, write_json_atomic
+from profiler.report.build import build_report
+from profiler.report.schema import Report
+from profiler.sampling.launcher import SAMPLER_INFO, SamplerProcess
+from profiler.target import Target, attach, launch, wait_ready
+
+
+class View(Protocol):
+    """What the session tells the terminal; the Rich view and the quiet view implement it."""
+
+    def phase(self, text: str) -> None: ...
+    def plan(self, stages: tuple[StagePlan, ...]) -> None: ...
+    def progress(self, message: dict[str, Any], sample: dict[str, Any] | None) -> None: ...
+    def notice(self, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class QuietView:
+    def phase(self, text: str) -> None:
+        pass
+
+    def plan(self, stages: tuple[StagePlan, ...]) -> None:
+        pass
+
+    def progress(self, message: dict[str, Any], sample: dict[str, Any] | None) -> None:
+        pass
+
+    def notice(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Outcome:
+    report: Report
+    folder: Path
+    status: str
+    error: ProfilerError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "interrupted":
+            return 130
+        if self.error is not None:
+            return self.error.exit_code
+        return 0
+
+
+def config_meta(config: RunConfig) -> dict[str, Any]:
+    raw = asdict(config)
+    raw["out"] = str(config.out)
+    raw["cwd"] = str(config.cwd) if config.cwd else None
+    raw["body"] = f"<{len(config.body)} bytes>" if config.body is not None else None
+    raw["headers"] = [f"{k}: {'***' if k.lower() in ('authorization', 'cookie') else v}" for k, v in config.headers]
+    raw["slo"] = config.slo.label() if config.slo else None
+    raw["probe_path"] = config.probe_path if config.probe else None
+    return raw
+
+
+class SampleTail:
+    """Reads new lines of samples.jsonl as they are flushed, for the live view."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.last: dict[str, Any] | None = None
+
+    def latest(self) -> dict[str, Any] | None:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            return self.last
+        end = data.rfind(b"\n")
+        if end >= 0:
+            self.offset += end + 1
+            for line in reversed(data[:end].splitlines()):
+                try:
+                    self.last = json.loads(line)
+                    break
+                except json.JSONDecodeError:
+                    continue
+        return self.last
+
+
+@dataclass
+class Session:
+    config: RunConfig
+    view: View = field(default_factory=QuietView)
+    meta: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # A flag, not an exception: teardown must not itself be cut short by a second Ctrl-C.
+        self.interrupted = True
+
+    def _save_meta(self) -> None:
+        write_json_atomic(self.folder / META, self.meta)
+
+    def run(self) -> Outcome:
+        config = self.config
+        self.folder = prepare_folder(config.out)
+        self.meta = {
+            "profiler_version": __version__, "started_at": time.time(), "ended_at": None, "status": None,
+            "stop_reason": None, "config": config_meta(config), "target": {}, "notices": [],
+            "host": {"python": platform.python_version(), "platform": platform.platform()},
+            "profiled_stages": [],
+        }
+        self._save_meta()
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        target: Target | None = None
+        sampler: SamplerProcess | None = None
+        load: LoadProcess | None = None
+        status = "failed"
+        error: ProfilerError | None = None
+        try:
+            target = self._start_target()
+            if self.interrupted:
+                status = "interrupted"
+                raise _Stop
+            sampler = SamplerProcess(target.pid, self.folder, config.sample_interval_s, config.gpu)
+            plan = build_plan(config)
+            self.meta["plan"] = [asdict(p) for p in plan]
+            self._save_meta()
+            self.view.plan(plan)
+            load = LoadProcess(write_spec(config, plan, self.folder), self.folder)
+            status = self._drive(load, target, plan)
+        except _Stop:
+            pass
+        except ProfilerError as e:
+            error = e
+            status = "target-exited" if isinstance(e, TargetExitedError) and load is not None else "failed"
+            if self.interrupted and not isinstance(e, TargetExitedError):
+                status = "interrupted"
+        finally:
+            self.view.phase("stopping")
+            if load is not None:
+                load.stop()
+                if load.done and status not in ("interrupted", "target-exited", "failed"):
+                    status = _status_of(load.done.get("reason", ""))
+                if load.done:
+                    self.meta["stop_reason"] = load.done.get("reason")
+            if sampler is not None:
+                sampler.stop()
+            if target is not None:
+                code = target.exit_code()
+                if code is not None and target.launched and status != "target-exited" and load is not None:
+                    status = "target-exited"
+                self.meta["target"]["exit_code"] = code
+                target.stop()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            self.meta.update(status=status, ended_at=time.time(), sampler=_read_json(self.folder / SAMPLER_INFO))
+            if error is not None:
+                self.meta["error"] = str(error)
+            self._save_meta()
+            self.view.close()
+        report = build_report(read_run(self.folder))
+        write_json_atomic(self.folder / REPORT, report.model_dump(mode="json", by_alias=True))
+        if error is None and status == "target-exited" and target is not None:
+            error = TargetExitedError(
+                f"the target exited (code {self.meta['target'].get('exit_code')}) during the run"
+                + (f"; its last output: {target.tail()}" if target.tail() else "."),
+                f"see {self.folder / TARGET_LOG}; the report covers what was collected before",
+            )
+        return Outcome(report=report, folder=self.folder, status=status, error=error)
+
+    def _start_target(self) -> Target:
+        config = self.config
+        if config.launch:
+            self.view.phase(f"starting target: {config.launch}")
+            target = launch(config.launch, self.folder / TARGET_LOG, config.cwd)
+        else:
+            assert config.pid is not None
+            target = attach(config.pid)
+        self.meta["target"] = {"pid": target.pid, "command": target.command, "attached": not target.launched}
+        self._save_meta()
+        self.view.phase(f"waiting for {config.url}")
+        ready = _interruptible_ready(self, target)
+        self.meta["target"]["ready_after_s"] = round(ready, 3) if ready is not None else None
+        self._save_meta()
+        return target
+
+    def _drive(self, load: LoadProcess, target: Target, plan: tuple[StagePlan, ...]) -> str:
+        from profiler.record import SAMPLES
+
+        tail = SampleTail(self.folder / SAMPLES)
+        budget = sum(p.duration_s for p in plan) + self.config.request_timeout_s + 30.0
+        deadline = time.monotonic() + budget
+        last_view = 0.0
+        while True:
+            if self.interrupted:
+                return "interrupted"
+            try:
+                msg = load.messages.get(timeout=0.2)
+            except queue.Empty:
+                msg = None
+            if msg is not None and msg.get("type") == "done":
+                return _status_of(str(msg.get("reason", "")))
+            now = time.monotonic()
+            if msg is not None or now - last_view > 0.5:
+                last_view = now
+                self.view.progress(msg or {}, tail.latest())
+            if not target.alive():
+                raise TargetExitedError(f"the target exited (code {target.exit_code()}) during the run.", "see target.log")
+            if not load.running() and load.messages.empty():
+                if load.done:
+                    return _status_of(str(load.done.get("reason", "")))
+                raise LoadError(
+                    f"the load generator stopped unexpectedly (exit {load.proc.returncode})"
+                    + (f": {load.failure()}" if load.failure() else "."),
+                    f"see {load.log_path}",
+                )
+            if now > deadline:
+                return "completed"
+
+
+class _Stop(Exception):
+    """Internal: leave the run early without an error (Ctrl-C during start-up)."""
+
+
+def _interruptible_ready(session: Session, target: Target) -> float | None:
+    # wait_ready polls in small steps; a Ctrl-C flag set meanwhile is honoured after it returns
+    # or raises. The signal handler does not raise, so teardown stays in order.
+    if session.interrupted:
+        return None
+    return wait_ready(target, session.config.url, session.config.ready_timeout_s, lambda: session.interrupted)
+
+
+def _status_of(reason: str) -> str:
+    if reason.startswith("saturated"):
+        return "saturated"
+    if reason == "interrupted" or reason == "profiler exited":
+        return "interrupted"
+    return "completed"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def reanalyse(folder: Path) -> Report:
+    report = build_report(read_run(folder))
+    write_json_atomic(folder / REPORT, report.model_dump(mode="json", by_alias=True))
+    return report
+
+
