@@ -102,6 +102,8 @@ def _header_value(marks: _Marks, started: float) -> str:
     # `total` is request-in to response-start: what the app itself spent before
     # the first byte, to compare with the latency the client observed.
     total_ms = (perf_counter() - started) * 1000.0
+    # Snapshot with list(): a worker thread of this request (e.g. a background
+    # task) may still be adding marks while the header is built.
     entries: list[tuple[str, float, str | None]] = [(name, dur, desc) for name, (dur, desc) in list(marks.items())]
     entries.append(("total", total_ms, None))
     return format_server_timing(entries)

@@ -70,9 +70,8 @@ class LiveView:
 
     def phase(self, text: str) -> None:
         self._ensure()
+        # Without a terminal (CI logs) only finished stages are printed: phases would be noise.
         self.bar.update(self.task, description=text)
-        if self.live is None:
-            self.out.print(text)
 
     def plan(self, stages: tuple[StagePlan, ...]) -> None:
         self.stages = stages
@@ -114,7 +113,8 @@ def _stage_line(m: dict[str, Any]) -> str:
 
 
 def error_line(message: str) -> None:
-    console(stderr=True).print(Text(f"error: {message}", style="bold red"))
+    # soft_wrap: one logical line stays one line, whatever the terminal's width.
+    console(stderr=True).print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
 
 
 def is_terminal() -> bool:

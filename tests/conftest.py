@@ -1,0 +1,82 @@
+"""Shared helpers: real target apps on 127.0.0.1, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APPS = Path(__file__).resolve().parent / "apps"
+BASIC_APP = APPS / "basic_app.py"
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> CliResult:
+    proc = subprocess.run(
+        [sys.executable, "-m", "profiler", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def launch_args(app: Path, path: str, *extra: str) -> list[str]:
+    return [f"http://127.0.0.1:{{port}}{path}", "--launch", f"{sys.executable} {app} --port {{port}} {' '.join(extra)}".strip()]
+
+
+def read_report(folder: Path) -> dict:
+    return json.loads((folder / "report.json").read_text())
+
+
+def assert_no_traceback(result: CliResult) -> None:
+    assert "Traceback" not in result.output, result.output
+
+
+def profiler_children_gone(pids: list[int], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def started_app(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
+    """Start a test app ourselves (for --pid attach); always stopped afterwards."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(app: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, str(app), "--port", str(port), *extra],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
