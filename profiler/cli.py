@@ -83,73 +83,134 @@ def _fail(err: ProfilerError) -> None:
     error_line(str(err))
 
 
-Duration = Annotated[float | None, typer.Option("--duration", help=f"Seconds of load in all (default {DEFAULT_DURATION_S:g}), split equally over the stages.", min=1.0)]
+Duration = Annotated[
+    float | None,
+    typer.Option(
+        "--duration",
+        help=f"Seconds of load in all (default {DEFAULT_DURATION_S:g}), split equally over the stages.",
+        min=1.0,
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No live view and no tables; the report is still saved.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print report.json to stdout instead of tables.")]
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="Run folder to create (default runs/DATE-TIME).")]
 Slo = Annotated[str | None, typer.Option("--slo", help="Latency objective for capacity, e.g. p95=300ms.")]
-PeakRps = Annotated[float | None, typer.Option("--peak-rps", help="Peak traffic to size for: instances needed.", min=0.001)]
-Headroom = Annotated[float, typer.Option("--headroom", help="Spare capacity kept when sizing, as a fraction.", min=0.0, max=10.0)]
+PeakRps = Annotated[
+    float | None, typer.Option("--peak-rps", help="Peak traffic to size for: instances needed.", min=0.001)
+]
+Headroom = Annotated[
+    float, typer.Option("--headroom", help="Spare capacity kept when sizing, as a fraction.", min=0.0, max=10.0)
+]
 
 
 @app.command()
 def run(
-    url: Annotated[str, typer.Argument(help="Endpoint to load, e.g. http://127.0.0.1:8000/predict ('{port}' = a free port).")],
-    launch: Annotated[str | None, typer.Option("--launch", help="Command that starts the target; it is stopped at the end.")] = None,
-    pid: Annotated[int | None, typer.Option("--pid", help="Attach to a running target (and its worker processes) instead.", min=1)] = None,
+    url: Annotated[
+        str, typer.Argument(help="Endpoint to load, e.g. http://127.0.0.1:8000/predict ('{port}' = a free port).")
+    ],
+    launch: Annotated[
+        str | None, typer.Option("--launch", help="Command that starts the target; it is stopped at the end.")
+    ] = None,
+    pid: Annotated[
+        int | None, typer.Option("--pid", help="Attach to a running target (and its worker processes) instead.", min=1)
+    ] = None,
     cwd: Annotated[Path | None, typer.Option("--cwd", help="Working folder for --launch.")] = None,
     out: Out = None,
-    ready_timeout: Annotated[float, typer.Option("--ready-timeout", help="Seconds to wait for the target to answer.", min=0.1)] = 30.0,
+    ready_timeout: Annotated[
+        float, typer.Option("--ready-timeout", help="Seconds to wait for the target to answer.", min=0.1)
+    ] = 30.0,
     duration: Duration = None,
-    users: Annotated[str | None, typer.Option("--users", help="Top of the 1,2,4.. ladder (e.g. 32), or the exact stages (e.g. 1,4,16).")] = None,
-    stages: Annotated[int | None, typer.Option("--stages", help="Number of stages from 1 user to the top.", min=1, max=50)] = None,
-    rate: Annotated[str | None, typer.Option("--rate", help="Open model: arrivals per second, one or a list of stages (e.g. 20,40,80).")] = None,
+    users: Annotated[
+        str | None,
+        typer.Option("--users", help="Top of the 1,2,4.. ladder (e.g. 32), or the exact stages (e.g. 1,4,16)."),
+    ] = None,
+    stages: Annotated[
+        int | None, typer.Option("--stages", help="Number of stages from 1 user to the top.", min=1, max=50)
+    ] = None,
+    rate: Annotated[
+        str | None,
+        typer.Option("--rate", help="Open model: arrivals per second, one or a list of stages (e.g. 20,40,80)."),
+    ] = None,
     method: Annotated[str, typer.Option("--method", "-X", help="HTTP method.")] = "GET",
     header: Annotated[list[str] | None, typer.Option("--header", "-H", help="'Name: value', repeatable.")] = None,
     body: Annotated[str | None, typer.Option("--body", "-d", help="Request body, or @file.json.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before one request counts as failed.", min=0.1)] = 30.0,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between process samples.", min=0.01, max=10.0)] = 0.1,
-    no_probe: Annotated[bool, typer.Option("--no-probe", help=f"Do not send the light probe requests to {PROBE_PATH}.")] = False,
-    probe_path: Annotated[str, typer.Option("--probe-path", help="Cheap path for the probe (a 404 is fine).")] = PROBE_PATH,
-    no_early_stop: Annotated[bool, typer.Option("--no-early-stop", help="Run every stage even once saturated.")] = False,
-    max_requests: Annotated[int, typer.Option("--max-requests", help="Hard cap on requests in the run.", min=1)] = 2_000_000,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds before one request counts as failed.", min=0.1)
+    ] = 30.0,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between process samples.", min=0.01, max=10.0)
+    ] = 0.1,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help=f"Do not send the light probe requests to {PROBE_PATH}.")
+    ] = False,
+    probe_path: Annotated[
+        str, typer.Option("--probe-path", help="Cheap path for the probe (a 404 is fine).")
+    ] = PROBE_PATH,
+    no_early_stop: Annotated[
+        bool, typer.Option("--no-early-stop", help="Run every stage even once saturated.")
+    ] = False,
+    max_requests: Annotated[
+        int, typer.Option("--max-requests", help="Hard cap on requests in the run.", min=1)
+    ] = 2_000_000,
     slo: Slo = None,
     peak_rps: PeakRps = None,
     headroom: Headroom = 0.30,
     no_pyspy: Annotated[bool, typer.Option("--no-pyspy", help="Do not attach py-spy.")] = False,
     pyspy_rate: Annotated[int, typer.Option("--pyspy-rate", help="py-spy samples per second.", min=1, max=1000)] = 100,
     no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not sample GPUs.")] = False,
-    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a target that is not on this machine.")] = False,
+    allow_remote: Annotated[
+        bool, typer.Option("--allow-remote", help="Allow a target that is not on this machine.")
+    ] = False,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
     """Load a target in stages, sample it, and save a run folder with report.json."""
     try:
         if (launch is None) == (pid is None):
-            raise ConfigError("give exactly one of --launch or --pid.",
-                              "--launch 'uvicorn app:app --port 8000' starts the app; --pid 4242 attaches to it")
+            raise ConfigError(
+                "give exactly one of --launch or --pid.",
+                "--launch 'uvicorn app:app --port 8000' starts the app; --pid 4242 attaches to it",
+            )
         url, launch = substitute_port(url, launch)
         if users is not None and rate is not None:
-            raise ConfigError("--users and --rate cannot be combined.", "--users is the closed model, --rate the open one")
+            raise ConfigError(
+                "--users and --rate cannot be combined.", "--users is the closed model, --rate the open one"
+            )
         user_list: tuple[int, ...] = ()
         max_users = DEFAULT_MAX_USERS
         if users is not None:
             parsed = parse_int_list(users, "--users")
-            if len(parsed) == 1 and stages is None:
-                max_users = parsed[0]
-            elif len(parsed) == 1:
+            if len(parsed) == 1 and stages is None or len(parsed) == 1:
                 max_users = parsed[0]
             else:
                 user_list = parsed
         config = RunConfig(
-            url=validate_url(url, allow_remote), out=out or _default_out(), launch=launch, pid=pid, cwd=cwd,
-            ready_timeout_s=ready_timeout, duration_s=duration or DEFAULT_DURATION_S, users=user_list,
-            max_users=max_users, stage_count=stages,
+            url=validate_url(url, allow_remote),
+            out=out or _default_out(),
+            launch=launch,
+            pid=pid,
+            cwd=cwd,
+            ready_timeout_s=ready_timeout,
+            duration_s=duration or DEFAULT_DURATION_S,
+            users=user_list,
+            max_users=max_users,
+            stage_count=stages,
             rates=parse_float_list(rate, "--rate") if rate is not None else (),
-            method=method.upper(), headers=tuple(parse_header(h) for h in header or ()), body=parse_body(body),
-            request_timeout_s=timeout, sample_interval_s=interval, probe=not no_probe, probe_path=probe_path,
-            early_stop=not no_early_stop, max_requests=max_requests, allow_remote=allow_remote,
-            slo=parse_slo(slo), peak_rps=peak_rps, headroom=headroom, pyspy=not no_pyspy, pyspy_rate=pyspy_rate,
+            method=method.upper(),
+            headers=tuple(parse_header(h) for h in header or ()),
+            body=parse_body(body),
+            request_timeout_s=timeout,
+            sample_interval_s=interval,
+            probe=not no_probe,
+            probe_path=probe_path,
+            early_stop=not no_early_stop,
+            max_requests=max_requests,
+            allow_remote=allow_remote,
+            slo=parse_slo(slo),
+            peak_rps=peak_rps,
+            headroom=headroom,
+            pyspy=not no_pyspy,
+            pyspy_rate=pyspy_rate,
             gpu=not no_gpu,
         )
         code = _run(config, quiet, as_json)
@@ -187,8 +248,9 @@ def demo(
     launch_cmd = f"{sys.executable} -m profiler.demo_app --port {{port}}"
     url, launch_cmd2 = substitute_port("http://127.0.0.1:{port}/predict", launch_cmd)
     try:
-        config = RunConfig(url=url, out=out or _default_out(), launch=launch_cmd2,
-                           duration_s=duration or DEFAULT_DURATION_S)
+        config = RunConfig(
+            url=url, out=out or _default_out(), launch=launch_cmd2, duration_s=duration or DEFAULT_DURATION_S
+        )
         code = _run(config, quiet, as_json)
     except ProfilerError as e:
         _fail(e)
@@ -204,7 +266,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     pass
 

@@ -27,7 +27,16 @@ from typing import Any
 from profiler.errors import RunFolderError
 
 REQUEST_COLUMNS = (
-    "start", "latency_ms", "ttfb_ms", "status", "bytes", "error", "stage", "kind", "flags", "server_timing",
+    "start",
+    "latency_ms",
+    "ttfb_ms",
+    "status",
+    "bytes",
+    "error",
+    "stage",
+    "kind",
+    "flags",
+    "server_timing",
 )
 # flags: letters for response traits the analysis needs but a status code cannot show:
 #   c = Set-Cookie present, t = chunked transfer encoding, e = text/event-stream
@@ -53,16 +62,16 @@ def prepare_folder(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise RunFolderError(f"--out '{path}' exists and is not a folder.", "choose another --out")
     if path.is_dir() and (path / META).exists():
-        raise RunFolderError(
-            f"'{path}' already holds a run.", "choose a new --out folder, or delete the old run first"
-        )
+        raise RunFolderError(f"'{path}' already holds a run.", "choose a new --out folder, or delete the old run first")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise RunFolderError(f"cannot write to '{path}': {e.strerror or e}.", "choose a writable --out folder") from None
+        raise RunFolderError(
+            f"cannot write to '{path}': {e.strerror or e}.", "choose a writable --out folder"
+        ) from None
     return path
 
 
@@ -158,7 +167,11 @@ def _fast_timing(header: str) -> tuple[dict[str, float], int] | None:
             value = float(params[pos + 4 : end if end >= 0 else None])
         except ValueError:
             return None
-        if not (value >= 0) or value == math.inf or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        if (
+            not (value >= 0)
+            or value == math.inf
+            or not name.replace("-", "").replace("_", "").replace(".", "").isalnum()
+        ):
             return None
         out[name] = out.get(name, 0.0) + value
     return out, 0
@@ -237,7 +250,9 @@ def read_requests(path: Path) -> dict[int, StageRequests]:
     return stages
 
 
-def _stage_windows(events: list[dict[str, Any]], requests: dict[int, StageRequests], last_t: float) -> tuple[StageWindow, ...]:
+def _stage_windows(
+    events: list[dict[str, Any]], requests: dict[int, StageRequests], last_t: float
+) -> tuple[StageWindow, ...]:
     starts: dict[int, dict[str, Any]] = {}
     ends: dict[int, dict[str, Any]] = {}
     for ev in events:
@@ -253,11 +268,18 @@ def _stage_windows(events: list[dict[str, Any]], requests: dict[int, StageReques
             sr = requests.get(idx)
             end = max(sr.start) if sr and sr.count else last_t
             end = max(end, float(s["t"]))
-        windows.append(StageWindow(
-            index=idx, users=s.get("users"), rate=s.get("rate"), start=float(s["t"]), end=end,
-            planned_s=float(s.get("planned_s", 0.0)), ended=e is not None,
-            stop_reason=e.get("stop_reason") if e else None,
-        ))
+        windows.append(
+            StageWindow(
+                index=idx,
+                users=s.get("users"),
+                rate=s.get("rate"),
+                start=float(s["t"]),
+                end=end,
+                planned_s=float(s.get("planned_s", 0.0)),
+                ended=e is not None,
+                stop_reason=e.get("stop_reason") if e else None,
+            )
+        )
     return tuple(windows)
 
 
@@ -266,7 +288,9 @@ def read_run(folder: Path) -> RunData:
         raise RunFolderError(f"'{folder}' is not a folder.", "give the --out folder of an earlier `profiler run`")
     meta_path = folder / META
     if not meta_path.exists():
-        raise RunFolderError(f"'{folder}' holds no run (no {META}).", "give the --out folder of an earlier `profiler run`")
+        raise RunFolderError(
+            f"'{folder}' holds no run (no {META}).", "give the --out folder of an earlier `profiler run`"
+        )
     try:
         meta = json.loads(meta_path.read_text())
     except (OSError, json.JSONDecodeError) as e:

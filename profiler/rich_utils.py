@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from profiler.load.plan import StagePlan
-from profiler.report.terminal import TextTable, report_tables, summary_lines
 from profiler.report.schema import Report
+from profiler.report.terminal import TextTable, report_tables, summary_lines
 
 
 def console(stderr: bool = False) -> Console:
@@ -31,8 +31,9 @@ def console(stderr: bool = False) -> Console:
 def render_table(t: TextTable) -> Table:
     table = Table(title=t.title, title_justify="left", caption="\n".join(t.notes) or None, caption_justify="left")
     for i, col in enumerate(t.columns):
-        table.add_column(col, justify="left" if i == 0 or not t.rows or not _numeric(t.rows[0][i]) else "right",
-                         overflow="fold")
+        table.add_column(
+            col, justify="left" if i == 0 or not t.rows or not _numeric(t.rows[0][i]) else "right", overflow="fold"
+        )
     for row in t.rows:
         table.add_row(*row)
     return table
@@ -55,8 +56,13 @@ class LiveView:
 
     def __init__(self, out: Console | None = None) -> None:
         self.out = out or console(stderr=True)
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                 TimeElapsedColumn(), console=self.out)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=self.out,
+        )
         self.task = self.bar.add_task("starting", total=1.0)
         self.status = Text("")
         self.live: Live | None = None
@@ -90,15 +96,16 @@ class LiveView:
             idx = int(message["stage"])
             done_s = sum(s.duration_s for s in self.stages[:idx]) + float(message.get("stage_elapsed", 0.0))
             load = f"{message['users']} users" if message.get("users") else f"{message.get('rate')}/s"
-            self.bar.update(self.task, completed=done_s,
-                                 description=f"stage {idx + 1}/{len(self.stages)} · {load}")
+            self.bar.update(self.task, completed=done_s, description=f"stage {idx + 1}/{len(self.stages)} · {load}")
             cpu = rss = "-"
             if sample and "target" in sample:
                 cpu = f"{sample['target'].get('cpu', 0):.0f}%"
                 rss = f"{sample['target'].get('rss', 0) / 2**20:.0f} MiB"
-            self.status.plain = (f"rps {message.get('rps', 0):.1f}  p50 {message.get('p50', 0):.1f} ms  "
-                                 f"p95 {message.get('p95', 0):.1f} ms  errors {message.get('errors', 0)}  "
-                                 f"target cpu {cpu} rss {rss}  requests {message.get('requests', 0)}")
+            self.status.plain = (
+                f"rps {message.get('rps', 0):.1f}  p50 {message.get('p50', 0):.1f} ms  "
+                f"p95 {message.get('p95', 0):.1f} ms  errors {message.get('errors', 0)}  "
+                f"target cpu {cpu} rss {rss}  requests {message.get('requests', 0)}"
+            )
 
     def close(self) -> None:
         if self.live is not None:
@@ -108,8 +115,10 @@ class LiveView:
 
 def _stage_line(m: dict[str, Any]) -> str:
     load = f"{m['users']} users" if m.get("users") else f"{m.get('rate')}/s"
-    return (f"stage {m['stage']}: {load}: {m.get('rps', 0):.1f} rps, p50 {m.get('p50', 0):.1f} ms, "
-            f"p95 {m.get('p95', 0):.1f} ms, errors {m.get('error_rate', 0):.1%}")
+    return (
+        f"stage {m['stage']}: {load}: {m.get('rps', 0):.1f} rps, p50 {m.get('p50', 0):.1f} ms, "
+        f"p95 {m.get('p95', 0):.1f} ms, errors {m.get('error_rate', 0):.1%}"
+    )
 
 
 def error_line(message: str) -> None:

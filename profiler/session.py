@@ -129,8 +129,14 @@ class Session:
         config = self.config
         self.folder = prepare_folder(config.out)
         self.meta = {
-            "profiler_version": __version__, "started_at": time.time(), "ended_at": None, "status": None,
-            "stop_reason": None, "config": config_meta(config), "target": {}, "notices": [],
+            "profiler_version": __version__,
+            "started_at": time.time(),
+            "ended_at": None,
+            "status": None,
+            "stop_reason": None,
+            "config": config_meta(config),
+            "target": {},
+            "notices": [],
             "host": {"python": platform.python_version(), "platform": platform.platform()},
             "profiled_stages": [],
         }
@@ -230,7 +236,9 @@ class Session:
                 last_view = now
                 self.view.progress(msg or {}, tail.latest())
             if not target.alive():
-                raise TargetExitedError(f"the target exited (code {target.exit_code()}) during the run.", "see target.log")
+                raise TargetExitedError(
+                    f"the target exited (code {target.exit_code()}) during the run.", "see target.log"
+                )
             if not load.running() and load.messages.empty():
                 if load.done:
                     return _status_of(str(load.done.get("reason", "")))
@@ -275,5 +283,3 @@ def reanalyse(folder: Path) -> Report:
     report = build_report(read_run(folder))
     write_json_atomic(folder / REPORT, report.model_dump(mode="json", by_alias=True))
     return report
-
-

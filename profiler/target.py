@@ -82,7 +82,9 @@ def launch(command: str, log_path: Path, cwd: Path | None = None) -> Target:
             "check the --launch command (is its virtualenv active?)",
         ) from None
     except PermissionError:
-        raise ConfigError(f"cannot start the target: '{argv[0]}' is not executable.", "check the --launch command") from None
+        raise ConfigError(
+            f"cannot start the target: '{argv[0]}' is not executable.", "check the --launch command"
+        ) from None
     finally:
         log.close()
     return Target(pid=proc.pid, command=command, proc=proc, log_path=log_path)
@@ -115,8 +117,9 @@ def _answers(url: str, timeout_s: float) -> bool:
         conn.close()
 
 
-def wait_ready(target: Target, url: str, timeout_s: float,
-               cancelled: Callable[[], bool] = lambda: False) -> float | None:
+def wait_ready(
+    target: Target, url: str, timeout_s: float, cancelled: Callable[[], bool] = lambda: False
+) -> float | None:
     """Block until `url` answers; return seconds waited (None if cancelled). Raise if the target
     exits or stays silent."""
     start = time.monotonic()

@@ -34,14 +34,21 @@ class CliResult:
 def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> CliResult:
     proc = subprocess.run(
         [sys.executable, "-m", "profiler", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
 def launch_args(app: Path, path: str, *extra: str) -> list[str]:
-    return [f"http://127.0.0.1:{{port}}{path}", "--launch", f"{sys.executable} {app} --port {{port}} {' '.join(extra)}".strip()]
+    return [
+        f"http://127.0.0.1:{{port}}{path}",
+        "--launch",
+        f"{sys.executable} {app} --port {{port}} {' '.join(extra)}".strip(),
+    ]
 
 
 def read_report(folder: Path) -> dict:
@@ -68,8 +75,12 @@ def started_app(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-typ
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(app: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, str(app), "--port", str(port), *extra],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(app), "--port", str(port), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         procs.append(proc)
         return proc
 

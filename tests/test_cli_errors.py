@@ -25,7 +25,11 @@ def _one_line(result) -> str:  # type: ignore[no-untyped-def]
         (["run", "http://127.0.0.1:8000/"], 2, "exactly one of --launch or --pid"),
         (["run", "http://192.0.2.10:8000/", "--pid", "1"], 2, "not a loopback address"),
         (["run", "http://127.0.0.1:8000/", "--pid", "1", "--header", "nocolon"], 2, "is not 'Name: value'"),
-        (["run", "http://127.0.0.1:8000/", "--pid", "1", "--body", "@/nonexistent/body.json"], 2, "cannot read body file"),
+        (
+            ["run", "http://127.0.0.1:8000/", "--pid", "1", "--body", "@/nonexistent/body.json"],
+            2,
+            "cannot read body file",
+        ),
         (["run", "http://127.0.0.1:8000/", "--pid", "1", "--slo", "fast"], 2, "SLO 'fast'"),
         (["run", "http://127.0.0.1:8000/", "--pid", "1", "--users", "0,2"], 2, "--users"),
         (["run", "http://127.0.0.1:8000/", "--pid", "999999999"], 3, "no process with pid"),
@@ -45,8 +49,16 @@ def test_unreachable_port_when_attaching(tmp_path: Path) -> None:
     import os
 
     port = free_port()  # nothing listens there
-    result = run_cli("run", f"http://127.0.0.1:{port}/", "--pid", str(os.getpid()), "--ready-timeout", "1",
-                     "--out", str(tmp_path / "r"))
+    result = run_cli(
+        "run",
+        f"http://127.0.0.1:{port}/",
+        "--pid",
+        str(os.getpid()),
+        "--ready-timeout",
+        "1",
+        "--out",
+        str(tmp_path / "r"),
+    )
     line = _one_line(result)
     assert result.code == 3
     assert "did not answer" in line and str(port) in line

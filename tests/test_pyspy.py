@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,6 +237,10 @@ def test_classify_permission_and_gone() -> None:
     assert "\n" not in str(gone)
     not_python = classify_failure(5, 1, "Error: Failed to find python version from target")
     assert "does not look like Python" in str(not_python)
+    hidden = "Error: No python processes found in process 5 or any of its subprocesses"
+    assert "does not look like Python" in str(classify_failure(5, 1, hidden, "ok"))
+    assert PERMISSION_FIX in str(classify_failure(5, 1, hidden, "denied"))
+    assert "is gone" in str(classify_failure(5, 1, hidden, "gone"))
     other = classify_failure(5, 101, "thread 'main' panicked at src/main.rs")
     assert str(other).startswith("py-spy failed (exit 101: thread 'main' panicked")
 
@@ -367,29 +372,57 @@ def test_real_gone_process_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(PySpyUnavailable) as info:
         recording.start()
         recording.wait(timeout=20)
-    assert "py-spy" in str(info.value)
+    assert str(info.value).startswith(f"py-spy: process {2**22 + 7} is gone (")
     assert "\n" not in str(info.value)
+
+
+NOBODY_RECORDS = """
+import sys
+from pathlib import Path
+from profiler.errors import PySpyUnavailable
+from profiler.sampling.pyspy import PySpyRecording
+recording = PySpyRecording(int(sys.argv[1]), Path(sys.argv[2]), duration_s=1)
+try:
+    recording.start()
+    recording.wait(timeout=20)
+except PySpyUnavailable as err:
+    print(err)
+else:
+    print("recorded")
+"""
 
 
 @pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("setpriv") is None,
-    reason="needs root and setpriv to run py-spy as an unprivileged user",
+    reason="needs root and setpriv to run the profiler as an unprivileged user",
 )
-def test_real_permission_denied_is_unavailable(target: object, tmp_path: Path) -> None:
+def test_real_permission_denied_is_unavailable(target: object) -> None:
+    """The whole recording runs as `nobody` against a root-owned target, as a user without
+    ptrace rights would, and must come back as PySpyUnavailable with the fix."""
     assert callable(target)
     pid = target(HOT_SCRIPT)
-    wrapper = tmp_path / "py-spy-as-nobody"
-    real = find_pyspy()
-    wrapper.write_text(
-        f'#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups {real} "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    recording = PySpyRecording(pid, tmp_path / "denied.txt", duration_s=1, binary=wrapper)
-    with pytest.raises(PySpyUnavailable) as info:
-        recording.start()
-        recording.wait(timeout=20)
-    assert str(info.value).startswith(f"py-spy: not permitted to read process {pid} (")
-    assert PERMISSION_FIX in str(info.value)
+    # pytest's tmp_path is private to root; nobody needs a folder it can write.
+    scratch = Path(tempfile.mkdtemp(prefix="pyspy-perm-"))
+    try:
+        scratch.chmod(0o777)
+        bin_dir = str(Path(sys.executable).parent)
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            + [sys.executable, "-c", NOBODY_RECORDS, str(pid), str(scratch / "out.txt")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=Path(__file__).resolve().parent.parent,
+            env={"PATH": f"{bin_dir}:/usr/bin:/bin", "PYTHONPATH": "."},
+            check=False,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    message = done.stdout.strip()
+    assert done.returncode == 0, done.stderr
+    assert message.startswith(f"py-spy: not permitted to read process {pid} ("), message
+    assert message.endswith(f"Fix: {PERMISSION_FIX}")
+    assert "\n" not in message
 
 
 def test_module_exports_waiting_lists() -> None:

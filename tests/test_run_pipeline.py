@@ -54,8 +54,10 @@ def test_run_saves_folder_and_analyze_reproduces_report(tmp_path: Path) -> None:
     assert h["unattributed"]["p50_ms"] >= 0
     assert "Load stages" in result.stdout
     # the target we launched was stopped
-    assert not psutil.pid_exists(report["target"]["pid"]) or \
-        psutil.Process(report["target"]["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert (
+        not psutil.pid_exists(report["target"]["pid"])
+        or psutil.Process(report["target"]["pid"]).status() == psutil.STATUS_ZOMBIE
+    )
 
     again = run_cli("analyze", str(out), "--json")
     assert again.code == 0, again.output
@@ -65,9 +67,25 @@ def test_run_saves_folder_and_analyze_reproduces_report(tmp_path: Path) -> None:
 def test_ctrl_c_mid_run_leaves_partial_report_and_no_orphans(tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "profiler", "run", *launch_args(BASIC_APP, "/slow"), "--users", "2,4,8",
-         "--duration", "60", "--out", str(out), "--quiet", "--no-pyspy"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "profiler",
+            "run",
+            *launch_args(BASIC_APP, "/slow"),
+            "--users",
+            "2,4,8",
+            "--duration",
+            "60",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-pyspy",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "NO_COLOR": "1"},
     )
     try:
@@ -108,8 +126,18 @@ def test_target_that_exits_at_start_gives_one_clear_line(tmp_path: Path) -> None
 
 def test_target_that_dies_mid_run_is_reported(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    result = run_cli("run", *launch_args(BASIC_APP, "/slow"), "--users", "2,4", "--duration", "20", "--out", str(out),
-                     "--quiet", env={"BASIC_APP_DIE_AFTER": "60"})
+    result = run_cli(
+        "run",
+        *launch_args(BASIC_APP, "/slow"),
+        "--users",
+        "2,4",
+        "--duration",
+        "20",
+        "--out",
+        str(out),
+        "--quiet",
+        env={"BASIC_APP_DIE_AFTER": "60"},
+    )
     assert_no_traceback(result)
     assert result.code == 3, result.output
     assert "exited" in result.stderr
@@ -123,8 +151,21 @@ def test_attach_by_pid_follows_worker_processes(tmp_path: Path, started_app) -> 
     port = free_port()
     app = started_app(BASIC_APP, port, "--workers", "2")
     out = tmp_path / "r"
-    result = run_cli("run", f"http://127.0.0.1:{port}/fast", "--pid", str(app.pid), "--users", "2,4",
-                     "--duration", "4", "--out", str(out), "--quiet", "--ready-timeout", "30")
+    result = run_cli(
+        "run",
+        f"http://127.0.0.1:{port}/fast",
+        "--pid",
+        str(app.pid),
+        "--users",
+        "2,4",
+        "--duration",
+        "4",
+        "--out",
+        str(out),
+        "--quiet",
+        "--ready-timeout",
+        "30",
+    )
     assert result.code == 0, result.output
     report = read_report(out)
     assert report["target"]["attached"] is True
@@ -134,8 +175,18 @@ def test_attach_by_pid_follows_worker_processes(tmp_path: Path, started_app) -> 
 
 def test_open_model_rate_sends_about_rate_times_duration(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    result = run_cli("run", *launch_args(BASIC_APP, "/slow"), "--rate", "40", "--duration", "5", "--out", str(out),
-                     "--quiet", "--no-probe")
+    result = run_cli(
+        "run",
+        *launch_args(BASIC_APP, "/slow"),
+        "--rate",
+        "40",
+        "--duration",
+        "5",
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-probe",
+    )
     assert result.code == 0, result.output
     report = read_report(out)
     stage = report["load"]["stages"][0]
@@ -147,8 +198,18 @@ def test_open_model_rate_sends_about_rate_times_duration(tmp_path: Path) -> None
 
 
 def test_json_flag_prints_the_report(tmp_path: Path) -> None:
-    result = run_cli("run", *launch_args(BASIC_APP, "/fail"), "--users", "2", "--duration", "3",
-                     "--out", str(tmp_path / "r"), "--json", "--no-probe")
+    result = run_cli(
+        "run",
+        *launch_args(BASIC_APP, "/fail"),
+        "--users",
+        "2",
+        "--duration",
+        "3",
+        "--out",
+        str(tmp_path / "r"),
+        "--json",
+        "--no-probe",
+    )
     assert result.code == 0, result.output
     report = json.loads(result.stdout)
     assert report["load"]["stages"][0]["error_rate"] == 1.0
@@ -157,8 +218,18 @@ def test_json_flag_prints_the_report(tmp_path: Path) -> None:
 
 def test_streaming_response_has_early_first_byte(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    result = run_cli("run", *launch_args(BASIC_APP, "/stream"), "--users", "2", "--duration", "3", "--out", str(out),
-                     "--quiet", "--no-probe")
+    result = run_cli(
+        "run",
+        *launch_args(BASIC_APP, "/stream"),
+        "--users",
+        "2",
+        "--duration",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-probe",
+    )
     assert result.code == 0, result.output
     stage = read_report(out)["load"]["stages"][0]
     assert stage["latency"]["p50"] >= 80.0  # five events 20 ms apart

@@ -14,7 +14,10 @@ def _stats(values: list[float], latency_mean: float) -> HandoffStats:
     s = sorted(values)
     m = mean(s)
     return HandoffStats(
-        count=len(s), p50_ms=max(0.0, percentile(s, 50)), p95_ms=max(0.0, percentile(s, 95)), mean_ms=max(0.0, m),
+        count=len(s),
+        p50_ms=max(0.0, percentile(s, 50)),
+        p95_ms=max(0.0, percentile(s, 95)),
+        mean_ms=max(0.0, m),
         share=min(1.0, max(0.0, m / latency_mean)) if latency_mean > 0 else 0.0,
     )
 
@@ -76,7 +79,10 @@ def handoff_section(run: RunData) -> HandoffSection:
         s, d, u = _summarise([c])
         per_stage.append(StageHandoffs(stage=w.index, users=w.users, stages=s, dominant=d, unattributed=u))
     return HandoffSection(
-        stages=stages, dominant=dominant, unattributed=un,
+        stages=stages,
+        dominant=dominant,
+        unattributed=un,
         coverage=sum(p.timed for p in parts) / total if total else 0.0,
-        malformed_entries=sum(p.malformed_timing for p in parts), per_stage=per_stage,
+        malformed_entries=sum(p.malformed_timing for p in parts),
+        per_stage=per_stage,
     )

@@ -14,8 +14,13 @@ from profiler.report.schema import LatencyStats, StageReport
 def latency_stats(values: Iterable[float]) -> LatencyStats:
     s = sorted(v for v in values if not math.isnan(v))
     return LatencyStats(
-        count=len(s), mean=max(0.0, mean(s)), p50=percentile(s, 50), p90=percentile(s, 90),
-        p95=percentile(s, 95), p99=percentile(s, 99), max=s[-1] if s else 0.0,
+        count=len(s),
+        mean=max(0.0, mean(s)),
+        p50=percentile(s, 50),
+        p90=percentile(s, 90),
+        p95=percentile(s, 95),
+        p99=percentile(s, 99),
+        max=s[-1] if s else 0.0,
     )
 
 
@@ -45,8 +50,9 @@ def busiest_process_cpu(samples: Sequence[dict[str, Any]]) -> float | None:
     return max(mean(v) for v in per_pid.values())
 
 
-def stage_report(window: StageWindow, reqs: StageRequests | None, samples: Sequence[dict[str, Any]],
-                 profiled: bool = False) -> StageReport:
+def stage_report(
+    window: StageWindow, reqs: StageRequests | None, samples: Sequence[dict[str, Any]], profiled: bool = False
+) -> StageReport:
     reqs = reqs or StageRequests()
     n = reqs.count
     duration = window.duration_s
@@ -56,10 +62,18 @@ def stage_report(window: StageWindow, reqs: StageRequests | None, samples: Seque
     threads = _max_of(in_window, "target", "threads")
     sockets = _max_of(in_window, "target", "sockets")
     return StageReport(
-        index=window.index, users=window.users, rate=window.rate, duration_s=round(duration, 3),
-        completed=window.ended, requests=n, rps=n / duration, ok_rps=(n - failed) / duration,
-        latency=latency_stats(reqs.latency), ttfb=latency_stats(reqs.ttfb),
-        error_rate=failed / n if n else 0.0, errors=dict(reqs.errors.most_common(10)),
+        index=window.index,
+        users=window.users,
+        rate=window.rate,
+        duration_s=round(duration, 3),
+        completed=window.ended,
+        requests=n,
+        rps=n / duration,
+        ok_rps=(n - failed) / duration,
+        latency=latency_stats(reqs.latency),
+        ttfb=latency_stats(reqs.ttfb),
+        error_rate=failed / n if n else 0.0,
+        errors=dict(reqs.errors.most_common(10)),
         statuses={str(k): v for k, v in sorted(reqs.statuses.items())},
         bytes_per_request=reqs.bytes_total / n if n else 0.0,
         probe=latency_stats(reqs.probe_latency) if len(reqs.probe_latency) else None,

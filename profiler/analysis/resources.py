@@ -23,8 +23,10 @@ def target_resources(samples: Sequence[dict[str, Any]]) -> ProcessResources | No
     mib = 2**20
     cpu = [float(r.get("cpu", 0.0)) for r in rows[1:]] or [0.0]  # the first sample has no CPU delta
     return ProcessResources(
-        cpu_mean_pct=mean(cpu), cpu_max_pct=max(cpu),
-        rss_start_mb=rows[0].get("rss", 0) / mib, rss_end_mb=rows[-1].get("rss", 0) / mib,
+        cpu_mean_pct=mean(cpu),
+        cpu_max_pct=max(cpu),
+        rss_start_mb=rows[0].get("rss", 0) / mib,
+        rss_end_mb=rows[-1].get("rss", 0) / mib,
         rss_max_mb=max(r.get("rss", 0) for r in rows) / mib,
         threads_max=max(r.get("threads", 0) for r in rows),
         fds_max=max(r.get("fds", 0) for r in rows),
@@ -35,8 +37,9 @@ def target_resources(samples: Sequence[dict[str, Any]]) -> ProcessResources | No
     )
 
 
-def resource_section(samples: Sequence[dict[str, Any]], sampler_info: dict[str, Any],
-                     gpu: GpuSection, energy: EnergySection) -> ResourceSection:
+def resource_section(
+    samples: Sequence[dict[str, Any]], sampler_info: dict[str, Any], gpu: GpuSection, energy: EnergySection
+) -> ResourceSection:
     gen = [float(s["loadgen"]["cpu"]) for s in samples if "loadgen" in s]
     machine = [float(s["machine"]["cpu"]) for s in samples if "machine" in s]
     return ResourceSection(

@@ -18,37 +18,75 @@ STEAL_PCT = 10.0
 INTERVAL_SLACK = 2.0
 
 
-def validity(stages: Sequence[StageReport], resources: ResourceSection, run: RunInfo,
-             target_exit: int | None) -> ValiditySection:
+def validity(
+    stages: Sequence[StageReport], resources: ResourceSection, run: RunInfo, target_exit: int | None
+) -> ValiditySection:
     issues: list[ValidityIssue] = []
     total = sum(s.requests for s in stages)
     if total == 0:
-        issues.append(ValidityIssue(id="no-requests", severity="error",
-                                    message="No request completed: nothing about the target could be measured."))
+        issues.append(
+            ValidityIssue(
+                id="no-requests",
+                severity="error",
+                message="No request completed: nothing about the target could be measured.",
+            )
+        )
     if run.status == "target-exited" or target_exit is not None:
-        issues.append(ValidityIssue(id="target-exited", severity="error",
-                                    message=f"The target exited during the run (code {target_exit}); later stages measured a dead server."))
+        issues.append(
+            ValidityIssue(
+                id="target-exited",
+                severity="error",
+                message=f"The target exited during the run (code {target_exit}); later stages measured a dead server.",
+            )
+        )
     if run.status in ("interrupted", "incomplete", "failed"):
-        issues.append(ValidityIssue(id="partial-run", severity="warning",
-                                    message=f"The run ended early ({run.status}); the report covers what was collected."))
+        issues.append(
+            ValidityIssue(
+                id="partial-run",
+                severity="warning",
+                message=f"The run ended early ({run.status}); the report covers what was collected.",
+            )
+        )
     for s in stages:
         if s.loadgen_cpu_pct is not None and s.loadgen_cpu_pct >= LOADGEN_SATURATED_PCT:
-            issues.append(ValidityIssue(
-                id="loadgen-saturated", severity="error", stage=s.index,
-                message=f"Stage {s.index}: the load generator used {s.loadgen_cpu_pct:.0f}% of a core; its own queueing "
-                "inflates latency and caps throughput. Treat this stage's figures as a floor on the target's capacity."))
-        if (s.machine_cpu_pct is not None and s.machine_cpu_pct >= MACHINE_SATURATED_PCT):
-            issues.append(ValidityIssue(
-                id="machine-saturated", severity="warning", stage=s.index,
-                message=f"Stage {s.index}: the machine's CPUs were {s.machine_cpu_pct:.0f}% busy; the target competed with "
-                "the load generator (or other processes) for cores. Run the load from another machine for firm numbers."))
-    if resources.interval_s and resources.achieved_interval_s and \
-            resources.achieved_interval_s > resources.interval_s * INTERVAL_SLACK:
-        issues.append(ValidityIssue(
-            id="sampler-starved", severity="warning",
-            message=f"The sampler achieved one sample per {resources.achieved_interval_s * 1000:.0f} ms instead of "
-            f"{resources.interval_s * 1000:.0f} ms: the machine was starved."))
+            issues.append(
+                ValidityIssue(
+                    id="loadgen-saturated",
+                    severity="error",
+                    stage=s.index,
+                    message=f"Stage {s.index}: the load generator used {s.loadgen_cpu_pct:.0f}% of a core; its own queueing "
+                    "inflates latency and caps throughput. Treat this stage's figures as a floor on the target's capacity.",
+                )
+            )
+        if s.machine_cpu_pct is not None and s.machine_cpu_pct >= MACHINE_SATURATED_PCT:
+            issues.append(
+                ValidityIssue(
+                    id="machine-saturated",
+                    severity="warning",
+                    stage=s.index,
+                    message=f"Stage {s.index}: the machine's CPUs were {s.machine_cpu_pct:.0f}% busy; the target competed with "
+                    "the load generator (or other processes) for cores. Run the load from another machine for firm numbers.",
+                )
+            )
+    if (
+        resources.interval_s
+        and resources.achieved_interval_s
+        and resources.achieved_interval_s > resources.interval_s * INTERVAL_SLACK
+    ):
+        issues.append(
+            ValidityIssue(
+                id="sampler-starved",
+                severity="warning",
+                message=f"The sampler achieved one sample per {resources.achieved_interval_s * 1000:.0f} ms instead of "
+                f"{resources.interval_s * 1000:.0f} ms: the machine was starved.",
+            )
+        )
     if len([s for s in stages if s.requests]) < 3 and total:
-        issues.append(ValidityIssue(id="few-stages", severity="warning",
-                                    message="Fewer than 3 stages with traffic: scaling behaviour cannot be judged well."))
+        issues.append(
+            ValidityIssue(
+                id="few-stages",
+                severity="warning",
+                message="Fewer than 3 stages with traffic: scaling behaviour cannot be judged well.",
+            )
+        )
     return ValiditySection(valid=not any(i.severity == "error" for i in issues), issues=issues)

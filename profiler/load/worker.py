@@ -94,10 +94,21 @@ class Recorder:
             self._csv.writerow(REQUEST_COLUMNS)
             self._fh.flush()
 
-    def add(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str,
-            kind: str, flags: str, timing: str) -> None:
-        self.rows.append((f"{start:.6f}", f"{latency:.3f}", f"{ttfb:.3f}", status, nbytes, error,
-                          self.stage, kind, flags, timing))
+    def add(
+        self,
+        start: float,
+        latency: float,
+        ttfb: float,
+        status: int,
+        nbytes: int,
+        error: str,
+        kind: str,
+        flags: str,
+        timing: str,
+    ) -> None:
+        self.rows.append(
+            (f"{start:.6f}", f"{latency:.3f}", f"{ttfb:.3f}", status, nbytes, error, self.stage, kind, flags, timing)
+        )
         if kind == "main":
             self.total += 1
             failed = bool(error) or status == 0 or status >= 400
@@ -151,7 +162,7 @@ class Worker:
         headers = spec.headers if kind == "main" else {}
         body = spec.body if kind == "main" else None
         method = spec.method if kind == "main" else "GET"
-        resp = client.request(method, path, data=body, headers=headers, stream=True, name=kind)
+        resp = client.request(method, path, data=body, headers=headers, stream=True, name=kind)  # type: ignore[arg-type]
         ttfb = (time.perf_counter() - t0) * 1000.0
         error = ""
         nbytes = 0
@@ -195,8 +206,12 @@ class Worker:
 
     def new_session(self, concurrency: int) -> FastHttpSession:
         return FastHttpSession(
-            base_url=self.base, request_event=self.env.events.request, user=None, concurrency=concurrency,
-            network_timeout=self.spec.timeout_s, connection_timeout=self.spec.timeout_s,
+            base_url=self.base,
+            request_event=self.env.events.request,
+            user=None,
+            concurrency=concurrency,
+            network_timeout=self.spec.timeout_s,
+            connection_timeout=self.spec.timeout_s,
             insecure=True,
         )
 
@@ -245,12 +260,21 @@ class Worker:
             self.recorder.window = window
             lat = sorted(w[1] for w in window)
             span = min(2.0, max(0.25, now - started))
-            self.emit({
-                "type": "tick", "stage": stage.index, "users": stage.users, "rate": stage.rate,
-                "stage_elapsed": now - started, "stage_duration": stage.duration_s,
-                "rps": len(window) / span, "p50": percentile(lat, 50), "p95": percentile(lat, 95),
-                "errors": sum(1 for w in window if w[2]), "requests": self.recorder.total,
-            })
+            self.emit(
+                {
+                    "type": "tick",
+                    "stage": stage.index,
+                    "users": stage.users,
+                    "rate": stage.rate,
+                    "stage_elapsed": now - started,
+                    "stage_duration": stage.duration_s,
+                    "rps": len(window) / span,
+                    "p50": percentile(lat, 50),
+                    "p95": percentile(lat, 95),
+                    "errors": sum(1 for w in window if w[2]),
+                    "requests": self.recorder.total,
+                }
+            )
 
     def run_stage_closed(self, stage: StagePlan, runner: Any) -> None:
         assert stage.users is not None
@@ -306,9 +330,19 @@ class Worker:
             self.recorder.stage_latencies = []
             self.recorder.stage_errors = 0
             started = time.time()
-            self.stages_fh.write(json.dumps({"event": "start", "index": stage.index, "users": stage.users,
-                                             "rate": stage.rate, "t": started,
-                                             "planned_s": stage.duration_s}) + "\n")
+            self.stages_fh.write(
+                json.dumps(
+                    {
+                        "event": "start",
+                        "index": stage.index,
+                        "users": stage.users,
+                        "rate": stage.rate,
+                        "t": started,
+                        "planned_s": stage.duration_s,
+                    }
+                )
+                + "\n"
+            )
             self.stages_fh.flush()
             tick = gevent.spawn(self.ticker, stage, started)
             if runner is not None:
@@ -320,16 +354,34 @@ class Worker:
             ended = time.time()
             lat = sorted(self.recorder.stage_latencies)
             n = len(lat)
-            outcome = StageOutcome(stage.users, n / max(ended - started, 1e-9), percentile(lat, 50),
-                                   percentile(lat, 95), self.recorder.stage_errors / n if n else 0.0, n)
+            outcome = StageOutcome(
+                stage.users,
+                n / max(ended - started, 1e-9),
+                percentile(lat, 50),
+                percentile(lat, 95),
+                self.recorder.stage_errors / n if n else 0.0,
+                n,
+            )
             history.append(outcome)
             reason = saturation_reason(history) if spec.early_stop and not self.stopping else None
-            self.stages_fh.write(json.dumps({"event": "end", "index": stage.index, "t": ended,
-                                             "requests": n, "stop_reason": reason}) + "\n")
+            self.stages_fh.write(
+                json.dumps({"event": "end", "index": stage.index, "t": ended, "requests": n, "stop_reason": reason})
+                + "\n"
+            )
             self.stages_fh.flush()
-            self.emit({"type": "stage_end", "stage": stage.index, "users": stage.users, "rate": stage.rate,
-                       "rps": outcome.rps, "p50": outcome.p50_ms, "p95": outcome.p95_ms,
-                       "error_rate": outcome.error_rate, "requests": n})
+            self.emit(
+                {
+                    "type": "stage_end",
+                    "stage": stage.index,
+                    "users": stage.users,
+                    "rate": stage.rate,
+                    "rps": outcome.rps,
+                    "p50": outcome.p50_ms,
+                    "p95": outcome.p95_ms,
+                    "error_rate": outcome.error_rate,
+                    "requests": n,
+                }
+            )
             if reason:
                 self.stop(f"saturated: {reason}")
         if not self.stopping:

@@ -24,13 +24,20 @@ from profiler.report.schema import (
     TargetInfo,
 )
 
+_STATUSES = ("completed", "saturated", "interrupted", "target-exited", "failed", "incomplete")
+
 
 def run_info(run: RunData) -> RunInfo:
     meta = run.meta
-    status = meta.get("status") or "incomplete"
+    status = str(meta.get("status") or "incomplete")
+    if status not in _STATUSES:
+        status = "incomplete"
     return RunInfo(
-        folder=str(run.folder), started_at=float(meta.get("started_at", 0.0)), ended_at=meta.get("ended_at"),
-        status=status, stop_reason=meta.get("stop_reason"),
+        folder=str(run.folder),
+        started_at=float(meta.get("started_at", 0.0)),
+        ended_at=meta.get("ended_at"),
+        status=status,
+        stop_reason=meta.get("stop_reason"),
         profiler_version=str(meta.get("profiler_version", __version__)),
     )
 
@@ -38,9 +45,13 @@ def run_info(run: RunData) -> RunInfo:
 def target_info(meta: dict[str, Any]) -> TargetInfo:
     t = meta.get("target", {})
     return TargetInfo(
-        url=meta.get("config", {}).get("url", ""), method=meta.get("config", {}).get("method", "GET"),
-        command=t.get("command"), pid=t.get("pid"), attached=bool(t.get("attached", False)),
-        ready_after_s=t.get("ready_after_s"), exit_code=t.get("exit_code"),
+        url=meta.get("config", {}).get("url", ""),
+        method=meta.get("config", {}).get("method", "GET"),
+        command=t.get("command"),
+        pid=t.get("pid"),
+        attached=bool(t.get("attached", False)),
+        ready_after_s=t.get("ready_after_s"),
+        exit_code=t.get("exit_code"),
     )
 
 
@@ -64,8 +75,10 @@ def build_report(run: RunData) -> Report:
         run=ri,
         target=target,
         load=LoadSection(
-            model="open" if any(s.rate for s in stages) else "closed", stages=stages,
-            requests=sum(s.requests for s in stages), probe_path=meta.get("config", {}).get("probe_path"),
+            model="open" if any(s.rate for s in stages) else "closed",
+            stages=stages,
+            requests=sum(s.requests for s in stages),
+            probe_path=meta.get("config", {}).get("probe_path"),
         ),
         handoffs=handoff_section(run),
         resources=resources,

@@ -73,25 +73,42 @@ class StageReport(_Model):
     ok_rps: float = Field(ge=0, description="Throughput of successful requests only.")
     latency: LatencyStats = Field(description="Client-side latency, request sent to last byte read.")
     ttfb: LatencyStats = Field(description="Time to first byte (response headers received).")
-    error_rate: float = Field(ge=0, le=1, description="Share of requests that failed (connection error, timeout, HTTP >= 400).")
+    error_rate: float = Field(
+        ge=0, le=1, description="Share of requests that failed (connection error, timeout, HTTP >= 400)."
+    )
     errors: dict[str, int] = Field(default_factory=dict, description="Failures by kind (exception name or 'HTTP 503').")
     statuses: dict[str, int] = Field(default_factory=dict, description="Responses by HTTP status ('0' = no response).")
     bytes_per_request: float = Field(ge=0, description="Mean response body size.")
     probe: LatencyStats | None = Field(None, description="Latency of the light probe requests in this stage, if any.")
-    target_cpu_pct: float | None = Field(None, ge=0, description="Mean CPU of the target's process tree, % of one core.")
-    target_cpu_max_pct: float | None = Field(None, ge=0, description="Highest sampled CPU of the target tree, % of one core.")
-    target_busiest_process_cpu_pct: float | None = Field(None, ge=0, description="Mean CPU of the busiest single target process (100 = one core, the GIL's ceiling).")
+    target_cpu_pct: float | None = Field(
+        None, ge=0, description="Mean CPU of the target's process tree, % of one core."
+    )
+    target_cpu_max_pct: float | None = Field(
+        None, ge=0, description="Highest sampled CPU of the target tree, % of one core."
+    )
+    target_busiest_process_cpu_pct: float | None = Field(
+        None, ge=0, description="Mean CPU of the busiest single target process (100 = one core, the GIL's ceiling)."
+    )
     target_rss_mb: float | None = Field(None, ge=0, description="Largest resident memory of the target tree (MiB).")
     target_threads: int | None = Field(None, ge=0, description="Most threads in the target tree.")
     target_sockets: int | None = Field(None, ge=0, description="Most open sockets in the target tree.")
     loadgen_cpu_pct: float | None = Field(None, ge=0, description="Mean CPU of the load generator, % of one core.")
-    machine_cpu_pct: float | None = Field(None, ge=0, le=100, description="Mean CPU of the whole machine, % of all cores.")
-    server_timing_coverage: float = Field(ge=0, le=1, description="Share of requests that carried a Server-Timing header.")
-    profiled: bool = Field(False, description="True if py-spy was attached during this stage (its throughput is then not used for capacity).")
+    machine_cpu_pct: float | None = Field(
+        None, ge=0, le=100, description="Mean CPU of the whole machine, % of all cores."
+    )
+    server_timing_coverage: float = Field(
+        ge=0, le=1, description="Share of requests that carried a Server-Timing header."
+    )
+    profiled: bool = Field(
+        False,
+        description="True if py-spy was attached during this stage (its throughput is then not used for capacity).",
+    )
 
 
 class LoadSection(_Model):
-    model: Literal["closed", "open"] = Field(description="closed: N users each waiting for its answer; open: arrivals at a fixed rate.")
+    model: Literal["closed", "open"] = Field(
+        description="closed: N users each waiting for its answer; open: arrivals at a fixed rate."
+    )
     stages: list[StageReport] = Field(default_factory=list, description="Stages in the order run.")
     requests: int = Field(ge=0, description="Main requests over the whole run.")
     probe_path: str | None = Field(None, description="Path of the light probe requests, if the probe ran.")
@@ -118,9 +135,15 @@ class StageHandoffs(_Model):
 class HandoffSection(_Model):
     """Per-handoff timings read from the Server-Timing response header."""
 
-    stages: dict[str, HandoffStats] = Field(default_factory=dict, description="Each handoff over the whole run, by name (the app's own `total` entry excluded).")
+    stages: dict[str, HandoffStats] = Field(
+        default_factory=dict,
+        description="Each handoff over the whole run, by name (the app's own `total` entry excluded).",
+    )
     dominant: str | None = Field(None, description="The handoff with the largest share of latency, or null.")
-    unattributed: HandoffStats | None = Field(None, description="Client latency minus the server's time (its `total` entry, else the sum of its handoffs): queueing and network outside the app.")
+    unattributed: HandoffStats | None = Field(
+        None,
+        description="Client latency minus the server's time (its `total` entry, else the sum of its handoffs): queueing and network outside the app.",
+    )
     coverage: float = Field(0.0, ge=0, le=1, description="Share of main requests that carried Server-Timing.")
     malformed_entries: int = Field(0, ge=0, description="Server-Timing entries that could not be parsed (skipped).")
     per_stage: list[StageHandoffs] = Field(default_factory=list, description="The same per load stage.")
@@ -148,13 +171,17 @@ class GpuDeviceStage(_Model):
     util_mem_mean: float | None = Field(None, ge=0, le=100, description="Mean memory-controller utilisation %.")
     mem_used_max_mb: float | None = Field(None, ge=0, description="Most device memory used (MiB).")
     power_mean_w: float | None = Field(None, ge=0, description="Mean board power (W).")
-    proc_mem_max_mb: float | None = Field(None, ge=0, description="Most device memory held by the target's processes (MiB).")
+    proc_mem_max_mb: float | None = Field(
+        None, ge=0, description="Most device memory held by the target's processes (MiB)."
+    )
 
 
 class GpuSection(_Model):
     available: bool = Field(description="Whether NVML could be read.")
     notice: str | None = Field(None, description="Why not, when unavailable.")
-    devices: list[dict[str, str | int | float | bool | None]] = Field(default_factory=list, description="Devices found (index, name, uuid, memory, MIG mode).")
+    devices: list[dict[str, str | int | float | bool | None]] = Field(
+        default_factory=list, description="Devices found (index, name, uuid, memory, MIG mode)."
+    )
     per_stage: list[GpuDeviceStage] = Field(default_factory=list, description="Per stage and device.")
 
 
@@ -171,7 +198,9 @@ class EnergyStage(_Model):
 
 
 class EnergySection(_Model):
-    gpu_source: str | None = Field(None, description="'nvml-energy-counter', 'nvml-power-integrated', or null when absent.")
+    gpu_source: str | None = Field(
+        None, description="'nvml-energy-counter', 'nvml-power-integrated', or null when absent."
+    )
     cpu_source: str | None = Field(None, description="'rapl' or null when absent.")
     notices: list[str] = Field(default_factory=list, description="Why a source is absent.")
     per_stage: list[EnergyStage] = Field(default_factory=list)
@@ -184,8 +213,12 @@ class ResourceSection(_Model):
     interval_s: float | None = Field(None, gt=0, description="Sampling interval asked for.")
     achieved_interval_s: float | None = Field(None, ge=0, description="Median interval actually achieved.")
     target: ProcessResources | None = Field(None, description="The target's process tree.")
-    loadgen_cpu_max_pct: float | None = Field(None, ge=0, description="Highest CPU of the load generator, % of one core.")
-    machine_cpu_max_pct: float | None = Field(None, ge=0, le=100, description="Highest whole-machine CPU, % of all cores.")
+    loadgen_cpu_max_pct: float | None = Field(
+        None, ge=0, description="Highest CPU of the load generator, % of one core."
+    )
+    machine_cpu_max_pct: float | None = Field(
+        None, ge=0, le=100, description="Highest whole-machine CPU, % of all cores."
+    )
     ncpu: int | None = Field(None, ge=1, description="Logical CPUs on the machine.")
     gpu: GpuSection = Field(description="GPU (NVML).")
     energy: EnergySection = Field(description="Energy per request (NVML, RAPL).")
@@ -193,7 +226,9 @@ class ResourceSection(_Model):
 
 class ValidityIssue(_Model):
     id: str = Field(description="Stable id, e.g. 'loadgen-saturated'.")
-    severity: Literal["warning", "error"] = Field(description="error: the numbers are not to be trusted; warning: read with care.")
+    severity: Literal["warning", "error"] = Field(
+        description="error: the numbers are not to be trusted; warning: read with care."
+    )
     message: str = Field(description="What was seen and what it means.")
     stage: int | None = Field(None, description="The stage it concerns, if one.")
 
@@ -207,7 +242,9 @@ class ValiditySection(_Model):
 
 class Evidence(_Model):
     summary: str = Field(description="One plain sentence.")
-    values: dict[str, float | int | str | bool | None] = Field(default_factory=dict, description="The numbers the conclusion rests on.")
+    values: dict[str, float | int | str | bool | None] = Field(
+        default_factory=dict, description="The numbers the conclusion rests on."
+    )
 
 
 class Trait(_Model):
@@ -221,14 +258,18 @@ class Recommendation(_Model):
     id: str = Field(description="Stable id, e.g. 'instances-for-peak'.")
     action: str = Field(description="What to do, with numbers.")
     rationale: str = Field(description="Why, in a sentence.")
-    evidence: dict[str, float | int | str | bool | None] = Field(default_factory=dict, description="The numbers it rests on; trait ids under 'traits'.")
+    evidence: dict[str, float | int | str | bool | None] = Field(
+        default_factory=dict, description="The numbers it rests on; trait ids under 'traits'."
+    )
 
 
 class UslFit(_Model):
     sigma: float = Field(description="Contention (serial fraction).")
     kappa: float = Field(description="Coherency (crosstalk) coefficient.")
     lambda_: float = Field(alias="lambda", ge=0, description="Throughput of one user in isolation (rps).")
-    n_star: float | None = Field(None, ge=0, description="Concurrency of peak throughput, sqrt((1-sigma)/kappa); null when kappa <= 0.")
+    n_star: float | None = Field(
+        None, ge=0, description="Concurrency of peak throughput, sqrt((1-sigma)/kappa); null when kappa <= 0."
+    )
     peak_rps: float | None = Field(None, ge=0, description="Predicted throughput at N*.")
     r_squared: float = Field(description="Quality of the fit on the measured points.")
     points: int = Field(ge=0, description="Stages used.")
@@ -241,7 +282,9 @@ class CapacitySection(_Model):
     slo: str | None = Field(None, description="The SLO used, e.g. 'p95<=300ms', or null.")
     slo_basis: str = Field(description="How the latency limit was chosen.")
     latency_limit_ms: float | None = Field(None, ge=0, description="The latency limit applied at the SLO's percentile.")
-    capacity_rps: float | None = Field(None, ge=0, description="Highest throughput of a stage that met the limit (per instance).")
+    capacity_rps: float | None = Field(
+        None, ge=0, description="Highest throughput of a stage that met the limit (per instance)."
+    )
     capacity_stage: int | None = Field(None, description="The stage it came from.")
     capacity_users: int | None = Field(None, description="Users in that stage.")
     max_rps: float | None = Field(None, ge=0, description="Highest throughput seen in any stage.")
@@ -250,7 +293,9 @@ class CapacitySection(_Model):
     peak_rps: float | None = Field(None, ge=0, description="--peak-rps asked for.")
     headroom: float | None = Field(None, ge=0, description="Headroom applied to the instance count.")
     instances_needed: int | None = Field(None, ge=1, description="Instances for the peak at the headroom.")
-    from_unprofiled_stages: bool = Field(True, description="True when capacity rests only on stages run without py-spy attached.")
+    from_unprofiled_stages: bool = Field(
+        True, description="True when capacity rests only on stages run without py-spy attached."
+    )
 
 
 class FunctionShare(_Model):
@@ -264,7 +309,9 @@ class CodeStage(_Model):
     top_self: list[FunctionShare] = Field(default_factory=list, description="Functions by self (leaf) share.")
     top_total: list[FunctionShare] = Field(default_factory=list, description="Functions by inclusive share.")
     idle_share: float = Field(ge=0, le=1, description="Share of samples waiting (sleep, select, lock, socket read).")
-    blocking_on_loop_share: float = Field(ge=0, le=1, description="Share of samples with a blocking call under the asyncio event loop.")
+    blocking_on_loop_share: float = Field(
+        ge=0, le=1, description="Share of samples with a blocking call under the asyncio event loop."
+    )
     gil_share: float | None = Field(None, ge=0, le=1, description="Share holding the GIL, when recorded with --gil.")
     speedscope: str | None = Field(None, description="Flame graph file in the run folder (open at speedscope.app).")
 
@@ -290,7 +337,9 @@ class Report(_Model):
     resources: ResourceSection
     validity: ValiditySection
     traits: list[Trait] = Field(default_factory=list, description="Behavioural traits with evidence (docs/traits.md).")
-    recommendations: list[Recommendation] = Field(default_factory=list, description="Scaling and hosting advice with numbers.")
+    recommendations: list[Recommendation] = Field(
+        default_factory=list, description="Scaling and hosting advice with numbers."
+    )
     capacity: CapacitySection | None = Field(None, description="Capacity per instance, knee and scaling law.")
     code: CodeSection = Field(description="Code attribution from py-spy.")
     notices: list[str] = Field(default_factory=list, description="One-line notices (absent samplers, etc.).")

@@ -24,17 +24,42 @@ def _f(value: float | None, fmt: str = "{:.1f}", none: str = "-") -> str:
 
 def stage_table(report: Report) -> TextTable:
     open_model = report.load.model == "open"
-    cols = ("stage", "rate/s" if open_model else "users", "req", "rps", "p50 ms", "p95 ms", "p99 ms", "max ms",
-            "ttfb p50", "err %", "probe p50", "cpu %", "rss MiB", "gen cpu %")
+    cols = (
+        "stage",
+        "rate/s" if open_model else "users",
+        "req",
+        "rps",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "ttfb p50",
+        "err %",
+        "probe p50",
+        "cpu %",
+        "rss MiB",
+        "gen cpu %",
+    )
     rows = []
     for s in report.load.stages:
-        rows.append((
-            f"{s.index}{'*' if s.profiled else ''}{'' if s.completed else ' (cut)'}",
-            _f(s.rate, "{:g}") if open_model else str(s.users or "-"),
-            str(s.requests), _f(s.rps), _f(s.latency.p50), _f(s.latency.p95), _f(s.latency.p99), _f(s.latency.max),
-            _f(s.ttfb.p50), _f(s.error_rate * 100), _f(s.probe.p50 if s.probe else None),
-            _f(s.target_cpu_pct, "{:.0f}"), _f(s.target_rss_mb, "{:.0f}"), _f(s.loadgen_cpu_pct, "{:.0f}"),
-        ))
+        rows.append(
+            (
+                f"{s.index}{'*' if s.profiled else ''}{'' if s.completed else ' (cut)'}",
+                _f(s.rate, "{:g}") if open_model else str(s.users or "-"),
+                str(s.requests),
+                _f(s.rps),
+                _f(s.latency.p50),
+                _f(s.latency.p95),
+                _f(s.latency.p99),
+                _f(s.latency.max),
+                _f(s.ttfb.p50),
+                _f(s.error_rate * 100),
+                _f(s.probe.p50 if s.probe else None),
+                _f(s.target_cpu_pct, "{:.0f}"),
+                _f(s.target_rss_mb, "{:.0f}"),
+                _f(s.loadgen_cpu_pct, "{:.0f}"),
+            )
+        )
     notes = ["* py-spy attached during this stage"] if any(s.profiled for s in report.load.stages) else []
     return TextTable("Load stages", cols, tuple(rows), tuple(notes))
 
@@ -43,8 +68,15 @@ def handoff_table(report: Report) -> TextTable | None:
     h = report.handoffs
     if not h.stages and h.unattributed is None:
         return None
-    rows = [(name + (" (dominant)" if name == h.dominant else ""), _f(st.p50_ms, "{:.2f}"), _f(st.p95_ms, "{:.2f}"),
-             _f(st.share * 100)) for name, st in h.stages.items()]
+    rows = [
+        (
+            name + (" (dominant)" if name == h.dominant else ""),
+            _f(st.p50_ms, "{:.2f}"),
+            _f(st.p95_ms, "{:.2f}"),
+            _f(st.share * 100),
+        )
+        for name, st in h.stages.items()
+    ]
     if h.unattributed is not None:
         u = h.unattributed
         rows.append(("unattributed (queue/network)", _f(u.p50_ms, "{:.2f}"), _f(u.p95_ms, "{:.2f}"), _f(u.share * 100)))
@@ -57,8 +89,14 @@ def handoff_table(report: Report) -> TextTable | None:
 def trait_table(report: Report) -> TextTable | None:
     if not report.traits:
         return None
-    rows = [(t.id + (f" [{t.subject}]" if t.subject else ""), f"{t.confidence:.2f}"
-             + (" (low)" if t.confidence < 0.5 else ""), t.evidence.summary) for t in report.traits]
+    rows = [
+        (
+            t.id + (f" [{t.subject}]" if t.subject else ""),
+            f"{t.confidence:.2f}" + (" (low)" if t.confidence < 0.5 else ""),
+            t.evidence.summary,
+        )
+        for t in report.traits
+    ]
     return TextTable("Behavioural traits", ("trait", "confidence", "evidence"), tuple(rows))
 
 
@@ -75,14 +113,18 @@ def capacity_lines(report: Report) -> list[str]:
         return []
     lines = []
     if c.capacity_rps is not None:
-        lines.append(f"Capacity per instance: {c.capacity_rps:.1f} rps at {c.slo or c.slo_basis}"
-                     f" (stage {c.capacity_stage}, {c.capacity_users or '-'} users)")
+        lines.append(
+            f"Capacity per instance: {c.capacity_rps:.1f} rps at {c.slo or c.slo_basis}"
+            f" (stage {c.capacity_stage}, {c.capacity_users or '-'} users)"
+        )
     else:
         lines.append(f"Capacity: no stage met {c.slo or c.slo_basis}")
     if c.usl is not None:
         u = c.usl
-        lines.append(f"Scaling law (USL, {u.quality} fit, R²={u.r_squared:.2f}): sigma={u.sigma:.3f} kappa={u.kappa:.4f}"
-                     + (f", peak {u.peak_rps:.0f} rps at N*={u.n_star:.0f}" if u.peak_rps and u.n_star else ""))
+        lines.append(
+            f"Scaling law (USL, {u.quality} fit, R²={u.r_squared:.2f}): sigma={u.sigma:.3f} kappa={u.kappa:.4f}"
+            + (f", peak {u.peak_rps:.0f} rps at N*={u.n_star:.0f}" if u.peak_rps and u.n_star else "")
+        )
     if c.instances_needed is not None and c.peak_rps is not None:
         lines.append(f"Instances for {c.peak_rps:g} rps with {c.headroom or 0:.0%} headroom: {c.instances_needed}")
     return lines
@@ -90,8 +132,11 @@ def capacity_lines(report: Report) -> list[str]:
 
 def summary_lines(report: Report) -> list[str]:
     reason = report.run.stop_reason
-    lines = [f"Run {report.run.status}" + (f": {reason}" if reason and reason != report.run.status else "")
-             + f" — {report.load.requests} requests, folder {report.run.folder}"]
+    lines = [
+        f"Run {report.run.status}"
+        + (f": {reason}" if reason and reason != report.run.status else "")
+        + f" — {report.load.requests} requests, folder {report.run.folder}"
+    ]
     for issue in report.validity.issues:
         lines.append(f"{issue.severity.upper()}: {issue.message}")
     lines.extend(capacity_lines(report))

@@ -15,15 +15,33 @@ SAMPLER_INFO = "sampler.json"
 
 class SamplerProcess:
     def __init__(self, target_pid: int, folder: Path, interval_s: float, gpu: bool) -> None:
-        argv = [sys.executable, "-m", "profiler.sampling.process", "--target", str(target_pid),
-                "--owner", str(os.getpid()), "--interval", str(interval_s),
-                "--out", str(folder / SAMPLES), "--info", str(folder / SAMPLER_INFO)]
+        argv = [
+            sys.executable,
+            "-m",
+            "profiler.sampling.process",
+            "--target",
+            str(target_pid),
+            "--owner",
+            str(os.getpid()),
+            "--interval",
+            str(interval_s),
+            "--out",
+            str(folder / SAMPLES),
+            "--info",
+            str(folder / SAMPLER_INFO),
+        ]
         if not gpu:
             argv.append("--no-gpu")
         log = (folder / "sampler.log").open("ab")
         try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True, preexec_fn=child_preexec())
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=child_preexec(),
+            )
         finally:
             log.close()
 

@@ -122,17 +122,20 @@ def run(args: argparse.Namespace) -> int:
     parent = os.getppid()
     me = os.getpid()
     ncpu = psutil.cpu_count() or 1
-    info: dict[str, Any] = {"interval_s": args.interval, "ncpu": ncpu, "target_pid": args.target,
-                            "gpu": {"available": False, "notice": "GPU sampling off (--no-gpu)."},
-                            "rapl": {"available": False, "notice": None, "max_range_uj": {}}}
+    info: dict[str, Any] = {
+        "interval_s": args.interval,
+        "ncpu": ncpu,
+        "target_pid": args.target,
+        "gpu": {"available": False, "notice": "GPU sampling off (--no-gpu)."},
+        "rapl": {"available": False, "notice": None, "max_range_uj": {}},
+    }
     gpu = None
     if args.gpu:
         try:
             from profiler.sampling.gpu import open_gpu_backend
 
             gpu = open_gpu_backend()
-            info["gpu"] = {"available": True, "notice": None,
-                           "devices": [_asdict(d) for d in gpu.devices()]}
+            info["gpu"] = {"available": True, "notice": None, "devices": [_asdict(d) for d in gpu.devices()]}
         except SamplerUnavailable as e:
             info["gpu"] = {"available": False, "notice": str(e)}
     rapl = None
@@ -141,8 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
         rapl = RaplReader()
         first = rapl.read()
-        info["rapl"] = {"available": True, "notice": None, "max_range_uj": rapl.max_ranges(),
-                        "domains": sorted(first)}
+        info["rapl"] = {"available": True, "notice": None, "max_range_uj": rapl.max_ranges, "domains": sorted(first)}
     except SamplerUnavailable as e:
         rapl = None
         info["rapl"] = {"available": False, "notice": str(e), "max_range_uj": {}}
@@ -223,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _busy(ct: Any) -> float:
-    idle = ct.idle + getattr(ct, "iowait", 0.0)
+    idle = float(ct.idle) + float(getattr(ct, "iowait", 0.0))
     return float(sum(ct)) - idle
 
 

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from profiler.errors import PySpyUnavailable
 
@@ -76,6 +77,7 @@ _NOT_PYTHON_MARKERS = (
     "failed to find python interpreter",
     "failed to find a python interpreter",
     "not a python",
+    "no python processes found",
 )
 
 
@@ -91,20 +93,47 @@ def _detail(text: str) -> str:
     return chosen if len(chosen) <= 120 else chosen[:117] + "..."
 
 
-def classify_failure(pid: int, returncode: int | None, text: str) -> PySpyUnavailable:
-    """Turn a failed py-spy run (its exit status and combined output) into one message."""
+Access = Literal["ok", "denied", "gone", "unknown"]
+
+
+def probe_access(pid: int) -> Access:
+    """Whether this process may trace `pid`, asked the way the kernel asks py-spy.
+
+    Opening /proc/PID/mem goes through the same ptrace access check as PTRACE_ATTACH
+    (uid match or CAP_SYS_PTRACE, and Yama's ptrace_scope), without attaching.
+    """
+    try:
+        with open(f"/proc/{pid}/mem", "rb"):
+            return "ok"
+    except PermissionError:
+        return "denied"
+    except FileNotFoundError:
+        return "gone"
+    except OSError:
+        return "unknown"
+
+
+def classify_failure(
+    pid: int, returncode: int | None, text: str, access: Access = "unknown"
+) -> PySpyUnavailable:
+    """Turn a failed py-spy run (exit status, combined output, probe_access) into one
+    message.
+
+    `access` matters because with --subprocesses py-spy reports a process it may not read
+    only as "No python processes found in process N or any of its subprocesses".
+    """
     lower = text.lower()
     detail = _detail(text)
-    if any(marker in lower for marker in _PERMISSION_MARKERS):
+    if access == "denied" or any(marker in lower for marker in _PERMISSION_MARKERS):
         return PySpyUnavailable(
             f"py-spy: not permitted to read process {pid} ({detail}).", PERMISSION_FIX
         )
+    if access == "gone" or any(marker in lower for marker in _GONE_MARKERS):
+        return PySpyUnavailable(f"py-spy: process {pid} is gone ({detail}).", _GONE_FIX)
     if any(marker in lower for marker in _NOT_PYTHON_MARKERS):
         return PySpyUnavailable(
             f"py-spy: process {pid} does not look like Python ({detail}).", _NOT_PYTHON_FIX
         )
-    if any(marker in lower for marker in _GONE_MARKERS):
-        return PySpyUnavailable(f"py-spy: process {pid} is gone ({detail}).", _GONE_FIX)
     return PySpyUnavailable(f"py-spy failed (exit {returncode}: {detail}).", _OTHER_FIX)
 
 
@@ -240,7 +269,7 @@ class PySpyRecording:
         # a non-zero rc with data is a partial recording, still worth keeping.
         if (proc.returncode == 0 and has_file) or has_data:
             return self.output
-        raise classify_failure(self.pid, proc.returncode, self.log)
+        raise classify_failure(self.pid, proc.returncode, self.log, probe_access(self.pid))
 
 
 # -- parsing -----------------------------------------------------------------------------
@@ -420,8 +449,8 @@ def _is_loop_frame(frame: Frame) -> bool:
 
 
 def _matches(frame: Frame, table: frozenset[tuple[str, str]]) -> bool:
-    location = short_location(frame.file)
-    return any(frame.base == name and location.endswith(suffix) for name, suffix in table)
+    path = "/" + frame.file.replace("\\", "/")
+    return any(frame.base == name and path.endswith("/" + suffix) for name, suffix in table)
 
 
 def _is_loop_idle(py_frames: list[Frame]) -> bool:

@@ -1,6 +1,6 @@
 """Test target in the style of Locust's own suite: /fast, /slow, /fail, /timing, /stream.
 
-    python tests/apps/basic_app.py --port N [--exit-at-start] [--die-after K] [--workers W]
+python tests/apps/basic_app.py --port N [--exit-at-start] [--die-after K] [--workers W]
 """
 
 from __future__ import annotations
@@ -74,7 +74,13 @@ if __name__ == "__main__":
         print("fatal: model weights not found at /nonexistent/model.bin", file=sys.stderr)
         sys.exit(3)
     if args.workers > 1:
-        uvicorn.run("basic_app:app", host="127.0.0.1", port=args.port, log_level="warning", workers=args.workers,
-                    app_dir=os.path.dirname(os.path.abspath(__file__)))
+        uvicorn.run(
+            "basic_app:app",
+            host="127.0.0.1",
+            port=args.port,
+            log_level="warning",
+            workers=args.workers,
+            app_dir=os.path.dirname(os.path.abspath(__file__)),
+        )
     else:
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
