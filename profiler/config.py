@@ -61,6 +61,8 @@ class RunConfig:
     headroom: float = 0.30
     pyspy: bool = True
     pyspy_rate: int = 100
+    pyspy_seconds: float = 5.0
+    memory_limit_mb: float = 2048.0
     gpu: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 

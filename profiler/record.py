@@ -112,6 +112,7 @@ class StageWindow:
     planned_s: float
     ended: bool  # False when the run stopped inside this stage
     stop_reason: str | None
+    profiled: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -125,7 +126,7 @@ class RunData:
     stages: tuple[StageWindow, ...]
     requests: dict[int, StageRequests]
     samples: tuple[dict[str, Any], ...]
-    cookies_seen: int = 0
+    profiles: dict[int, tuple[str, dict[str, str]]] = field(default_factory=dict)  # stage -> (collapsed, sources)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -299,4 +300,26 @@ def read_run(folder: Path) -> RunData:
     samples = tuple(_read_jsonl(folder / SAMPLES))
     last_t = float(samples[-1]["t"]) if samples else float(meta.get("started_at", 0.0))
     stages = _stage_windows(_read_jsonl(folder / STAGES), requests, last_t)
-    return RunData(folder=folder, meta=meta, stages=stages, requests=requests, samples=samples)
+    return RunData(folder=folder, meta=meta, stages=stages, requests=requests, samples=samples,
+                   profiles=_read_profiles(folder / PYSPY_DIR))
+
+
+def _read_profiles(folder: Path) -> dict[int, tuple[str, dict[str, str]]]:
+    out: dict[int, tuple[str, dict[str, str]]] = {}
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("stage-*.txt")):
+        try:
+            stage = int(path.stem.split("-", 1)[1])
+            text = path.read_text(errors="replace")
+        except (ValueError, OSError):
+            continue
+        sources: dict[str, str] = {}
+        src = path.with_name(f"{path.stem}.sources.json")
+        if src.exists():
+            try:
+                sources = json.loads(src.read_text())
+            except (OSError, json.JSONDecodeError):
+                sources = {}
+        out[stage] = (text, sources)
+    return out

@@ -23,7 +23,7 @@ from profiler.config import RunConfig
 from profiler.errors import LoadError, ProfilerError, TargetExitedError
 from profiler.load.driver import LoadProcess, write_spec
 from profiler.load.plan import StagePlan, build_plan
-from profiler.record import META, REPORT, TARGET_LOG, prepare_folder, read_run, write_json_atomic
+from profiler.record import META, PYSPY_DIR, REPORT, TARGET_LOG, prepare_folder, read_run, write_json_atomic
 from profiler.report.build import build_report
 from profiler.report.schema import Report
 from profiler.sampling.launcher import SAMPLER_INFO, SamplerProcess
@@ -117,6 +117,8 @@ class Session:
     view: View = field(default_factory=QuietView)
     meta: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
+    recording: Any = None  # the py-spy recording of the profiled stage, while it runs
+    profiled_stage: int | None = None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # A flag, not an exception: teardown must not itself be cut short by a second Ctrl-C.
@@ -174,6 +176,7 @@ class Session:
                     status = _status_of(load.done.get("reason", ""))
                 if load.done:
                     self.meta["stop_reason"] = load.done.get("reason")
+            self._finish_pyspy()
             if sampler is not None:
                 sampler.stop()
             if target is not None:
@@ -198,6 +201,63 @@ class Session:
                 f"see {self.folder / TARGET_LOG}; the report covers what was collected before",
             )
         return Outcome(report=report, folder=self.folder, status=status, error=error)
+
+    def _notice(self, text: str) -> None:
+        self.meta["notices"].append(text)
+        self._save_meta()
+        self.view.notice(text)
+
+    def _start_pyspy(self, target: Target, stage: int, duration_s: float) -> None:
+        from profiler.errors import PySpyUnavailable
+        from profiler.sampling.pyspy import PySpyRecording
+
+        self.meta["profiled_stages"] = [stage]
+        self._save_meta()
+        self.profiled_stage = stage
+        rec = PySpyRecording(target.pid, self.folder / PYSPY_DIR / f"stage-{stage}.txt",
+                             duration_s=max(1, int(duration_s - 0.5)), rate=self.config.pyspy_rate)
+        try:
+            rec.start()
+        except PySpyUnavailable as e:
+            self.meta["pyspy_notice"] = str(e)
+            self._notice(str(e))
+            return
+        self.recording = rec
+
+    def _finish_pyspy(self) -> None:
+        """Collect py-spy's output: the raw stacks, a flame graph, and the source lines of the leaves."""
+        from profiler.errors import PySpyUnavailable
+        from profiler.sampling.pyspy import collapsed_to_speedscope, parse_frame, read_source_line
+
+        rec, self.recording = self.recording, None
+        if rec is None:
+            return
+        try:
+            path = rec.wait(timeout=rec.duration_s + 5.0) if not self.interrupted else rec.stop()
+            profile = rec.profile()
+        except PySpyUnavailable as e:
+            self.meta["pyspy_notice"] = str(e)
+            self._notice(str(e))
+            return
+        finally:
+            (self.folder / PYSPY_DIR / "py-spy.log").write_text(rec.log)
+        name = path.stem
+        write_json_atomic(path.with_name(f"{name}.speedscope.json"), collapsed_to_speedscope(profile, name))
+        # The source line of each leaf frame, saved now: py-spy cannot see C calls such as
+        # time.sleep without --native, but the line that calls them says it; and `analyze`
+        # must not depend on the target's files still being there.
+        sources: dict[str, str] = {}
+        for frames, _count in profile.stacks:
+            for text in frames[-2:]:
+                frame = parse_frame(text)
+                if frame is None:
+                    continue
+                key = f"{frame.file}:{frame.line}"
+                if key not in sources and frame.file and frame.line:
+                    line = read_source_line(frame.file, frame.line)
+                    if line is not None:
+                        sources[key] = line
+        write_json_atomic(path.with_name(f"{name}.sources.json"), sources)
 
     def _start_target(self) -> Target:
         config = self.config
@@ -229,6 +289,8 @@ class Session:
                 msg = load.messages.get(timeout=0.2)
             except queue.Empty:
                 msg = None
+            if msg is not None and msg.get("type") == "profile_start":
+                self._start_pyspy(target, int(msg["stage"]), float(msg["duration_s"]))
             if msg is not None and msg.get("type") == "done":
                 return _status_of(str(msg.get("reason", "")))
             now = time.monotonic()

@@ -41,7 +41,8 @@ def test_discovers_packages_and_subdomains(sysfs: Path) -> None:
     assert [d.key for d in reader.subdomains] == ["package-0/core", "package-0/dram"]
     assert reader.read() == {"package-0": 1_000, "package-1": 2_000}
     assert reader.read(include_subdomains=True)["package-0/dram"] == 100
-    assert reader.max_ranges["package-0/dram"] == 65_712_999_613
+    assert reader.max_ranges == {"package-0": 262_143_328_850, "package-1": 262_143_328_850}
+    assert reader.subdomains[1].max_energy_range_uj == 65_712_999_613
 
 
 def test_reads_follow_the_counter(sysfs: Path) -> None:
@@ -132,9 +133,7 @@ def test_joules_between_ignores_unknown_domains_and_resets() -> None:
         ),  # fell back from above its max range: a reset, not a wrap
     ]
     # Reset counted as zero; unknown-range domain ignored.
-    assert joules_between(readings, {"package-0": 400}, 0.0, 2.0) == pytest.approx(
-        0.001
-    )
+    assert joules_between(readings, {"package-0": 400}, 0.0, 2.0) == pytest.approx(0.001)
 
 
 def test_cumulative_between() -> None:

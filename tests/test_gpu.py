@@ -134,9 +134,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Install:
 
 
 def test_two_devices(install: Install) -> None:
-    install(
-        fake_pynvml([FakeGpu("A100", "GPU-a"), FakeGpu("T4", "GPU-b", power_mw=70_000)])
-    )
+    install(fake_pynvml([FakeGpu("A100", "GPU-a"), FakeGpu("T4", "GPU-b", power_mw=70_000)]))
     backend = open_gpu_backend()
     assert backend.devices() == [
         GpuDevice(0, "A100", "GPU-a", 16 * 2**30, None),
@@ -227,12 +225,8 @@ def test_mig_instances_are_reported(install: Install) -> None:
         mig=None,
         compute=[(42, 900)],
     )
-    large = FakeGpu(
-        "A100 MIG 3g.20gb", "MIG-2", total=20 * 2**30, used=3 * 2**30, util=None
-    )
-    parent = FakeGpu(
-        "A100", "GPU-a", total=40 * 2**30, util=None, mig=[small, None, large]
-    )
+    large = FakeGpu("A100 MIG 3g.20gb", "MIG-2", total=20 * 2**30, used=3 * 2**30, util=None)
+    parent = FakeGpu("A100", "GPU-a", total=40 * 2**30, util=None, mig=[small, None, large])
     plain = FakeGpu("A100", "GPU-b", mig=[])  # MIG-capable, MIG off
     install(fake_pynvml([parent, plain]))
     backend = open_gpu_backend()
@@ -262,9 +256,7 @@ def test_library_not_found_is_unavailable(install: Install) -> None:
     with pytest.raises(GpuUnavailable) as info:
         open_gpu_backend()
     message = str(info.value)
-    assert message.startswith(
-        "GPU: none found (NVML library not available: NVML Shared Library"
-    )
+    assert message.startswith("GPU: none found (NVML library not available: NVML Shared Library")
     assert "\n" not in message
 
 
@@ -300,9 +292,7 @@ def _real_gpu_present() -> bool:
         pynvml.nvmlShutdown()
 
 
-@pytest.mark.skipif(
-    _real_gpu_present(), reason="a GPU is present; this checks the no-GPU path"
-)
+@pytest.mark.skipif(_real_gpu_present(), reason="a GPU is present; this checks the no-GPU path")
 def test_real_pynvml_without_gpu_is_unavailable() -> None:
     with pytest.raises(GpuUnavailable) as info:
         open_gpu_backend()

@@ -10,15 +10,15 @@ from profiler.record import RunData, StageRequests
 from profiler.report.schema import HandoffSection, HandoffStats, StageHandoffs
 
 
-def _stats(values: list[float], latency_mean: float) -> HandoffStats:
+def _stats(values: list[float], latency_total: float) -> HandoffStats:
     s = sorted(values)
     m = mean(s)
+    # Share of all timed requests' latency: a handoff only some requests take (a cache miss,
+    # a slow path) weighs by how often it happens, not by how long it is when it does.
+    share = math.fsum(s) / latency_total if latency_total > 0 else 0.0
     return HandoffStats(
-        count=len(s),
-        p50_ms=max(0.0, percentile(s, 50)),
-        p95_ms=max(0.0, percentile(s, 95)),
-        mean_ms=max(0.0, m),
-        share=min(1.0, max(0.0, m / latency_mean)) if latency_mean > 0 else 0.0,
+        count=len(s), p50_ms=max(0.0, percentile(s, 50)), p95_ms=max(0.0, percentile(s, 95)), mean_ms=max(0.0, m),
+        share=min(1.0, max(0.0, share)),
     )
 
 
@@ -60,10 +60,10 @@ def _summarise(parts: Sequence[_Collected]) -> tuple[dict[str, HandoffStats], st
     for p in parts:
         for n, v in p[2].items():
             per_name.setdefault(n, []).extend(v)
-    lat_mean = mean(timed_latency)
-    stages = {n: _stats(v, lat_mean) for n, v in sorted(per_name.items()) if v}
+    lat_total = math.fsum(timed_latency)
+    stages = {n: _stats(v, lat_total) for n, v in sorted(per_name.items()) if v}
     dominant = max(stages, key=lambda n: stages[n].share) if stages else None
-    return stages, dominant, _stats(unattributed, lat_mean)
+    return stages, dominant, _stats(unattributed, lat_total)
 
 
 def handoff_section(run: RunData) -> HandoffSection:

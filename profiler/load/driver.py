@@ -36,6 +36,7 @@ def write_spec(config: RunConfig, plan: tuple[StagePlan, ...], folder: Path) -> 
         "early_stop": config.early_stop,
         "max_requests": config.max_requests,
         "max_inflight": config.max_inflight,
+        "profile_s": config.pyspy_seconds if config.pyspy else None,
     }
     path = folder / "loadgen-spec.json"
     path.write_text(json.dumps(spec, indent=2) + "\n")

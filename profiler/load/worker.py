@@ -54,6 +54,8 @@ class Spec:
     early_stop: bool
     max_requests: int
     max_inflight: int
+    profile_s: float | None = None  # length of the extra stage run with py-spy attached
+    bare: bool = False  # benchmarks only: plain Locust requests, none of our recording
 
     @classmethod
     def load(cls, path: Path) -> Spec:
@@ -71,6 +73,8 @@ class Spec:
             early_stop=bool(raw.get("early_stop", True)),
             max_requests=int(raw.get("max_requests", 2_000_000)),
             max_inflight=int(raw.get("max_inflight", 1000)),
+            bare=bool(raw.get("bare", False)),
+            profile_s=float(raw["profile_s"]) if raw.get("profile_s") else None,
         )
 
 
@@ -231,6 +235,11 @@ class Worker:
                 if worker.stopping:
                     gevent.sleep(0.05)
                     return
+                if worker.spec.bare:
+                    # What a plain Locust test does: the baseline our recording's cost is measured against.
+                    worker.recorder.total += 1
+                    self.client.request(worker.spec.method, worker.path, data=worker.spec.body)  # type: ignore[arg-type]
+                    return
                 worker.fire(self.client, worker.path, "main")
 
         return TargetUser
@@ -306,6 +315,78 @@ class Worker:
         while not self.stopping and time.monotonic() < end:
             gevent.sleep(min(0.1, max(0.0, end - time.monotonic())))
 
+    def run_stage(
+        self, stage: StagePlan, runner: Any, open_client: FastHttpSession | None, pool: gevent.pool.Pool, profiled: bool
+    ) -> StageOutcome:
+        spec = self.spec
+        self.recorder.flush()
+        self.recorder.stage = stage.index
+        self.recorder.stage_latencies = []
+        self.recorder.stage_errors = 0
+        started = time.time()
+        total_before = self.recorder.total
+        self.stages_fh.write(
+            json.dumps(
+                {
+                    "event": "start",
+                    "index": stage.index,
+                    "users": stage.users,
+                    "rate": stage.rate,
+                    "t": started,
+                    "planned_s": stage.duration_s,
+                    "profiled": profiled,
+                }
+            )
+            + "\n"
+        )
+        self.stages_fh.flush()
+        tick = gevent.spawn(self.ticker, stage, started)
+        if runner is not None:
+            self.run_stage_closed(stage, runner)
+        else:
+            assert open_client is not None
+            self.run_stage_open(stage, open_client, pool)
+        tick.kill()
+        self.stage_ended = time.time()
+        lat = sorted(self.recorder.stage_latencies)
+        n = self.recorder.total - total_before if spec.bare else len(lat)
+        return StageOutcome(
+            stage.users,
+            n / max(self.stage_ended - started, 1e-9),
+            percentile(lat, 50),
+            percentile(lat, 95),
+            self.recorder.stage_errors / n if n else 0.0,
+            n,
+        )
+
+    def end_stage(self, stage: StagePlan, outcome: StageOutcome, reason: str | None) -> None:
+        self.stages_fh.write(
+            json.dumps(
+                {
+                    "event": "end",
+                    "index": stage.index,
+                    "t": self.stage_ended,
+                    "requests": outcome.requests,
+                    "stop_reason": reason,
+                }
+            )
+            + "\n"
+        )
+        self.stages_fh.flush()
+        self.emit(
+            {
+                "type": "stage_end",
+                "stage": stage.index,
+                "users": stage.users,
+                "rate": stage.rate,
+                "rps": outcome.rps,
+                "p50": outcome.p50_ms,
+                "p95": outcome.p95_ms,
+                "error_rate": outcome.error_rate,
+                "requests": outcome.requests,
+            }
+        )
+
     def run(self) -> int:
         spec = self.spec
         gevent.signal_handler(signal.SIGTERM, self.stop, "interrupted")
@@ -325,67 +406,23 @@ class Worker:
         for stage in spec.plan:
             if self.stopping:
                 break
-            self.recorder.flush()
-            self.recorder.stage = stage.index
-            self.recorder.stage_latencies = []
-            self.recorder.stage_errors = 0
-            started = time.time()
-            self.stages_fh.write(
-                json.dumps(
-                    {
-                        "event": "start",
-                        "index": stage.index,
-                        "users": stage.users,
-                        "rate": stage.rate,
-                        "t": started,
-                        "planned_s": stage.duration_s,
-                    }
-                )
-                + "\n"
-            )
-            self.stages_fh.flush()
-            tick = gevent.spawn(self.ticker, stage, started)
-            if runner is not None:
-                self.run_stage_closed(stage, runner)
-            else:
-                assert open_client is not None
-                self.run_stage_open(stage, open_client, pool)
-            tick.kill()
-            ended = time.time()
-            lat = sorted(self.recorder.stage_latencies)
-            n = len(lat)
-            outcome = StageOutcome(
-                stage.users,
-                n / max(ended - started, 1e-9),
-                percentile(lat, 50),
-                percentile(lat, 95),
-                self.recorder.stage_errors / n if n else 0.0,
-                n,
-            )
+            outcome = self.run_stage(stage, runner, open_client, pool, profiled=False)
             history.append(outcome)
             reason = saturation_reason(history) if spec.early_stop and not self.stopping else None
-            self.stages_fh.write(
-                json.dumps({"event": "end", "index": stage.index, "t": ended, "requests": n, "stop_reason": reason})
-                + "\n"
-            )
-            self.stages_fh.flush()
-            self.emit(
-                {
-                    "type": "stage_end",
-                    "stage": stage.index,
-                    "users": stage.users,
-                    "rate": stage.rate,
-                    "rps": outcome.rps,
-                    "p50": outcome.p50_ms,
-                    "p95": outcome.p95_ms,
-                    "error_rate": outcome.error_rate,
-                    "requests": n,
-                }
-            )
+            self.end_stage(stage, outcome, reason)
             if reason:
                 self.stop(f"saturated: {reason}")
-        if not self.stopping:
-            self.stopping = True
+        if spec.profile_s and history and (self.stop_reason == "completed" or self.stop_reason.startswith("saturated")):
+            # A dedicated stage for py-spy, at the load that gave the most throughput: py-spy costs the
+            # target 7-13% at 100 Hz, so no capacity figure is taken from this stage.
+            best = max(range(len(history)), key=lambda i: history[i].rps)
+            ran = spec.plan[best]
+            stage = StagePlan(index=len(history), users=ran.users, rate=ran.rate, duration_s=spec.profile_s)
+            self.stopping = False
+            self.emit({"type": "profile_start", "stage": stage.index, "duration_s": stage.duration_s})
+            outcome = self.run_stage(stage, runner, open_client, pool, profiled=True)
+            self.end_stage(stage, outcome, None)
+        self.stopping = True
         if runner is not None:
             runner.quit()
         pool.join(timeout=spec.timeout_s)

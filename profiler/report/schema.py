@@ -13,10 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"
 
-Ms = float
-NonNeg = Field(ge=0)
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -121,10 +117,12 @@ class HandoffStats(_Model):
     p50_ms: float = Field(ge=0, description="Median duration (ms).")
     p95_ms: float = Field(ge=0, description="95th percentile duration (ms).")
     mean_ms: float = Field(ge=0, description="Mean duration (ms).")
-    share: float = Field(ge=0, le=1, description="Its mean as a share of mean client latency over the same requests.")
+    share: float = Field(ge=0, le=1, description="Its total time as a share of the total client latency of the requests that carried Server-Timing.")
 
 
 class StageHandoffs(_Model):
+    """Handoffs within one load stage."""
+
     stage: int = Field(ge=0, description="Load stage index.")
     users: int | None = Field(None, description="Users in that stage.")
     stages: dict[str, HandoffStats] = Field(default_factory=dict, description="Handoffs by name.")
@@ -164,8 +162,8 @@ class ProcessResources(_Model):
 
 
 class GpuDeviceStage(_Model):
-    stage: int = Field(ge=0)
-    device: int = Field(ge=0)
+    stage: int = Field(ge=0, description="Load stage index.")
+    device: int = Field(ge=0, description="NVML device index.")
     util_gpu_mean: float | None = Field(None, ge=0, le=100, description="Mean SM utilisation %.")
     util_gpu_max: float | None = Field(None, ge=0, le=100, description="Highest SM utilisation %.")
     util_mem_mean: float | None = Field(None, ge=0, le=100, description="Mean memory-controller utilisation %.")
@@ -186,11 +184,11 @@ class GpuSection(_Model):
 
 
 class EnergyStage(_Model):
-    stage: int = Field(ge=0)
+    stage: int = Field(ge=0, description="Load stage index.")
     gpu_joules: float | None = Field(None, ge=0, description="GPU energy in the stage (J).")
     cpu_joules: float | None = Field(None, ge=0, description="CPU package energy in the stage (J), from RAPL.")
-    gpu_j_per_request: float | None = Field(None, ge=0)
-    cpu_j_per_request: float | None = Field(None, ge=0)
+    gpu_j_per_request: float | None = Field(None, ge=0, description="GPU joules per request.")
+    cpu_j_per_request: float | None = Field(None, ge=0, description="CPU joules per request.")
     gpu_j_per_1k: float | None = Field(None, ge=0, description="GPU joules per 1,000 requests.")
     cpu_j_per_1k: float | None = Field(None, ge=0, description="CPU joules per 1,000 requests.")
     gpu_watts: float | None = Field(None, ge=0, description="Mean GPU power (W).")
@@ -203,7 +201,7 @@ class EnergySection(_Model):
     )
     cpu_source: str | None = Field(None, description="'rapl' or null when absent.")
     notices: list[str] = Field(default_factory=list, description="Why a source is absent.")
-    per_stage: list[EnergyStage] = Field(default_factory=list)
+    per_stage: list[EnergyStage] = Field(default_factory=list, description="Per load stage.")
 
 
 class ResourceSection(_Model):
@@ -237,7 +235,7 @@ class ValiditySection(_Model):
     """Could the run measure the target, or was something else the bottleneck?"""
 
     valid: bool = Field(description="False when any issue has severity 'error'.")
-    issues: list[ValidityIssue] = Field(default_factory=list)
+    issues: list[ValidityIssue] = Field(default_factory=list, description="What limits trust in the numbers.")
 
 
 class Evidence(_Model):
@@ -304,8 +302,8 @@ class FunctionShare(_Model):
 
 
 class CodeStage(_Model):
-    stage: int = Field(ge=0)
-    samples: int = Field(ge=0)
+    stage: int = Field(ge=0, description="Load stage index (a profiled stage).")
+    samples: int = Field(ge=0, description="Stack samples py-spy took.")
     top_self: list[FunctionShare] = Field(default_factory=list, description="Functions by self (leaf) share.")
     top_total: list[FunctionShare] = Field(default_factory=list, description="Functions by inclusive share.")
     idle_share: float = Field(ge=0, le=1, description="Share of samples waiting (sleep, select, lock, socket read).")
@@ -323,7 +321,7 @@ class CodeSection(_Model):
     notice: str | None = Field(None, description="Why not, when unavailable.")
     profiled_stages: list[int] = Field(default_factory=list, description="Stages during which py-spy was attached.")
     rate_hz: int | None = Field(None, ge=1, description="Sampling rate.")
-    per_stage: list[CodeStage] = Field(default_factory=list)
+    per_stage: list[CodeStage] = Field(default_factory=list, description="Per profiled stage.")
 
 
 class Report(_Model):

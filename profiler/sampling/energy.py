@@ -42,9 +42,7 @@ class RaplDomain:
 
 
 def _unavailable(reason: str) -> EnergyUnavailable:
-    return EnergyUnavailable(
-        f"CPU energy: RAPL counters not readable ({reason}).", _FIX
-    )
+    return EnergyUnavailable(f"CPU energy: RAPL counters not readable ({reason}).", _FIX)
 
 
 def _read_int(path: Path) -> int:
@@ -70,8 +68,9 @@ class RaplReader:
 
     @property
     def max_ranges(self) -> dict[str, int]:
-        """Wrap point per domain key, needed to integrate readings later."""
-        return {d.key: d.max_energy_range_uj for d in self._domains}
+        """Wrap point per package, needed to integrate read() values later. Sub-domains
+        are left out so that summing over these keys never counts energy twice."""
+        return {d.key: d.max_energy_range_uj for d in self.packages}
 
     def read(self, include_subdomains: bool = False) -> dict[str, int]:
         """Current counter of each package (domain key -> microjoules)."""
@@ -88,13 +87,9 @@ class RaplReader:
 
     def _discover(self) -> list[RaplDomain]:
         try:
-            entries = sorted(
-                p for p in self.root.iterdir() if p.name.startswith("intel-rapl:")
-            )
+            entries = sorted(p for p in self.root.iterdir() if p.name.startswith("intel-rapl:"))
         except OSError as err:
-            raise _unavailable(
-                f"no powercap directory {self.root}: {err.strerror}"
-            ) from err
+            raise _unavailable(f"no powercap directory {self.root}: {err.strerror}") from err
         domains: list[RaplDomain] = []
         package_keys: dict[str, str] = {}  # package number -> key
         # Top-level first, so sub-domains can name their package.
@@ -134,15 +129,11 @@ def energy_delta_uj(prev: int, cur: int, max_range: int) -> int:
     if cur >= prev:
         return cur - prev
     if max_range <= 0 or prev > max_range:
-        raise ValueError(
-            f"counter went back from {prev} to {cur} with max range {max_range}"
-        )
+        raise ValueError(f"counter went back from {prev} to {cur} with max range {max_range}")
     return max_range - prev + cur
 
 
-def cumulative_between(
-    points: Sequence[tuple[float, float]], t0: float, t1: float
-) -> float | None:
+def cumulative_between(points: Sequence[tuple[float, float]], t0: float, t1: float) -> float | None:
     """Increase of a cumulative quantity between t0 and t1, interpolating linearly.
 
     `points` are (time, running total) sorted by time. Window edges that fall between two

@@ -93,9 +93,7 @@ class NvmlBackend(GpuBackend):
         for index in range(int(nvml.nvmlDeviceGetCount())):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             mig_mode = self._mig_mode(handle)
-            self._handles.append(
-                _Handle(self._describe(index, handle, mig_mode, None), handle)
-            )
+            self._handles.append(_Handle(self._describe(index, handle, mig_mode, None), handle))
             if mig_mode:
                 self._handles.extend(self._mig_handles(index, handle))
 
@@ -134,9 +132,7 @@ class NvmlBackend(GpuBackend):
             return None
         return bool(modes[0] == self._nvml.NVML_DEVICE_MIG_ENABLE)
 
-    def _describe(
-        self, index: int, handle: Any, mig_mode: bool | None, mig_index: int | None
-    ) -> GpuDevice:
+    def _describe(self, index: int, handle: Any, mig_mode: bool | None, mig_index: int | None) -> GpuDevice:
         nvml = self._nvml
         name = self._call(nvml.nvmlDeviceGetName, handle)
         uuid = self._call(nvml.nvmlDeviceGetUUID, handle)
@@ -166,9 +162,7 @@ class NvmlBackend(GpuBackend):
         util = self._call(nvml.nvmlDeviceGetUtilizationRates, handle)
         memory = self._call(nvml.nvmlDeviceGetMemoryInfo, handle)
         power_mw = self._call(nvml.nvmlDeviceGetPowerUsage, handle)
-        temp = self._call(
-            nvml.nvmlDeviceGetTemperature, handle, nvml.NVML_TEMPERATURE_GPU
-        )
+        temp = self._call(nvml.nvmlDeviceGetTemperature, handle, nvml.NVML_TEMPERATURE_GPU)
         sm_clock = self._call(nvml.nvmlDeviceGetClockInfo, handle, nvml.NVML_CLOCK_SM)
         mem_clock = self._call(nvml.nvmlDeviceGetClockInfo, handle, nvml.NVML_CLOCK_MEM)
         energy = self._call(nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
@@ -189,9 +183,7 @@ class NvmlBackend(GpuBackend):
             "proc_count": proc_count,
         }
 
-    def _process_memory(
-        self, handle: Any, pids: frozenset[int]
-    ) -> tuple[int | None, int | None]:
+    def _process_memory(self, handle: Any, pids: frozenset[int]) -> tuple[int | None, int | None]:
         """Bytes and count of `pids` on this device, from compute and graphics processes.
 
         A process with both contexts is listed twice with the same memory, so memory is
@@ -231,9 +223,7 @@ def open_gpu_backend(loader: NvmlLoader = _import_pynvml) -> GpuBackend:
     try:
         nvml = loader()
     except ImportError as err:
-        raise GpuUnavailable(
-            f"GPU: none found (nvidia-ml-py not importable: {err}).", _FIX
-        ) from err
+        raise GpuUnavailable(f"GPU: none found (nvidia-ml-py not importable: {err}).", _FIX) from err
     try:
         nvml.nvmlInit()
     except nvml.NVMLError as err:
@@ -243,9 +233,7 @@ def open_gpu_backend(loader: NvmlLoader = _import_pynvml) -> GpuBackend:
         backend = NvmlBackend(nvml)
     except nvml.NVMLError as err:
         _shutdown(nvml)
-        raise GpuUnavailable(
-            f"GPU: none usable (NVML could not list devices: {err}).", _FIX
-        ) from err
+        raise GpuUnavailable(f"GPU: none usable (NVML could not list devices: {err}).", _FIX) from err
     if not backend.devices():
         backend.close()
         raise GpuUnavailable("GPU: none found (NVML reports 0 devices).", _FIX)

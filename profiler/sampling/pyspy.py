@@ -30,8 +30,7 @@ from typing import Literal
 from profiler.errors import PySpyUnavailable
 
 PERMISSION_FIX = (
-    "run as root, or `sudo sysctl kernel.yama.ptrace_scope=0`, or give the container "
-    "SYS_PTRACE; or pass --no-pyspy."
+    "run as root, or `sudo sysctl kernel.yama.ptrace_scope=0`, or give the container SYS_PTRACE; or pass --no-pyspy."
 )
 MISSING_FIX = "pip install py-spy, or pass --no-pyspy."
 _GONE_FIX = "check why the target exited (see its log), or pass --no-pyspy."
@@ -113,9 +112,7 @@ def probe_access(pid: int) -> Access:
         return "unknown"
 
 
-def classify_failure(
-    pid: int, returncode: int | None, text: str, access: Access = "unknown"
-) -> PySpyUnavailable:
+def classify_failure(pid: int, returncode: int | None, text: str, access: Access = "unknown") -> PySpyUnavailable:
     """Turn a failed py-spy run (exit status, combined output, probe_access) into one
     message.
 
@@ -125,15 +122,11 @@ def classify_failure(
     lower = text.lower()
     detail = _detail(text)
     if access == "denied" or any(marker in lower for marker in _PERMISSION_MARKERS):
-        return PySpyUnavailable(
-            f"py-spy: not permitted to read process {pid} ({detail}).", PERMISSION_FIX
-        )
+        return PySpyUnavailable(f"py-spy: not permitted to read process {pid} ({detail}).", PERMISSION_FIX)
     if access == "gone" or any(marker in lower for marker in _GONE_MARKERS):
         return PySpyUnavailable(f"py-spy: process {pid} is gone ({detail}).", _GONE_FIX)
     if any(marker in lower for marker in _NOT_PYTHON_MARKERS):
-        return PySpyUnavailable(
-            f"py-spy: process {pid} does not look like Python ({detail}).", _NOT_PYTHON_FIX
-        )
+        return PySpyUnavailable(f"py-spy: process {pid} does not look like Python ({detail}).", _NOT_PYTHON_FIX)
     return PySpyUnavailable(f"py-spy failed (exit {returncode}: {detail}).", _OTHER_FIX)
 
 
@@ -204,9 +197,7 @@ class PySpyRecording:
                 start_new_session=True,
             )
         except OSError as err:
-            raise PySpyUnavailable(
-                f"py-spy could not be started ({binary}: {err.strerror}).", MISSING_FIX
-            ) from err
+            raise PySpyUnavailable(f"py-spy could not be started ({binary}: {err.strerror}).", MISSING_FIX) from err
 
     @property
     def running(self) -> bool:
@@ -247,9 +238,7 @@ class PySpyRecording:
         try:
             text = self.output.read_text(errors="replace")
         except OSError as err:
-            raise PySpyUnavailable(
-                f"py-spy output unreadable ({self.output}: {err.strerror}).", _OTHER_FIX
-            ) from err
+            raise PySpyUnavailable(f"py-spy output unreadable ({self.output}: {err.strerror}).", _OTHER_FIX) from err
         return parse_collapsed(text)
 
     def _started(self) -> subprocess.Popen[str]:

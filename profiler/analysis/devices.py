@@ -1,0 +1,275 @@
+"""Per-stage GPU and energy figures from the sampler's samples. Pure: values in, values out.
+
+A sample is a JSON object with `t` (epoch seconds) and optionally `gpu` (the list of
+per-device dicts from GpuBackend.sample) and `rapl_uj` (RaplReader.read()). A stage is
+(stage index, t_start, t_end, requests completed in it).
+
+Energy is never guessed: a figure is None when its source was not sampled over the stage.
+Counters are interpolated linearly at the stage edges (stages rarely start on a sample)
+and clamped to the sampled span, never extrapolated; `covered_s` says how much of the
+stage the figure actually spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from profiler.sampling.energy import cumulative_between, joules_between
+
+StageWindow = tuple[int, float, float, int]
+DeviceKey = tuple[int, int | None]  # (GPU index, MIG instance or None)
+
+SOURCE_GPU_COUNTER = "nvml-energy-counter"
+SOURCE_GPU_POWER = "nvml-power-integrated"
+SOURCE_GPU_MIXED = "nvml-counter+power"
+SOURCE_RAPL = "rapl"
+
+
+@dataclass(frozen=True)
+class GpuStageStats:
+    """One device over one stage; None where the device never reported the field."""
+
+    index: int
+    mig_index: int | None
+    samples: int
+    util_gpu_mean: float | None
+    util_gpu_max: float | None
+    util_mem_mean: float | None
+    mem_used_max: int | None
+    power_w_mean: float | None
+    proc_mem_max: int | None
+
+
+@dataclass(frozen=True)
+class EnergyFigures:
+    """Energy of one source (all GPUs, or all CPU packages) over one stage."""
+
+    joules: float
+    joules_per_request: float | None  # None when the stage completed no request
+    joules_per_1k_requests: float | None
+    watts: float
+    covered_s: float
+    source: str
+
+
+@dataclass(frozen=True)
+class StageDevices:
+    stage: int
+    t_start: float
+    t_end: float
+    requests: int
+    gpu: tuple[GpuStageStats, ...]
+    gpu_energy: EnergyFigures | None
+    cpu_energy: EnergyFigures | None
+
+
+def _device_order(item: tuple[DeviceKey, object]) -> tuple[int, int]:
+    index, mig = item[0]
+    return index, -1 if mig is None else mig  # the GPU first, then its MIG instances
+
+
+def _num(value: object) -> float | None:
+    # bool is an int subclass; a stray True must not read as 1.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _timed(samples: Sequence[Mapping[str, object]]) -> list[tuple[float, Mapping[str, object]]]:
+    timed = [(t, s) for s in samples if (t := _num(s.get("t"))) is not None]
+    return sorted(timed, key=lambda pair: pair[0])
+
+
+def _gpu_rows(sample: Mapping[str, object]) -> list[tuple[DeviceKey, Mapping[str, object]]]:
+    rows = sample.get("gpu")
+    if not isinstance(rows, list):
+        return []
+    keyed: list[tuple[DeviceKey, Mapping[str, object]]] = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        index = _num(row.get("index"))
+        mig = _num(row.get("mig_index"))
+        if index is not None:
+            keyed.append(((int(index), int(mig) if mig is not None else None), row))
+    return keyed
+
+
+def _device_series(
+    timed: list[tuple[float, Mapping[str, object]]],
+) -> dict[DeviceKey, list[tuple[float, Mapping[str, object]]]]:
+    series: dict[DeviceKey, list[tuple[float, Mapping[str, object]]]] = {}
+    for t, sample in timed:
+        for key, row in _gpu_rows(sample):
+            series.setdefault(key, []).append((t, row))
+    return series
+
+
+def _field(rows: Sequence[tuple[float, Mapping[str, object]]], name: str) -> list[float]:
+    return [v for _, row in rows if (v := _num(row.get(name))) is not None]
+
+
+def _gpu_stats(key: DeviceKey, rows: list[tuple[float, Mapping[str, object]]], t0: float, t1: float) -> GpuStageStats:
+    # Half-open: consecutive stages share their boundary, and a sample on it is one sample.
+    inside = [(t, row) for t, row in rows if t0 <= t < t1]
+    util = _field(inside, "util_gpu")
+    mem_used = _field(inside, "mem_used")
+    proc_mem = _field(inside, "proc_mem")
+    return GpuStageStats(
+        index=key[0],
+        mig_index=key[1],
+        samples=len(inside),
+        util_gpu_mean=_mean(util),
+        util_gpu_max=max(util) if util else None,
+        util_mem_mean=_mean(_field(inside, "util_mem")),
+        mem_used_max=int(max(mem_used)) if mem_used else None,
+        power_w_mean=_mean(_field(inside, "power_w")),
+        proc_mem_max=int(max(proc_mem)) if proc_mem else None,
+    )
+
+
+def _covered(times: Sequence[float], t0: float, t1: float) -> float:
+    if len(times) < 2:
+        return 0.0
+    return max(0.0, min(t1, times[-1]) - max(t0, times[0]))
+
+
+def _counter_joules(rows: list[tuple[float, Mapping[str, object]]], t0: float, t1: float) -> tuple[float, float] | None:
+    """(joules, covered seconds) from the NVML total-energy counter (millijoules)."""
+    points: list[tuple[float, float]] = []
+    running = 0.0
+    previous: float | None = None
+    for t, row in rows:
+        value = _num(row.get("energy_mj"))
+        if value is None:
+            continue
+        if previous is not None and value >= previous:
+            running += value - previous
+        # A drop means the driver reloaded and the counter restarted: count nothing.
+        previous = value
+        points.append((t, running / 1000.0))
+    joules = cumulative_between(points, t0, t1)
+    if joules is None:
+        return None
+    return joules, _covered([t for t, _ in points], t0, t1)
+
+
+def _power_joules(rows: list[tuple[float, Mapping[str, object]]], t0: float, t1: float) -> tuple[float, float] | None:
+    """(joules, covered seconds) integrating power_w over time by trapezoids."""
+    points: list[tuple[float, float]] = []
+    running = 0.0
+    last: tuple[float, float] | None = None
+    for t, row in rows:
+        watts = _num(row.get("power_w"))
+        if watts is None:
+            continue
+        if last is not None:
+            running += (last[1] + watts) / 2.0 * (t - last[0])
+        last = (t, watts)
+        points.append((t, running))
+    joules = cumulative_between(points, t0, t1)
+    if joules is None:
+        return None
+    return joules, _covered([t for t, _ in points], t0, t1)
+
+
+def _figures(joules: float, watts: float, covered: float, requests: int, source: str) -> EnergyFigures:
+    per_request = joules / requests if requests > 0 else None
+    return EnergyFigures(
+        joules=joules,
+        joules_per_request=per_request,
+        joules_per_1k_requests=per_request * 1000.0 if per_request is not None else None,
+        watts=watts,
+        covered_s=covered,
+        source=source,
+    )
+
+
+def _gpu_energy(
+    series: dict[DeviceKey, list[tuple[float, Mapping[str, object]]]],
+    t0: float,
+    t1: float,
+    requests: int,
+) -> EnergyFigures | None:
+    joules = watts = 0.0
+    covered: list[float] = []
+    sources: set[str] = set()
+    for (_, mig), rows in sorted(series.items(), key=_device_order):
+        if mig is not None:
+            continue  # MIG instances draw from their parent's power; counting both doubles
+        measured = _counter_joules(rows, t0, t1)
+        source = SOURCE_GPU_COUNTER
+        if measured is None:
+            measured = _power_joules(rows, t0, t1)
+            source = SOURCE_GPU_POWER
+        if measured is None or measured[1] <= 0:
+            continue
+        joules += measured[0]
+        watts += measured[0] / measured[1]
+        covered.append(measured[1])
+        sources.add(source)
+    if not sources:
+        return None
+    source = sources.pop() if len(sources) == 1 else SOURCE_GPU_MIXED
+    return _figures(joules, watts, min(covered), requests, source)
+
+
+def _cpu_energy(
+    readings: list[tuple[float, dict[str, int]]],
+    max_ranges: Mapping[str, int] | None,
+    t0: float,
+    t1: float,
+    requests: int,
+) -> EnergyFigures | None:
+    if not max_ranges or not readings:
+        return None
+    joules = joules_between(readings, max_ranges, t0, t1)
+    covered = _covered([t for t, _ in readings], t0, t1)
+    if joules is None or covered <= 0:
+        return None
+    return _figures(joules, joules / covered, covered, requests, SOURCE_RAPL)
+
+
+def _rapl_readings(
+    timed: list[tuple[float, Mapping[str, object]]],
+) -> list[tuple[float, dict[str, int]]]:
+    readings: list[tuple[float, dict[str, int]]] = []
+    for t, sample in timed:
+        raw = sample.get("rapl_uj")
+        if not isinstance(raw, Mapping):
+            continue
+        values = {str(k): int(v) for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
+        if values:
+            readings.append((t, values))
+    return readings
+
+
+def summarize_devices(
+    samples: Sequence[Mapping[str, object]],
+    rapl_max_ranges: Mapping[str, int] | None,
+    stages: Sequence[StageWindow],
+) -> tuple[StageDevices, ...]:
+    """GPU statistics and GPU/CPU energy for every stage, in the order given."""
+    timed = _timed(samples)
+    series = _device_series(timed)
+    readings = _rapl_readings(timed)
+    result: list[StageDevices] = []
+    for stage, t0, t1, requests in stages:
+        gpu = tuple(_gpu_stats(key, rows, t0, t1) for key, rows in sorted(series.items(), key=_device_order))
+        result.append(
+            StageDevices(
+                stage=stage,
+                t_start=t0,
+                t_end=t1,
+                requests=requests,
+                gpu=gpu,
+                gpu_energy=_gpu_energy(series, t0, t1, requests),
+                cpu_energy=_cpu_energy(readings, rapl_max_ranges, t0, t1, requests),
+            )
+        )
+    return tuple(result)

@@ -1,0 +1,158 @@
+"""The digest the trait rules read: one frozen value per run, built from the run's data.
+
+Traits, capacity and recommendations are pure functions of `Signals`, so each rule can be tested
+on synthetic numbers (noise, too few stages, zero requests) without a run folder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from profiler.analysis.stats import percentile
+from profiler.record import FLAG_CHUNKED, FLAG_COOKIE, FLAG_EVENT_STREAM, RunData
+from profiler.report.schema import GpuDeviceStage, HandoffSection, StageReport
+
+
+@dataclass(frozen=True, slots=True)
+class StageSignal:
+    index: int
+    users: int | None
+    rate: float | None
+    requests: int
+    duration_s: float
+    rps: float
+    ok_rps: float
+    p50: float
+    p95: float
+    p99: float
+    ttfb_p50: float
+    error_rate: float
+    probe_p50: float | None = None
+    cpu: float | None = None  # target tree, % of one core
+    busiest_cpu: float | None = None  # busiest single process, % of one core
+    loadgen_cpu: float | None = None
+    handler_p50: float | None = None  # the server's own time (Server-Timing), when reported
+    slo_latency: float | None = None  # the stage's latency at the SLO's percentile
+    profiled: bool = False
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    stages: tuple[StageSignal, ...]
+    ncpu: int = 1
+    processes: int = 1
+    rss_series: tuple[tuple[float, float], ...] = ()  # (requests completed so far, rss bytes)
+    rss_times: tuple[float, ...] = ()  # sample times of rss_series, epoch seconds
+    first_latencies: tuple[float, ...] = ()  # the run's first requests, in start order
+    ready_after_s: float | None = None
+    responses: int = 0
+    cookie_responses: int = 0
+    event_stream_responses: int = 0
+    chunked_responses: int = 0
+    dominant_handoff: str | None = None
+    dominant_share: float = 0.0
+    handoff_shares: dict[str, float] = field(default_factory=dict)
+    gpu: tuple[GpuDeviceStage, ...] = ()
+    gpu_available: bool = False
+    blocking_on_loop_share: float | None = None  # from py-spy
+    idle_share: float | None = None
+    top_function: str | None = None
+    blocking_function: str | None = None
+    open_model: bool = False
+    slo_percentile: float = 95.0
+
+    @property
+    def measured(self) -> tuple[StageSignal, ...]:
+        """Stages with traffic, excluding those distorted by py-spy (capacity and scaling use these)."""
+        unprofiled = tuple(s for s in self.stages if s.requests > 0 and not s.profiled)
+        return unprofiled or tuple(s for s in self.stages if s.requests > 0)
+
+
+def _handler_p50(handoffs: HandoffSection, stage: int) -> float | None:
+    for ps in handoffs.per_stage:
+        if ps.stage == stage and ps.stages:
+            # Server time = the handoffs' medians summed; unattributed is the client's remainder.
+            return sum(h.p50_ms for h in ps.stages.values())
+    return None
+
+
+def build_signals(
+    run: RunData,
+    stages: Sequence[StageReport],
+    handoffs: HandoffSection,
+    slo_percentile: float = 95.0,
+    gpu: Sequence[GpuDeviceStage] = (),
+    gpu_available: bool = False,
+    code: dict[str, Any] | None = None,
+) -> Signals:
+    stage_signals: list[StageSignal] = []
+    for s in stages:
+        reqs = run.requests.get(s.index)
+        slo_latency = percentile(sorted(reqs.latency), slo_percentile) if reqs is not None and reqs.count else None
+        stage_signals.append(
+            StageSignal(
+                index=s.index, users=s.users, rate=s.rate, requests=s.requests, duration_s=s.duration_s,
+                rps=s.rps, ok_rps=s.ok_rps, p50=s.latency.p50, p95=s.latency.p95, p99=s.latency.p99,
+                ttfb_p50=s.ttfb.p50, error_rate=s.error_rate, probe_p50=s.probe.p50 if s.probe else None,
+                cpu=s.target_cpu_pct, busiest_cpu=s.target_busiest_process_cpu_pct, loadgen_cpu=s.loadgen_cpu_pct,
+                handler_p50=_handler_p50(handoffs, s.index), slo_latency=slo_latency, profiled=s.profiled,
+                statuses=s.statuses, errors=s.errors,
+            )
+        )
+    # Memory against work done: cumulative requests at each sample time.
+    starts: list[float] = sorted(t for i in sorted(run.requests) for t in run.requests[i].start)
+    rss_series: list[tuple[float, float]] = []
+    rss_times: list[float] = []
+    j = 0
+    for sample in run.samples:
+        target = sample.get("target")
+        if not target or not target.get("procs"):
+            continue
+        t = float(sample["t"])
+        while j < len(starts) and starts[j] <= t:
+            j += 1
+        rss_series.append((float(j), float(target.get("rss", 0))))
+        rss_times.append(t)
+    first: list[float] = []
+    if run.stages:
+        r0 = run.requests.get(run.stages[0].index)
+        if r0 is not None and r0.count:
+            order = sorted(range(r0.count), key=lambda i: r0.start[i])[:200]
+            first = [r0.latency[i] for i in order]
+    flags = {FLAG_COOKIE: 0, FLAG_EVENT_STREAM: 0, FLAG_CHUNKED: 0}
+    responses = 0
+    for r in run.requests.values():
+        responses += r.count
+        for k in flags:
+            flags[k] += r.flags.get(k, 0)
+    procs = [int(s["target"].get("procs", 1)) for s in run.samples if "target" in s]
+    ncpu = int(run.meta.get("sampler", {}).get("ncpu") or 1)
+    dominant = handoffs.dominant
+    # Shares at the lightest stage: under load, queueing (unattributed) swamps every handoff's share.
+    light_shares: dict[str, float] = {}
+    if handoffs.per_stage:
+        lightest = min(handoffs.per_stage, key=lambda ps: (ps.users or 0, ps.stage))
+        light_shares = {k: v.share for k, v in lightest.stages.items()}
+    code = code or {}
+    return Signals(
+        stages=tuple(stage_signals), ncpu=ncpu, processes=max(procs) if procs else 1,
+        rss_series=tuple(rss_series), rss_times=tuple(rss_times), first_latencies=tuple(first),
+        ready_after_s=run.meta.get("target", {}).get("ready_after_s"),
+        responses=responses, cookie_responses=flags[FLAG_COOKIE], event_stream_responses=flags[FLAG_EVENT_STREAM],
+        chunked_responses=flags[FLAG_CHUNKED], dominant_handoff=dominant,
+        dominant_share=light_shares.get(dominant, handoffs.stages[dominant].share) if dominant else 0.0,
+        handoff_shares=light_shares or {k: v.share for k, v in handoffs.stages.items()},
+        gpu=tuple(gpu), gpu_available=gpu_available,
+        blocking_on_loop_share=code.get("blocking_on_loop_share"), idle_share=code.get("idle_share"),
+        top_function=code.get("top_function"), blocking_function=code.get("blocking_function"),
+        open_model=any(s.rate for s in stages), slo_percentile=slo_percentile,
+    )
+
+
+def finite(x: float | None) -> bool:
+    return x is not None and not math.isnan(x) and not math.isinf(x)
