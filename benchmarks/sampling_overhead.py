@@ -135,6 +135,7 @@ def write_spec(folder: Path, url: str, users: int, duration_s: float, bare: bool
         "early_stop": False,
         "max_requests": 2_000_000,
         "max_inflight": 1000,
+        "profile_s": None,  # no extra py-spy stage: one measured stage only
         "bare": bare,
     }
     path = folder / "loadgen-spec.json"

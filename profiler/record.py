@@ -300,8 +300,14 @@ def read_run(folder: Path) -> RunData:
     samples = tuple(_read_jsonl(folder / SAMPLES))
     last_t = float(samples[-1]["t"]) if samples else float(meta.get("started_at", 0.0))
     stages = _stage_windows(_read_jsonl(folder / STAGES), requests, last_t)
-    return RunData(folder=folder, meta=meta, stages=stages, requests=requests, samples=samples,
-                   profiles=_read_profiles(folder / PYSPY_DIR))
+    return RunData(
+        folder=folder,
+        meta=meta,
+        stages=stages,
+        requests=requests,
+        samples=samples,
+        profiles=_read_profiles(folder / PYSPY_DIR),
+    )
 
 
 def _read_profiles(folder: Path) -> dict[int, tuple[str, dict[str, str]]]:

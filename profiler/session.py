@@ -214,8 +214,12 @@ class Session:
         self.meta["profiled_stages"] = [stage]
         self._save_meta()
         self.profiled_stage = stage
-        rec = PySpyRecording(target.pid, self.folder / PYSPY_DIR / f"stage-{stage}.txt",
-                             duration_s=max(1, int(duration_s - 0.5)), rate=self.config.pyspy_rate)
+        rec = PySpyRecording(
+            target.pid,
+            self.folder / PYSPY_DIR / f"stage-{stage}.txt",
+            duration_s=max(1, int(duration_s - 0.5)),
+            rate=self.config.pyspy_rate,
+        )
         try:
             rec.start()
         except PySpyUnavailable as e:

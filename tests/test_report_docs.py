@@ -14,10 +14,10 @@ def test_schema_doc_matches_models() -> None:
 
 
 def test_every_field_is_described() -> None:
+    from pydantic import BaseModel
+
     from profiler.report.docs import _models
     from profiler.report.schema import Report
-
-    from pydantic import BaseModel
 
     undocumented = [
         f"{m.__name__}.{n}"

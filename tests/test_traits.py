@@ -183,7 +183,7 @@ def leak_signals(per_request_bytes: float = 20 * 1024, times: bool = True) -> Si
     """memory_leak.py: ~20 KiB kept per request; 20k requests at 100 rps."""
     series = rss_linear(per_request_bytes)
     rss_times = tuple(1000.0 + x / 100.0 for x, _ in series) if times else ()
-    stages = closed_stages((1, 2, 4), [45.0, 90.0, 180.0], [21.0, 21.0, 21.5], cpu=[5.0, 9.0, 17.0])
+    stages = closed_stages((1, 2), [45.0, 90.0], [21.0, 21.0], cpu=[5.0, 9.0])  # two stages: no scaling trait
     return make_signals(*stages, rss_series=series, rss_times=rss_times)
 
 
@@ -213,9 +213,7 @@ def sessions_signals(cookies: int = 64) -> Signals:
 
 def streaming_signals(ttfb: float = 2.0, event_stream: bool = True) -> Signals:
     """streaming.py: 10 events 20 ms apart; first byte at ~2 ms, last at ~190 ms."""
-    stages = [
-        stage(u, u / 0.19, 190.0, ttfb=ttfb, cpu=2.0 * u, probe_p50=1.0) for u in (1, 2, 4, 8)
-    ]
+    stages = [stage(u, u / 0.19, 190.0, ttfb=ttfb, cpu=2.0 * u, probe_p50=1.0) for u in (1, 2, 4, 8)]
     responses = sum(s.requests for s in stages)
     return make_signals(*stages, responses=responses, event_stream_responses=responses if event_stream else 0)
 
@@ -421,7 +419,9 @@ def test_concurrency_capped_without_probe_is_low_confidence() -> None:
 def test_concurrency_capped_handler_time_sentence() -> None:
     stages = [
         dataclasses.replace(s, handler_p50=50.0)
-        for s in closed_stages((1, 2, 4, 8), [19.0, 39.0, 39.0, 39.0], [52.0, 52.0, 103.0, 205.0], cpu=3.0, probe_p50=1.2)
+        for s in closed_stages(
+            (1, 2, 4, 8), [19.0, 39.0, 39.0, 39.0], [52.0, 52.0, 103.0, 205.0], cpu=3.0, probe_p50=1.2
+        )
     ]
     t = T.concurrency_capped(make_signals(*stages))
     assert t is not None
@@ -578,7 +578,7 @@ def test_cold_start() -> None:
     assert v["requests_to_settle"] == 30
     assert v["first_request_ms"] == 1000.0
     assert v["steady_p50_ms"] == 5.0
-    assert t.confidence >= 0.85
+    assert t.confidence >= 0.8
 
 
 def test_cold_start_absent_when_flat() -> None:
@@ -587,6 +587,8 @@ def test_cold_start_absent_when_flat() -> None:
     assert T.cold_start(cold_signals(first=[40.0] * 3 + [5.0] * 197)) is None
     # Too few first requests.
     assert T.cold_start(cold_signals(first=[1000.0, 5.0, 5.0])) is None
+    # One slow request among fast ones is a tail, not a cold start: every early request must be slow.
+    assert T.cold_start(cold_signals(first=[1000.0] + [5.0] * 199)) is None
 
 
 # -- tail-heavy ----------------------------------------------------------------------------------
@@ -604,8 +606,8 @@ def test_tail_heavy() -> None:
 def test_tail_heavy_ignores_stage_zero_after_a_cold_start() -> None:
     only_first = make_signals(stage(1, 130.0, 6.0, p99=250.0), stage(2, 260.0, 6.0, p99=9.0), stage(4, 500.0, 7.0))
     assert T.tail_heavy(only_first) is not None
-    assert T.tail_heavy(only_first, cold=True) is None
-    t = T.tail_heavy(tail_signals(), cold=True)
+    assert T.tail_heavy(only_first, settle=1) is None  # stage 0 still held cold requests
+    t = T.tail_heavy(tail_signals(), settle=1)
     assert t is not None and t.evidence.values["stage"] != 0
     # Through classify: the cold start's slow first requests do not make a tail-heavy trait.
     got = ids(T.classify(cold_signals()))
@@ -785,3 +787,14 @@ def test_classify_missing_cpu_and_probe_is_quiet() -> None:
     # Throughput only, no samplers: no rule may guess a cause.
     traits = T.classify(make_signals(*closed_stages(USERS, CPU_RPS)))
     assert not ids(traits) & {"cpu-bound", "io-bound", "event-loop-blocked", "concurrency-capped"}
+
+
+def test_gpu_rules_read_only_the_targets_gpu() -> None:
+    # Two GPUs: the target holds memory on device 0, which idles at ~26% while requests queue;
+    # device 1 runs someone else's job at 97% (the target holds nothing there).
+    rows = gpu_rows([25.0, 26.0, 26.0, 26.0]) + tuple(
+        GpuDeviceStage(stage=i, device=1, util_gpu_mean=97.0, util_gpu_max=99.0, proc_mem_max_mb=0.0) for i in range(4)
+    )
+    s = dataclasses.replace(gpu_idle_signals(), gpu=rows)
+    assert T.gpu_bound(s) is None
+    assert T.gpu_underutilized(s) is not None

@@ -41,19 +41,31 @@ def capacity_section(
     if usl is not None:
         n_star = usl.n_star
         usl_model = UslFit(
-            sigma=round(usl.sigma, 6), kappa=round(usl.kappa, 8), **{"lambda": round(usl.lam, 4)},
+            sigma=round(usl.sigma, 6),
+            kappa=round(usl.kappa, 8),
+            **{"lambda": round(usl.lam, 4)},
             n_star=round(n_star, 2) if n_star is not None else None,
             peak_rps=round(usl.throughput(n_star), 2) if n_star is not None else None,
-            r_squared=round(usl.r_squared, 4), points=usl.points, quality=usl.quality,
+            r_squared=round(usl.r_squared, 4),
+            points=usl.points,
+            quality=usl.quality,
         )
     instances = None
     if peak_rps is not None and best is not None and best.ok_rps > 0:
         instances = max(1, math.ceil(peak_rps * (1 + headroom) / best.ok_rps))
     return CapacitySection(
-        slo=slo_label, slo_basis=basis, latency_limit_ms=round(limit, 3),
-        capacity_rps=round(best.ok_rps, 2) if best else None, capacity_stage=best.index if best else None,
-        capacity_users=best.users if best else None, max_rps=round(max(s.ok_rps for s in stages), 2),
-        knee_users=k.users if k else None, usl=usl_model, peak_rps=peak_rps, headroom=headroom,
+        slo=slo_label,
+        slo_basis=basis,
+        latency_limit_ms=round(limit, 3),
+        capacity_rps=round(best.ok_rps, 2) if best else None,
+        capacity_stage=best.index if best else None,
+        capacity_users=best.users if best else None,
+        max_rps=round(max(s.ok_rps for s in stages), 2),
+        knee_users=k.users if k else None,
+        max_tested_users=max((st.users or 0 for st in stages), default=0) or None,
+        usl=usl_model,
+        peak_rps=peak_rps,
+        headroom=headroom,
         instances_needed=instances,
         from_unprofiled_stages=not any(s.profiled for s in stages),
     )

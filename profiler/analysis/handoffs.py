@@ -17,7 +17,10 @@ def _stats(values: list[float], latency_total: float) -> HandoffStats:
     # a slow path) weighs by how often it happens, not by how long it is when it does.
     share = math.fsum(s) / latency_total if latency_total > 0 else 0.0
     return HandoffStats(
-        count=len(s), p50_ms=max(0.0, percentile(s, 50)), p95_ms=max(0.0, percentile(s, 95)), mean_ms=max(0.0, m),
+        count=len(s),
+        p50_ms=max(0.0, percentile(s, 50)),
+        p95_ms=max(0.0, percentile(s, 95)),
+        mean_ms=max(0.0, m),
         share=min(1.0, max(0.0, share)),
     )
 
@@ -78,6 +81,11 @@ def handoff_section(run: RunData) -> HandoffSection:
             continue
         s, d, u = _summarise([c])
         per_stage.append(StageHandoffs(stage=w.index, users=w.users, stages=s, dominant=d, unattributed=u))
+    if per_stage:
+        # The dominant handoff is judged at the lightest stage: under load, time spent waiting for
+        # a busy server (inside an `await`, say) inflates whichever handoff happens to wait.
+        lightest = min(per_stage, key=lambda ps: (ps.users or 0, ps.stage))
+        dominant = lightest.dominant or dominant
     return HandoffSection(
         stages=stages,
         dominant=dominant,

@@ -42,8 +42,13 @@ def find_plateau(stages: Sequence[StageSignal]) -> Plateau | None:
             continue
         if best_later < s.ok_rps * PLATEAU_GROWTH and (later[-1].users or 0) >= (s.users or 0) * PLATEAU_USERS:
             on = [s, *later]
-            return Plateau(stage=s.index, users=s.users or 0, rps=max(x.ok_rps for x in on),
-                           last_users=later[-1].users or 0, growth=later[-1].ok_rps / s.ok_rps)
+            return Plateau(
+                stage=s.index,
+                users=s.users or 0,
+                rps=max(x.ok_rps for x in on),
+                last_users=later[-1].users or 0,
+                growth=later[-1].ok_rps / s.ok_rps,
+            )
     return None
 
 
@@ -94,10 +99,14 @@ def _solve3(a: list[list[float]], b: list[float]) -> list[float] | None:
     return [m[i][n] / m[i][i] for i in range(n)]
 
 
-def _least_squares(xs: Sequence[float], ys: Sequence[float], degree: int) -> list[float] | None:
+def _least_squares(
+    xs: Sequence[float], ys: Sequence[float], degree: int, weights: Sequence[float] | None = None
+) -> list[float] | None:
+    """Weighted polynomial least squares via the normal equations."""
     k = degree + 1
-    a = [[math.fsum(x ** (i + j) for x in xs) for j in range(k)] for i in range(k)]
-    b = [math.fsum(y * x**i for x, y in zip(xs, ys, strict=True)) for i in range(k)]
+    w = weights or [1.0] * len(xs)
+    a = [[math.fsum(wi * x ** (i + j) for x, wi in zip(xs, w, strict=True)) for j in range(k)] for i in range(k)]
+    b = [math.fsum(wi * y * x**i for x, y, wi in zip(xs, ys, w, strict=True)) for i in range(k)]
     return _solve3(a, b)
 
 
@@ -108,7 +117,10 @@ def fit_usl(points: Sequence[tuple[float, float]]) -> Usl | None:
         return None
     ns = [n for n, _ in pts]
     ys = [n / x for n, x in pts]  # = (1/lambda) * ((1-sigma) + (sigma-kappa) N + kappa N^2)
-    coef = _least_squares(ns, ys, 2)
+    # Weight by 1/y^2 = (X/N)^2: relative error in y. Unweighted, the large-N points (largest
+    # y) dominate and the fit can miss the peak entirely on a retrograde curve.
+    weights = [1.0 / (y * y) for y in ys]
+    coef = _least_squares(ns, ys, 2, weights)
     if coef is None:
         return None
     c0, c1, c2 = coef
@@ -122,11 +134,12 @@ def fit_usl(points: Sequence[tuple[float, float]]) -> Usl | None:
         # Physically both are >= 0; refit the constrained model (kappa = 0: Amdahl) when the
         # free fit strays, e.g. on noisy points of a linearly scaling app.
         kappa = 0.0
-        lin = _least_squares(ns, ys, 1)
+        lin = _least_squares(ns, ys, 1, weights)
         if lin is None or lin[0] + lin[1] <= 0:
             return None
         lam = 1 / (lin[0] + lin[1])
         sigma = max(0.0, lin[1] * lam)
+    sigma = min(sigma, 1.0)  # a serial fraction above 1 has no physical meaning
     model = Usl(sigma=sigma, kappa=kappa, lam=lam, r_squared=0.0, points=len(pts))
     mean_x = math.fsum(x for _, x in pts) / len(pts)
     ss_tot = math.fsum((x - mean_x) ** 2 for _, x in pts)

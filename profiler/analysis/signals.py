@@ -96,12 +96,27 @@ def build_signals(
         slo_latency = percentile(sorted(reqs.latency), slo_percentile) if reqs is not None and reqs.count else None
         stage_signals.append(
             StageSignal(
-                index=s.index, users=s.users, rate=s.rate, requests=s.requests, duration_s=s.duration_s,
-                rps=s.rps, ok_rps=s.ok_rps, p50=s.latency.p50, p95=s.latency.p95, p99=s.latency.p99,
-                ttfb_p50=s.ttfb.p50, error_rate=s.error_rate, probe_p50=s.probe.p50 if s.probe else None,
-                cpu=s.target_cpu_pct, busiest_cpu=s.target_busiest_process_cpu_pct, loadgen_cpu=s.loadgen_cpu_pct,
-                handler_p50=_handler_p50(handoffs, s.index), slo_latency=slo_latency, profiled=s.profiled,
-                statuses=s.statuses, errors=s.errors,
+                index=s.index,
+                users=s.users,
+                rate=s.rate,
+                requests=s.requests,
+                duration_s=s.duration_s,
+                rps=s.rps,
+                ok_rps=s.ok_rps,
+                p50=s.latency.p50,
+                p95=s.latency.p95,
+                p99=s.latency.p99,
+                ttfb_p50=s.ttfb.p50,
+                error_rate=s.error_rate,
+                probe_p50=s.probe.p50 if s.probe else None,
+                cpu=s.target_cpu_pct,
+                busiest_cpu=s.target_busiest_process_cpu_pct,
+                loadgen_cpu=s.loadgen_cpu_pct,
+                handler_p50=_handler_p50(handoffs, s.index),
+                slo_latency=slo_latency,
+                profiled=s.profiled,
+                statuses=s.statuses,
+                errors=s.errors,
             )
         )
     # Memory against work done: cumulative requests at each sample time.
@@ -118,12 +133,15 @@ def build_signals(
             j += 1
         rss_series.append((float(j), float(target.get("rss", 0))))
         rss_times.append(t)
-    first: list[float] = []
-    if run.stages:
-        r0 = run.requests.get(run.stages[0].index)
-        if r0 is not None and r0.count:
-            order = sorted(range(r0.count), key=lambda i: r0.start[i])[:200]
-            first = [r0.latency[i] for i in order]
+    # The run's first requests in start order, across stages (stage 0 may hold only a few).
+    early: list[tuple[float, float]] = []
+    for w in run.stages:
+        r = run.requests.get(w.index)
+        if r is not None:
+            early.extend(zip(r.start, r.latency, strict=True))
+        if len(early) >= 200:
+            break
+    first = [lat for _, lat in sorted(early)[:200]]
     flags = {FLAG_COOKIE: 0, FLAG_EVENT_STREAM: 0, FLAG_CHUNKED: 0}
     responses = 0
     for r in run.requests.values():
@@ -140,17 +158,28 @@ def build_signals(
         light_shares = {k: v.share for k, v in lightest.stages.items()}
     code = code or {}
     return Signals(
-        stages=tuple(stage_signals), ncpu=ncpu, processes=max(procs) if procs else 1,
-        rss_series=tuple(rss_series), rss_times=tuple(rss_times), first_latencies=tuple(first),
+        stages=tuple(stage_signals),
+        ncpu=ncpu,
+        processes=max(procs) if procs else 1,
+        rss_series=tuple(rss_series),
+        rss_times=tuple(rss_times),
+        first_latencies=tuple(first),
         ready_after_s=run.meta.get("target", {}).get("ready_after_s"),
-        responses=responses, cookie_responses=flags[FLAG_COOKIE], event_stream_responses=flags[FLAG_EVENT_STREAM],
-        chunked_responses=flags[FLAG_CHUNKED], dominant_handoff=dominant,
+        responses=responses,
+        cookie_responses=flags[FLAG_COOKIE],
+        event_stream_responses=flags[FLAG_EVENT_STREAM],
+        chunked_responses=flags[FLAG_CHUNKED],
+        dominant_handoff=dominant,
         dominant_share=light_shares.get(dominant, handoffs.stages[dominant].share) if dominant else 0.0,
         handoff_shares=light_shares or {k: v.share for k, v in handoffs.stages.items()},
-        gpu=tuple(gpu), gpu_available=gpu_available,
-        blocking_on_loop_share=code.get("blocking_on_loop_share"), idle_share=code.get("idle_share"),
-        top_function=code.get("top_function"), blocking_function=code.get("blocking_function"),
-        open_model=any(s.rate for s in stages), slo_percentile=slo_percentile,
+        gpu=tuple(gpu),
+        gpu_available=gpu_available,
+        blocking_on_loop_share=code.get("blocking_on_loop_share"),
+        idle_share=code.get("idle_share"),
+        top_function=code.get("top_function"),
+        blocking_function=code.get("blocking_function"),
+        open_model=any(s.rate for s in stages),
+        slo_percentile=slo_percentile,
     )
 
 

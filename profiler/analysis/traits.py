@@ -41,10 +41,16 @@ GPU_IDLE = 40.0
 STREAM_TTFB_SHARE = 0.3
 
 
-def _trait(id_: str, confidence: float, summary: str, subject: str | None = None, **values: float | int | str | bool | None) -> Trait:
+def _trait(
+    id_: str, confidence: float, summary: str, subject: str | None = None, **values: float | int | str | bool | None
+) -> Trait:
     clean = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in values.items()}
-    return Trait(id=id_, confidence=round(min(0.99, max(0.05, confidence)), 2),
-                 evidence=Evidence(summary=summary, values=clean), subject=subject)
+    return Trait(
+        id=id_,
+        confidence=round(min(0.99, max(0.05, confidence)), 2),
+        evidence=Evidence(summary=summary, values=clean),
+        subject=subject,
+    )
 
 
 def _closed(signals: Signals) -> list[StageSignal]:
@@ -79,13 +85,25 @@ def cpu_bound(signals: Signals) -> Trait | None:
     every_core = tree >= CPU_SATURATED / 100 * all_cores
     if not (one_core or every_core):
         return None
-    scope = "all cores" if every_core else "one core (the GIL: one Python process)"
+    if every_core:
+        scope = "all cores"
+    elif signals.processes > 1:
+        scope = f"one core per worker process ({signals.processes} processes, {signals.ncpu} cores)"
+    else:
+        scope = "one core (the GIL: one Python process)"
     saturation = max(busiest / 100.0, tree / all_cores)
     confidence = 0.55 + 0.3 * min(1.0, (saturation - 0.7) / 0.3) + 0.1 * (p.growth < 1.05)
-    return _trait("cpu-bound", confidence,
-                  f"Throughput plateaued at {p.rps:.0f} rps from {p.users} user{'s' if p.users != 1 else ''} on while the target's CPU was saturated on {scope}.",
-                  scope="all-cores" if every_core else "one-core", plateau_rps=p.rps, plateau_users=p.users,
-                  busiest_process_cpu_pct=busiest, tree_cpu_pct=tree, ncpu=signals.ncpu)
+    return _trait(
+        "cpu-bound",
+        confidence,
+        f"Throughput plateaued at {p.rps:.0f} rps from {p.users} user{'s' if p.users != 1 else ''} on while the target's CPU was saturated on {scope}.",
+        scope="all-cores" if every_core else "one-core",
+        plateau_rps=p.rps,
+        plateau_users=p.users,
+        busiest_process_cpu_pct=busiest,
+        tree_cpu_pct=tree,
+        ncpu=signals.ncpu,
+    )
 
 
 def io_bound(signals: Signals) -> Trait | None:
@@ -101,11 +119,18 @@ def io_bound(signals: Signals) -> Trait | None:
     if efficiency < IO_EFFICIENCY or cpu_share > IO_CPU_SHARE:
         return None
     confidence = 0.5 + 0.35 * min(1.0, efficiency) + 0.1 * (cpu_share < 0.1)
-    return _trait("io-bound", confidence,
-                  f"Latency is mostly waiting: {cpu_ms:.2f} ms of CPU per {light.p50:.1f} ms request, and throughput grew "
-                  f"{top.ok_rps / light.ok_rps:.1f}x from {light.users} to {top.users} users.",
-                  cpu_ms_per_request=cpu_ms, latency_p50_ms=light.p50, cpu_share_of_latency=cpu_share,
-                  scaling_efficiency=efficiency, users_low=light.users, users_high=top.users)
+    return _trait(
+        "io-bound",
+        confidence,
+        f"Latency is mostly waiting: {cpu_ms:.2f} ms of CPU per {light.p50:.1f} ms request, and throughput grew "
+        f"{top.ok_rps / light.ok_rps:.1f}x from {light.users} to {top.users} users.",
+        cpu_ms_per_request=cpu_ms,
+        latency_p50_ms=light.p50,
+        cpu_share_of_latency=cpu_share,
+        scaling_efficiency=efficiency,
+        users_low=light.users,
+        users_high=top.users,
+    )
 
 
 def _slow_probe(p_stages: list[StageSignal]) -> tuple[float, float] | None:
@@ -131,15 +156,27 @@ def event_loop_blocked(signals: Signals) -> Trait | None:
     confidence = 0.6 + 0.15 * (0.6 <= one_at_a_time <= 1.6) + 0.1 * min(1.0, probe[1])
     if signals.blocking_on_loop_share is not None and signals.blocking_on_loop_share >= 0.3:
         confidence += 0.15
-    where = f" py-spy: {signals.blocking_on_loop_share:.0%} of samples in a blocking call on the loop" + (
-        f" ({signals.blocking_function})" if signals.blocking_function else "") + "." \
-        if signals.blocking_on_loop_share is not None and signals.blocking_on_loop_share >= 0.3 else ""
-    return _trait("event-loop-blocked", confidence,
-                  f"Throughput plateaued at {p.rps:.0f} rps (about 1/service time: {one_at_a_time:.1f} request in service) "
-                  f"with CPU at {busiest:.0f}%, and a free probe request waited {probe[0]:.0f} ms like the real ones.{where}",
-                  plateau_rps=p.rps, service_ms=light.p50, in_service=one_at_a_time, busiest_process_cpu_pct=busiest,
-                  probe_p50_ms=probe[0], probe_to_request=probe[1],
-                  blocking_on_loop_share=signals.blocking_on_loop_share, blocking_function=signals.blocking_function)
+    where = (
+        f" py-spy: {signals.blocking_on_loop_share:.0%} of samples in a blocking call on the loop"
+        + (f" ({signals.blocking_function})" if signals.blocking_function else "")
+        + "."
+        if signals.blocking_on_loop_share is not None and signals.blocking_on_loop_share >= 0.3
+        else ""
+    )
+    return _trait(
+        "event-loop-blocked",
+        confidence,
+        f"Throughput plateaued at {p.rps:.0f} rps (about 1/service time: {one_at_a_time:.1f} request in service) "
+        f"with CPU at {busiest:.0f}%, and a free probe request waited {probe[0]:.0f} ms like the real ones.{where}",
+        plateau_rps=p.rps,
+        service_ms=light.p50,
+        in_service=one_at_a_time,
+        busiest_process_cpu_pct=busiest,
+        probe_p50_ms=probe[0],
+        probe_to_request=probe[1],
+        blocking_on_loop_share=signals.blocking_on_loop_share,
+        blocking_function=signals.blocking_function,
+    )
 
 
 def concurrency_capped(signals: Signals) -> Trait | None:
@@ -162,13 +199,19 @@ def concurrency_capped(signals: Signals) -> Trait | None:
     outside = ""
     if handler is not None and top.p50 > 0 and light.handler_p50 is not None and handler < 2 * light.handler_p50:
         outside = f" The handler's own time stayed near {handler:.0f} ms while latency rose to {top.p50:.0f} ms: requests queue before the handler."
-    return _trait("concurrency-capped", confidence,
-                  f"Throughput plateaued at {p.rps:.0f} rps with CPU at {busiest:.0f}% while the app still answered a "
-                  f"probe {'at once' if probe else '(no probe)'}: about {in_service:.1f} requests are served at a time "
-                  f"(a lock, a small pool or one worker).{outside}",
-                  plateau_rps=p.rps, in_service=in_service, busiest_process_cpu_pct=busiest,
-                  probe_p50_ms=probe[0] if probe else None, probe_to_request=probe[1] if probe else None,
-                  handler_p50_ms=handler)
+    return _trait(
+        "concurrency-capped",
+        confidence,
+        f"Throughput plateaued at {p.rps:.0f} rps with CPU at {busiest:.0f}% while the app still answered a "
+        f"probe {'at once' if probe else '(no probe)'}: about {in_service:.1f} requests are served at a time "
+        f"(a lock, a small pool or one worker).{outside}",
+        plateau_rps=p.rps,
+        in_service=in_service,
+        busiest_process_cpu_pct=busiest,
+        probe_p50_ms=probe[0] if probe else None,
+        probe_to_request=probe[1] if probe else None,
+        handler_p50_ms=handler,
+    )
 
 
 def memory_growth(signals: Signals, limit_mb: float = 2048.0) -> Trait | None:
@@ -188,18 +231,33 @@ def memory_growth(signals: Signals, limit_mb: float = 2048.0) -> Trait | None:
     _, per_s, _ = linear_fit(list(signals.rss_times), ys) if signals.rss_times else (0.0, 0.0, 0.0)
     to_limit = (limit_mb - ys[-1]) / per_s / 60.0 if per_s > 0 and ys[-1] < limit_mb else None
     confidence = 0.55 + 0.35 * min(1.0, (r2 - MEMORY_MIN_R2) / 0.15) + 0.05 * (slope_late >= 0.8 * slope)
-    return _trait("memory-growth", confidence,
-                  f"Resident memory grew steadily with requests served: {slope * 1000:.2f} MiB per 1k requests "
-                  f"({growth:.0f} MiB over the run, R^2={r2:.2f})"
-                  + (f"; at this rate it reaches {limit_mb:.0f} MiB in {to_limit:.1f} minutes." if to_limit is not None else "."),
-                  mib_per_1k_requests=slope * 1000, mib_per_minute=per_s * 60, growth_mib=growth, r_squared=r2,
-                  rss_end_mib=ys[-1], limit_mib=limit_mb, minutes_to_limit=to_limit)
+    return _trait(
+        "memory-growth",
+        confidence,
+        f"Resident memory grew steadily with requests served: {slope * 1000:.2f} MiB per 1k requests "
+        f"({growth:.0f} MiB over the run, R^2={r2:.2f})"
+        + (f"; at this rate it reaches {limit_mb:.0f} MiB in {to_limit:.1f} minutes." if to_limit is not None else "."),
+        mib_per_1k_requests=slope * 1000,
+        mib_per_minute=per_s * 60,
+        growth_mib=growth,
+        r_squared=r2,
+        rss_end_mib=ys[-1],
+        limit_mib=limit_mb,
+        minutes_to_limit=to_limit,
+    )
 
 
 def _gpu_util_by_stage(signals: Signals) -> dict[int, float]:
+    """Utilisation per stage of the GPUs the target uses (it holds memory there).
+
+    Utilisation is device-wide: a busy GPU that the target does not touch is someone else's
+    job. When no per-process memory is readable (e.g. some MIG or container setups), all
+    devices are read, the best that can be done.
+    """
+    mine = {g.device for g in signals.gpu if (g.proc_mem_max_mb or 0) > 0}
     out: dict[int, float] = {}
     for g in signals.gpu:
-        if g.util_gpu_mean is not None:
+        if g.util_gpu_mean is not None and (not mine or g.device in mine):
             out[g.stage] = max(out.get(g.stage, 0.0), g.util_gpu_mean)
     return out
 
@@ -212,9 +270,13 @@ def gpu_bound(signals: Signals) -> Trait | None:
     on = [util[s.index] for s in _on_plateau(signals, p) if s.index in util]
     if not on or mean(on) < GPU_BUSY:
         return None
-    return _trait("gpu-bound", 0.6 + 0.3 * min(1.0, (mean(on) - GPU_BUSY) / 10),
-                  f"Throughput plateaued at {p.rps:.0f} rps with the GPU {mean(on):.0f}% busy.",
-                  plateau_rps=p.rps, gpu_util_pct=mean(on))
+    return _trait(
+        "gpu-bound",
+        0.6 + 0.3 * min(1.0, (mean(on) - GPU_BUSY) / 10),
+        f"Throughput plateaued at {p.rps:.0f} rps with the GPU {mean(on):.0f}% busy.",
+        plateau_rps=p.rps,
+        gpu_util_pct=mean(on),
+    )
 
 
 def gpu_underutilized(signals: Signals) -> Trait | None:
@@ -227,10 +289,16 @@ def gpu_underutilized(signals: Signals) -> Trait | None:
     top_util = util.get(top.index)
     if top_util is None or top_util > GPU_IDLE or top.p50 < 2 * light.p50:
         return None
-    return _trait("gpu-underutilized", 0.7,
-                  f"Requests queued (p50 {light.p50:.0f} -> {top.p50:.0f} ms) while the GPU was only {top_util:.0f}% busy: "
-                  "work reaches it one request at a time.",
-                  gpu_util_pct=top_util, p50_light_ms=light.p50, p50_top_ms=top.p50, users=top.users)
+    return _trait(
+        "gpu-underutilized",
+        0.7,
+        f"Requests queued (p50 {light.p50:.0f} -> {top.p50:.0f} ms) while the GPU was only {top_util:.0f}% busy: "
+        "work reaches it one request at a time.",
+        gpu_util_pct=top_util,
+        p50_light_ms=light.p50,
+        p50_top_ms=top.p50,
+        users=top.users,
+    )
 
 
 def stateful_sessions(signals: Signals) -> Trait | None:
@@ -239,12 +307,20 @@ def stateful_sessions(signals: Signals) -> Trait | None:
     share = signals.cookie_responses / signals.responses
     max_users = max((s.users or 0 for s in signals.stages), default=0)
     once_per_client = max_users > 0 and signals.cookie_responses <= 2 * max_users + 5
-    summary = (f"The app set a cookie on {signals.cookie_responses} of {signals.responses} responses"
-               + (" (once per client, then sent back): it keeps per-client state." if once_per_client
-                  else ": clients carry session state."))
-    return _trait("stateful-sessions", 0.8 if once_per_client else 0.55, summary,
-                  cookie_responses=signals.cookie_responses, responses=signals.responses, share=share,
-                  once_per_client=once_per_client)
+    summary = f"The app set a cookie on {signals.cookie_responses} of {signals.responses} responses" + (
+        " (once per client, then sent back): it keeps per-client state."
+        if once_per_client
+        else ": clients carry session state."
+    )
+    return _trait(
+        "stateful-sessions",
+        0.8 if once_per_client else 0.55,
+        summary,
+        cookie_responses=signals.cookie_responses,
+        responses=signals.responses,
+        share=share,
+        once_per_client=once_per_client,
+    )
 
 
 def streaming_responses(signals: Signals) -> Trait | None:
@@ -257,9 +333,14 @@ def streaming_responses(signals: Signals) -> Trait | None:
         return None
     confidence = (0.6 if early else 0.45) + 0.3 * (flagged >= 0.5)
     kind = "text/event-stream" if signals.event_stream_responses else "chunked" if signals.chunked_responses else "body"
-    return _trait("streaming-responses", confidence,
-                  f"Responses stream ({kind}): the first byte came after {light.ttfb_p50:.1f} ms, the last after {light.p50:.1f} ms.",
-                  ttfb_p50_ms=light.ttfb_p50, latency_p50_ms=light.p50, streamed_share=flagged)
+    return _trait(
+        "streaming-responses",
+        confidence,
+        f"Responses stream ({kind}): the first byte came after {light.ttfb_p50:.1f} ms, the last after {light.p50:.1f} ms.",
+        ttfb_p50_ms=light.ttfb_p50,
+        latency_p50_ms=light.p50,
+        streamed_share=flagged,
+    )
 
 
 def _steady_p50(signals: Signals) -> float | None:
@@ -279,29 +360,53 @@ def cold_start(signals: Signals) -> Trait | None:
         return None
     settle = next((i for i in range(len(first)) if all(x <= 2 * steady for x in first[i : i + 5])), len(first))
     confidence = 0.6 + 0.3 * min(1.0, math.log10(head / steady) / 2)
-    return _trait("cold-start", confidence,
-                  f"The first request took {first[0]:.0f} ms (median of the first five {head:.0f} ms) against a steady "
-                  f"{steady:.1f} ms; latency settled after about {settle} requests.",
-                  first_request_ms=first[0], median_first_five_ms=head, steady_p50_ms=steady,
-                  requests_to_settle=settle, ready_after_s=signals.ready_after_s)
+    return _trait(
+        "cold-start",
+        confidence,
+        f"The first request took {first[0]:.0f} ms (median of the first five {head:.0f} ms) against a steady "
+        f"{steady:.1f} ms; latency settled after about {settle} requests.",
+        first_request_ms=first[0],
+        median_first_five_ms=head,
+        steady_p50_ms=steady,
+        requests_to_settle=settle,
+        ready_after_s=signals.ready_after_s,
+    )
 
 
-def tail_heavy(signals: Signals, cold: bool = False) -> Trait | None:
-    stages = [s for s in signals.measured if s.requests >= 100]
+def tail_heavy(signals: Signals, settle: int = 0) -> Trait | None:
+    """p99 far above p50 at light load. Stages that still hold cold-start requests (the first
+    `settle` of the run) are skipped: a warming app is slow early, not inherently tail-heavy."""
+    before = 0
+    warm: list[StageSignal] = []
+    for st in signals.stages:
+        if before >= settle and not st.profiled:
+            warm.append(st)
+        before += st.requests
+    stages = [s for s in warm if s.requests >= 100]
     if not stages:
         return None
-    lightest = min(s.users or 0 for s in stages)
-    light = [s for s in stages if (s.users or 0) <= max(2, lightest)]
-    if cold:
-        light = [s for s in light if s.index != signals.stages[0].index] or []
-    hits = [s for s in light if s.p99 >= TAIL_FACTOR * s.p50 and s.p99 - s.p50 >= TAIL_MIN_MS]
+    closed = [s for s in stages if s.users]
+    if closed:
+        lightest = min(s.users or 0 for s in closed)
+        light = [s for s in closed if (s.users or 0) <= max(2, lightest)]
+    else:  # open model: only the lowest arrival rate is free of queueing
+        low = min(s.rate or 0.0 for s in stages)
+        light = [s for s in stages if s.rate == low]
+    hits = [s for s in light if s.p50 > 0 and s.p99 >= TAIL_FACTOR * s.p50 and s.p99 - s.p50 >= TAIL_MIN_MS]
     if not hits:
         return None
-    s = max(hits, key=lambda x: x.p99 / max(x.p50, 1e-9))
-    return _trait("tail-heavy", 0.55 + 0.3 * min(1.0, (s.p99 / s.p50 - TAIL_FACTOR) / 20) + 0.1 * (len(hits) > 1),
-                  f"At light load ({s.users} users, no queueing) p99 was {s.p99:.0f} ms against p50 {s.p50:.1f} ms: "
-                  "some requests are inherently slow.",
-                  p50_ms=s.p50, p95_ms=s.p95, p99_ms=s.p99, users=s.users, stage=s.index)
+    s = max(hits, key=lambda x: x.p99 / x.p50)
+    return _trait(
+        "tail-heavy",
+        0.55 + 0.3 * min(1.0, (s.p99 / s.p50 - TAIL_FACTOR) / 20) + 0.1 * (len(hits) > 1),
+        f"At light load ({_load(s)}, no queueing) p99 was {s.p99:.0f} ms against p50 {s.p50:.1f} ms: "
+        "some requests are inherently slow.",
+        p50_ms=s.p50,
+        p95_ms=s.p95,
+        p99_ms=s.p99,
+        users=s.users,
+        stage=s.index,
+    )
 
 
 def _load(s: StageSignal) -> str:
@@ -319,14 +424,27 @@ def errors_under_load(signals: Signals) -> Trait | None:
     onset = next(s for s in stages if s.error_rate >= ERRORS_HIGH)
     kinds = sorted(worst.errors.items(), key=lambda kv: -kv[1])
     top_kind = kinds[0][0] if kinds else "errors"
-    what = ("load shedding (503/429)" if top_kind in ("HTTP 503", "HTTP 429") else
-            "timeouts" if "imeout" in top_kind else "server errors" if top_kind.startswith("HTTP 5") else top_kind)
+    what = (
+        "load shedding (503/429)"
+        if top_kind in ("HTTP 503", "HTTP 429")
+        else "timeouts"
+        if "imeout" in top_kind
+        else "server errors"
+        if top_kind.startswith("HTTP 5")
+        else top_kind
+    )
     load = _load(onset)
-    return _trait("errors-under-load", 0.6 + 0.35 * min(1.0, worst.error_rate / 0.5),
-                  f"Errors rose with load: {light.error_rate:.1%} at light load, {worst.error_rate:.0%} at "
-                  f"{_load(worst)} (above {ERRORS_HIGH:.0%} from {load}), mostly {top_kind} ({what}).",
-                  error_rate_light=light.error_rate, error_rate_max=worst.error_rate, onset_stage=onset.index,
-                  onset_users=onset.users, main_error=top_kind)
+    return _trait(
+        "errors-under-load",
+        0.6 + 0.35 * min(1.0, worst.error_rate / 0.5),
+        f"Errors rose with load: {light.error_rate:.1%} at light load, {worst.error_rate:.0%} at "
+        f"{_load(worst)} (above {ERRORS_HIGH:.0%} from {load}), mostly {top_kind} ({what}).",
+        error_rate_light=light.error_rate,
+        error_rate_max=worst.error_rate,
+        onset_stage=onset.index,
+        onset_users=onset.users,
+        main_error=top_kind,
+    )
 
 
 def retrograde_scaling(signals: Signals) -> Trait | None:
@@ -341,10 +459,17 @@ def retrograde_scaling(signals: Signals) -> Trait | None:
     ratio = low.ok_rps / peak.ok_rps
     if ratio > RETROGRADE_DROP:
         return None
-    return _trait("retrograde-scaling", 0.55 + min(0.4, 1 - ratio),
-                  f"Throughput peaked at {peak.ok_rps:.0f} rps with {peak.users} users and fell to {low.ok_rps:.0f} rps "
-                  f"({ratio:.0%}) at {low.users} users: more concurrency makes the app slower in total.",
-                  peak_rps=peak.ok_rps, peak_users=peak.users, low_rps=low.ok_rps, low_users=low.users, ratio=ratio)
+    return _trait(
+        "retrograde-scaling",
+        0.55 + min(0.4, 1 - ratio),
+        f"Throughput peaked at {peak.ok_rps:.0f} rps with {peak.users} users and fell to {low.ok_rps:.0f} rps "
+        f"({ratio:.0%}) at {low.users} users: more concurrency makes the app slower in total.",
+        peak_rps=peak.ok_rps,
+        peak_users=peak.users,
+        low_rps=low.ok_rps,
+        low_users=low.users,
+        ratio=ratio,
+    )
 
 
 def dominant_stage(signals: Signals) -> Trait | None:
@@ -354,15 +479,28 @@ def dominant_stage(signals: Signals) -> Trait | None:
     others = sorted((v for k, v in signals.handoff_shares.items() if k != name), reverse=True)
     if others and others[0] * 1.5 > signals.dominant_share:
         return None
-    return _trait("dominant-stage", 0.5 + 0.45 * min(1.0, (signals.dominant_share - DOMINANT_SHARE) / 0.4),
-                  f"The '{name}' handoff takes {signals.dominant_share:.0%} of request latency at light load (Server-Timing).",
-                  subject=name, share=signals.dominant_share,
-                  next_share=others[0] if others else None)
+    return _trait(
+        "dominant-stage",
+        0.5 + 0.45 * min(1.0, (signals.dominant_share - DOMINANT_SHARE) / 0.4),
+        f"The '{name}' handoff takes {signals.dominant_share:.0%} of request latency at light load (Server-Timing).",
+        subject=name,
+        share=signals.dominant_share,
+        next_share=others[0] if others else None,
+    )
 
 
 RULES: tuple[Callable[[Signals], Trait | None], ...] = (
-    cpu_bound, io_bound, event_loop_blocked, concurrency_capped, gpu_bound, gpu_underutilized,
-    stateful_sessions, streaming_responses, errors_under_load, retrograde_scaling, dominant_stage,
+    cpu_bound,
+    io_bound,
+    event_loop_blocked,
+    concurrency_capped,
+    gpu_bound,
+    gpu_underutilized,
+    stateful_sessions,
+    streaming_responses,
+    errors_under_load,
+    retrograde_scaling,
+    dominant_stage,
 )
 
 
@@ -371,7 +509,8 @@ def classify(signals: Signals, memory_limit_mb: float = 2048.0) -> list[Trait]:
     cold = cold_start(signals)
     if cold is not None:
         traits.append(cold)
-    tail = tail_heavy(signals, cold=cold is not None)
+    settle = int(cold.evidence.values.get("requests_to_settle") or 0) if cold is not None else 0
+    tail = tail_heavy(signals, settle)
     if tail is not None:
         traits.append(tail)
     mem = memory_growth(signals, memory_limit_mb)

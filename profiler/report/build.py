@@ -56,8 +56,12 @@ class AnalysisOptions:
             slo = parse_slo(config.get("slo"))
         except ConfigError:
             slo = None
-        return cls(slo=slo, peak_rps=config.get("peak_rps"), headroom=float(config.get("headroom", 0.30)),
-                   memory_limit_mb=float(config.get("memory_limit_mb", 2048.0)))
+        return cls(
+            slo=slo,
+            peak_rps=config.get("peak_rps"),
+            headroom=float(config.get("headroom", 0.30)),
+            memory_limit_mb=float(config.get("memory_limit_mb", 2048.0)),
+        )
 
 
 def run_info(run: RunData) -> RunInfo:
@@ -66,18 +70,25 @@ def run_info(run: RunData) -> RunInfo:
     if status not in _STATUSES:
         status = "incomplete"
     return RunInfo(
-        folder=str(run.folder), started_at=float(meta.get("started_at", 0.0)), ended_at=meta.get("ended_at"),
+        folder=str(run.folder),
+        started_at=float(meta.get("started_at", 0.0)),
+        ended_at=meta.get("ended_at"),
         status=status,
-        stop_reason=meta.get("stop_reason"), profiler_version=str(meta.get("profiler_version", __version__)),
+        stop_reason=meta.get("stop_reason"),
+        profiler_version=str(meta.get("profiler_version", __version__)),
     )
 
 
 def target_info(meta: dict[str, Any]) -> TargetInfo:
     t = meta.get("target", {})
     return TargetInfo(
-        url=meta.get("config", {}).get("url", ""), method=meta.get("config", {}).get("method", "GET"),
-        command=t.get("command"), pid=t.get("pid"), attached=bool(t.get("attached", False)),
-        ready_after_s=t.get("ready_after_s"), exit_code=t.get("exit_code"),
+        url=meta.get("config", {}).get("url", ""),
+        method=meta.get("config", {}).get("method", "GET"),
+        command=t.get("command"),
+        pid=t.get("pid"),
+        attached=bool(t.get("attached", False)),
+        ready_after_s=t.get("ready_after_s"),
+        exit_code=t.get("exit_code"),
     )
 
 
@@ -86,16 +97,26 @@ def _mb(value: int | None) -> float | None:
 
 
 def device_sections(run: RunData, info: dict[str, Any]) -> tuple[GpuSection, EnergySection]:
-    windows = [(w.index, w.start, w.end, run.requests[w.index].count if w.index in run.requests else 0)
-               for w in run.stages]
+    windows = [
+        (w.index, w.start, w.end, run.requests[w.index].count if w.index in run.requests else 0) for w in run.stages
+    ]
     rapl = info.get("rapl") or {}
     gpu_info = info.get("gpu") or {}
     per_stage: tuple[StageDevices, ...] = summarize_devices(run.samples, rapl.get("max_range_uj") or None, windows)
     gpu_rows = [
-        GpuDeviceStage(stage=sd.stage, device=g.index, util_gpu_mean=g.util_gpu_mean, util_gpu_max=g.util_gpu_max,
-                       util_mem_mean=g.util_mem_mean, mem_used_max_mb=_mb(g.mem_used_max), power_mean_w=g.power_w_mean,
-                       proc_mem_max_mb=_mb(g.proc_mem_max))
-        for sd in per_stage for g in sd.gpu if g.mig_index is None
+        GpuDeviceStage(
+            stage=sd.stage,
+            device=g.index,
+            util_gpu_mean=g.util_gpu_mean,
+            util_gpu_max=g.util_gpu_max,
+            util_mem_mean=g.util_mem_mean,
+            mem_used_max_mb=_mb(g.mem_used_max),
+            power_mean_w=g.power_w_mean,
+            proc_mem_max_mb=_mb(g.proc_mem_max),
+        )
+        for sd in per_stage
+        for g in sd.gpu
+        if g.mig_index is None
     ]
     energy_rows = []
     gpu_source = cpu_source = None
@@ -105,15 +126,26 @@ def device_sections(run: RunData, info: dict[str, Any]) -> tuple[GpuSection, Ene
             continue
         gpu_source = gpu_source or (ge.source if ge else None)
         cpu_source = cpu_source or (ce.source if ce else None)
-        energy_rows.append(EnergyStage(
-            stage=sd.stage, gpu_joules=ge.joules if ge else None, cpu_joules=ce.joules if ce else None,
-            gpu_j_per_request=ge.joules_per_request if ge else None, cpu_j_per_request=ce.joules_per_request if ce else None,
-            gpu_j_per_1k=ge.joules_per_1k_requests if ge else None, cpu_j_per_1k=ce.joules_per_1k_requests if ce else None,
-            gpu_watts=ge.watts if ge else None, cpu_watts=ce.watts if ce else None,
-        ))
+        energy_rows.append(
+            EnergyStage(
+                stage=sd.stage,
+                gpu_joules=ge.joules if ge else None,
+                cpu_joules=ce.joules if ce else None,
+                gpu_j_per_request=ge.joules_per_request if ge else None,
+                cpu_j_per_request=ce.joules_per_request if ce else None,
+                gpu_j_per_1k=ge.joules_per_1k_requests if ge else None,
+                cpu_j_per_1k=ce.joules_per_1k_requests if ce else None,
+                gpu_watts=ge.watts if ge else None,
+                cpu_watts=ce.watts if ce else None,
+            )
+        )
     notices = [n for n in (gpu_info.get("notice"), rapl.get("notice")) if n]
-    gpu = GpuSection(available=bool(gpu_info.get("available")), notice=gpu_info.get("notice"),
-                     devices=gpu_info.get("devices", []), per_stage=gpu_rows)
+    gpu = GpuSection(
+        available=bool(gpu_info.get("available")),
+        notice=gpu_info.get("notice"),
+        devices=gpu_info.get("devices", []),
+        per_stage=gpu_rows,
+    )
     energy = EnergySection(gpu_source=gpu_source, cpu_source=cpu_source, notices=notices, per_stage=energy_rows)
     return gpu, energy
 
@@ -133,23 +165,34 @@ def code_section(run: RunData) -> tuple[CodeSection, dict[str, Any]]:
         if profile.total_samples == 0:
             continue
         summary = summarize_profile(profile, source=lambda f, line, s=sources: s.get(f"{f}:{line}"))  # type: ignore[misc]
-        rows.append(CodeStage(
-            stage=stage, samples=summary.total_samples,
-            top_self=[FunctionShare(function=f.function, share=f.share) for f in summary.top_self],
-            top_total=[FunctionShare(function=f.function, share=f.share) for f in summary.top_total],
-            idle_share=summary.idle_share, blocking_on_loop_share=summary.blocking_on_loop or 0.0,
-            gil_share=summary.gil_share, speedscope=f"{PYSPY_DIR}/stage-{stage}.speedscope.json",
-        ))
+        rows.append(
+            CodeStage(
+                stage=stage,
+                samples=summary.total_samples,
+                top_self=[FunctionShare(function=f.function, share=f.share) for f in summary.top_self],
+                top_total=[FunctionShare(function=f.function, share=f.share) for f in summary.top_total],
+                blocking_sites=[FunctionShare(function=f.function, share=f.share) for f in summary.blocking_sites],
+                idle_share=summary.idle_share,
+                blocking_on_loop_share=summary.blocking_on_loop or 0.0,
+                gil_share=summary.gil_share,
+                speedscope=f"{PYSPY_DIR}/stage-{stage}.speedscope.json",
+            )
+        )
         signals = {
-            "blocking_on_loop_share": summary.blocking_on_loop, "idle_share": summary.idle_share,
+            "blocking_on_loop_share": summary.blocking_on_loop,
+            "idle_share": summary.idle_share,
             "top_function": summary.top_self[0].function if summary.top_self else None,
             "blocking_function": summary.blocking_sites[0].function if summary.blocking_sites else None,
         }
     if not rows and notice is None and run.profiles:
         notice = "py-spy recorded no samples."
-    section = CodeSection(available=bool(rows), notice=notice if not rows else None,
-                          profiled_stages=sorted(run.profiles), rate_hz=meta.get("config", {}).get("pyspy_rate"),
-                          per_stage=rows)
+    section = CodeSection(
+        available=bool(rows),
+        notice=notice if not rows else None,
+        profiled_stages=sorted(run.profiles),
+        rate_hz=meta.get("config", {}).get("pyspy_rate"),
+        per_stage=rows,
+    )
     return section, signals
 
 
@@ -165,19 +208,33 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     target = target_info(meta)
     handoffs = handoff_section(run)
     code, code_signals = code_section(run)
-    signals = build_signals(run, stages, handoffs, options.slo.percentile if options.slo else 95.0,
-                            gpu=gpu.per_stage, gpu_available=gpu.available, code=code_signals)
+    signals = build_signals(
+        run,
+        stages,
+        handoffs,
+        options.slo.percentile if options.slo else 95.0,
+        gpu=gpu.per_stage,
+        gpu_available=gpu.available,
+        code=code_signals,
+    )
     traits = classify(signals, options.memory_limit_mb)
-    capacity = capacity_section(signals, options.slo.threshold_ms if options.slo else None,
-                                options.slo.label() if options.slo else None, options.peak_rps, options.headroom)
+    capacity = capacity_section(
+        signals,
+        options.slo.threshold_ms if options.slo else None,
+        options.slo.label() if options.slo else None,
+        options.peak_rps,
+        options.headroom,
+    )
     recommendations = recommend(traits, capacity, signals.ncpu, signals.processes)
     notices = list(meta.get("notices", []))
     return Report(
         run=ri,
         target=target,
         load=LoadSection(
-            model="open" if any(s.rate for s in stages) else "closed", stages=stages,
-            requests=sum(s.requests for s in stages), probe_path=meta.get("config", {}).get("probe_path"),
+            model="open" if any(s.rate for s in stages) else "closed",
+            stages=stages,
+            requests=sum(s.requests for s in stages),
+            probe_path=meta.get("config", {}).get("probe_path"),
         ),
         handoffs=handoffs,
         resources=resources,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"
 
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -117,7 +118,11 @@ class HandoffStats(_Model):
     p50_ms: float = Field(ge=0, description="Median duration (ms).")
     p95_ms: float = Field(ge=0, description="95th percentile duration (ms).")
     mean_ms: float = Field(ge=0, description="Mean duration (ms).")
-    share: float = Field(ge=0, le=1, description="Its total time as a share of the total client latency of the requests that carried Server-Timing.")
+    share: float = Field(
+        ge=0,
+        le=1,
+        description="Its total time as a share of the total client latency of the requests that carried Server-Timing.",
+    )
 
 
 class StageHandoffs(_Model):
@@ -137,7 +142,10 @@ class HandoffSection(_Model):
         default_factory=dict,
         description="Each handoff over the whole run, by name (the app's own `total` entry excluded).",
     )
-    dominant: str | None = Field(None, description="The handoff with the largest share of latency, or null.")
+    dominant: str | None = Field(
+        None,
+        description="The handoff with the largest share of latency at the lightest stage (no queueing yet), or null.",
+    )
     unattributed: HandoffStats | None = Field(
         None,
         description="Client latency minus the server's time (its `total` entry, else the sum of its handoffs): queueing and network outside the app.",
@@ -287,6 +295,7 @@ class CapacitySection(_Model):
     capacity_users: int | None = Field(None, description="Users in that stage.")
     max_rps: float | None = Field(None, ge=0, description="Highest throughput seen in any stage.")
     knee_users: int | None = Field(None, description="Concurrency past which latency rises faster than throughput.")
+    max_tested_users: int | None = Field(None, ge=1, description="Highest concurrency tested (closed model).")
     usl: UslFit | None = Field(None, description="Universal Scalability Law fit, with >= 6 stages.")
     peak_rps: float | None = Field(None, ge=0, description="--peak-rps asked for.")
     headroom: float | None = Field(None, ge=0, description="Headroom applied to the instance count.")
@@ -304,8 +313,16 @@ class FunctionShare(_Model):
 class CodeStage(_Model):
     stage: int = Field(ge=0, description="Load stage index (a profiled stage).")
     samples: int = Field(ge=0, description="Stack samples py-spy took.")
-    top_self: list[FunctionShare] = Field(default_factory=list, description="Functions by self (leaf) share.")
-    top_total: list[FunctionShare] = Field(default_factory=list, description="Functions by inclusive share.")
+    top_self: list[FunctionShare] = Field(
+        default_factory=list,
+        description="Functions by self (leaf) share of all samples, counting only samples not waiting (where the CPU goes).",
+    )
+    top_total: list[FunctionShare] = Field(
+        default_factory=list, description="Functions by inclusive share, non-waiting samples only."
+    )
+    blocking_sites: list[FunctionShare] = Field(
+        default_factory=list, description="Functions found waiting in a blocking call on the event loop's thread."
+    )
     idle_share: float = Field(ge=0, le=1, description="Share of samples waiting (sleep, select, lock, socket read).")
     blocking_on_loop_share: float = Field(
         ge=0, le=1, description="Share of samples with a blocking call under the asyncio event loop."

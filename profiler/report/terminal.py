@@ -132,6 +132,8 @@ def capacity_lines(report: Report) -> list[str]:
 
 def summary_lines(report: Report) -> list[str]:
     reason = report.run.stop_reason
+    if reason and reason.startswith(report.run.status + ": "):
+        reason = reason[len(report.run.status) + 2 :]
     lines = [
         f"Run {report.run.status}"
         + (f": {reason}" if reason and reason != report.run.status else "")

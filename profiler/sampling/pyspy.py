@@ -543,10 +543,10 @@ def summarize_profile(
         # Native frames (with --native) after the last Python frame are the C call it made.
         tail = all_frames[py_at[-1] + 1 :] if py_at else []
         leaf = all_frames[-1] if all_frames else None
-        self_counts[leaf.function if leaf else "(no frames)"] += count
-        for function in {f.function for f in all_frames}:
-            total_counts[function] += count
         if not py_frames:
+            self_counts[leaf.function if leaf else "(no frames)"] += count
+            for function in {f.function for f in all_frames}:
+                total_counts[function] += count
             continue
         loop = any(_is_loop_frame(f) for f in py_frames)
         loop_idle = loop and _is_loop_idle(py_frames)
@@ -558,6 +558,12 @@ def summarize_profile(
             or _blocking_source(py_leaf, source)
         )
         waiting += count if is_waiting else 0
+        if not is_waiting:
+            # Top functions rank where the CPU goes: with --idle, parked pool threads would
+            # otherwise top every list. Waiting is reported as idle_share and blocking_sites.
+            self_counts[leaf.function if leaf else "(no frames)"] += count
+            for function in {f.function for f in all_frames}:
+                total_counts[function] += count
         if loop:
             on_loop += count
             if is_waiting and not loop_idle:
