@@ -98,6 +98,9 @@ Slo = Annotated[str | None, typer.Option("--slo", help="Latency objective for ca
 PeakRps = Annotated[
     float | None, typer.Option("--peak-rps", help="Peak traffic to size for: instances needed.", min=0.001)
 ]
+MemoryLimit = Annotated[
+    float, typer.Option("--memory-limit", help="Memory limit (MiB) to project a leak's time-to-limit against.", min=1.0)
+]
 Headroom = Annotated[
     float, typer.Option("--headroom", help="Spare capacity kept when sizing, as a fraction.", min=0.0, max=10.0)
 ]
@@ -157,6 +160,10 @@ def run(
     headroom: Headroom = 0.30,
     no_pyspy: Annotated[bool, typer.Option("--no-pyspy", help="Do not attach py-spy.")] = False,
     pyspy_rate: Annotated[int, typer.Option("--pyspy-rate", help="py-spy samples per second.", min=1, max=1000)] = 100,
+    pyspy_seconds: Annotated[
+        float, typer.Option("--pyspy-seconds", help="Length of the extra stage profiled by py-spy.", min=2.0, max=600.0)
+    ] = 5.0,
+    memory_limit: MemoryLimit = 2048.0,
     no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not sample GPUs.")] = False,
     allow_remote: Annotated[
         bool, typer.Option("--allow-remote", help="Allow a target that is not on this machine.")
@@ -223,14 +230,25 @@ def run(
 @app.command()
 def analyze(
     folder: Annotated[Path, typer.Argument(help="A run folder written by `profiler run`.")],
+    slo: Slo = None,
+    peak_rps: PeakRps = None,
+    headroom: Annotated[
+        float | None,
+        typer.Option("--headroom", help="Spare capacity kept when sizing (default: the run's).", min=0.0, max=10.0),
+    ] = None,
+    memory_limit: Annotated[
+        float | None, typer.Option("--memory-limit", help="Memory limit in MiB (default: the run's).", min=1.0)
+    ] = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
-    """Rebuild report.json from a saved run folder (no load is sent)."""
+    """Rebuild report.json from a saved run folder (no load is sent); options override the run's."""
     try:
         from profiler.session import reanalyse
 
-        report = reanalyse(folder)
+        report = reanalyse(
+            folder, slo=parse_slo(slo), peak_rps=peak_rps, headroom=headroom, memory_limit_mb=memory_limit
+        )
     except ProfilerError as e:
         _fail(e)
         raise typer.Exit(e.exit_code) from None

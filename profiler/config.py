@@ -100,9 +100,11 @@ def validate_url(url: str, allow_remote: bool) -> str:
             "give the full address of the endpoint, e.g. http://127.0.0.1:8000/predict",
         )
     try:
-        _ = parts.port
+        port = parts.port
     except ValueError:
-        raise ConfigError(f"'{url}' has an invalid port.", "use a number from 1 to 65535") from None
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(f"'{url}' has an invalid port.", "use a number from 1 to 65535")
     if not allow_remote and not is_loopback_host(parts.hostname):
         raise ConfigError(
             f"'{parts.hostname}' is not a loopback address; refusing to send load to another machine.",
@@ -126,7 +128,7 @@ def parse_float_list(text: str, what: str) -> tuple[float, ...]:
         values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
         raise ConfigError(f"{what} '{text}' is not a list of numbers.", f"e.g. {what} 10,20,40") from None
-    if not values or any(not (v > 0) for v in values):
+    if not values or any(not (0 < v < float("inf")) for v in values):
         raise ConfigError(f"{what} '{text}' must hold numbers > 0.", f"e.g. {what} 10,20,40")
     return values
 

@@ -13,18 +13,18 @@ import platform
 import queue
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
 from profiler import __version__
-from profiler.config import RunConfig
+from profiler.config import RunConfig, Slo
 from profiler.errors import LoadError, ProfilerError, TargetExitedError
 from profiler.load.driver import LoadProcess, write_spec
 from profiler.load.plan import StagePlan, build_plan
 from profiler.record import META, PYSPY_DIR, REPORT, TARGET_LOG, prepare_folder, read_run, write_json_atomic
-from profiler.report.build import build_report
+from profiler.report.build import AnalysisOptions, build_report
 from profiler.report.schema import Report
 from profiler.sampling.launcher import SAMPLER_INFO, SamplerProcess
 from profiler.target import Target, attach, launch, wait_ready
@@ -345,7 +345,23 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def reanalyse(folder: Path) -> Report:
-    report = build_report(read_run(folder))
+def reanalyse(
+    folder: Path,
+    slo: Slo | None = None,
+    peak_rps: float | None = None,
+    headroom: float | None = None,
+    memory_limit_mb: float | None = None,
+) -> Report:
+    """Rebuild report.json from the folder alone; given options override the run's own."""
+    run = read_run(folder)
+    base = AnalysisOptions.from_meta(run.meta)
+    options = replace(
+        base,
+        slo=slo if slo is not None else base.slo,
+        peak_rps=peak_rps if peak_rps is not None else base.peak_rps,
+        headroom=headroom if headroom is not None else base.headroom,
+        memory_limit_mb=memory_limit_mb if memory_limit_mb is not None else base.memory_limit_mb,
+    )
+    report = build_report(run, options)
     write_json_atomic(folder / REPORT, report.model_dump(mode="json", by_alias=True))
     return report

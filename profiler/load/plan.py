@@ -40,6 +40,7 @@ def user_ladder(max_users: int, count: int | None = None) -> tuple[int, ...]:
         if ladder[-1] != max_users:
             ladder.append(max_users)
         return tuple(ladder)
+    count = min(count, max_users)  # never more stages than distinct user counts up to the top
     if count <= 1:
         return (max_users,)
     ratio = max_users ** (1.0 / (count - 1))
@@ -48,9 +49,9 @@ def user_ladder(max_users: int, count: int | None = None) -> tuple[int, ...]:
         value = max(1, round(ratio**i))
         if steps and value <= steps[-1]:
             value = steps[-1] + 1
-        steps.append(value)
-    steps[-1] = max(steps[-1], max_users) if steps[-1] < max_users else steps[-1]
-    return tuple(steps)
+        steps.append(min(value, max_users))
+    steps[-1] = max_users
+    return tuple(sorted(set(steps)))
 
 
 def build_plan(config: RunConfig) -> tuple[StagePlan, ...]:
