@@ -798,3 +798,15 @@ def test_gpu_rules_read_only_the_targets_gpu() -> None:
     s = dataclasses.replace(gpu_idle_signals(), gpu=rows)
     assert T.gpu_bound(s) is None
     assert T.gpu_underutilized(s) is not None
+
+
+def test_gpu_bound_outranks_cpu_busy_waiting_on_the_gpu() -> None:
+    # Seen on an H100: the one serving process at 180-370% CPU (CUDA synchronize spin-waits on
+    # several threads) while the GPU was ~90-98% busy. The GPU is the bottleneck, not the CPU.
+    stages = closed_stages((1, 2, 4, 8), [71.0, 73.0, 79.0, 78.0], cpu=[93.0, 184.0, 366.0, 330.0], probe_p50=1.0)
+    got = ids(T.classify(make_signals(*stages, ncpu=16, gpu=gpu_rows([78.0, 88.0, 98.0, 97.0]), gpu_available=True)))
+    assert "gpu-bound" in got
+    assert "cpu-bound" not in got
+    # Without the GPU signal the same CPU figures read as one process using several cores, not the GIL.
+    cpu = T.cpu_bound(make_signals(*stages, ncpu=16))
+    assert cpu is not None and cpu.evidence.values["scope"] == "multi-core-process"

@@ -21,7 +21,8 @@ MiB = 2**20
 
 # Thresholds (documented in docs/traits.md; tests pin the edges).
 CPU_SATURATED = 80.0  # % of one core for the busiest process, or of all cores for the tree
-CPU_IDLE = 50.0  # busiest process below half a core at the plateau: something else limits
+CPU_IDLE = 50.0
+MULTI_CORE_PROCESS = 150.0  # one process above 1.5 cores runs native threads: not GIL-bound  # busiest process below half a core at the plateau: something else limits
 PROBE_WAITS = 0.3  # probe p50 >= 30% of a real request's p50: the loop itself is queueing
 PROBE_FAST = 0.2  # probe p50 < 20% of a real request's: the app still answers at once
 IO_CPU_SHARE = 0.25  # CPU time per request < 25% of its latency: mostly waiting
@@ -87,6 +88,8 @@ def cpu_bound(signals: Signals) -> Trait | None:
         return None
     if every_core:
         scope = "all cores"
+    elif busiest >= MULTI_CORE_PROCESS:
+        scope = "several cores in one process (native threads, not the GIL)"
     elif signals.processes > 1:
         scope = f"one core per worker process ({signals.processes} processes, {signals.ncpu} cores)"
     else:
@@ -97,7 +100,7 @@ def cpu_bound(signals: Signals) -> Trait | None:
         "cpu-bound",
         confidence,
         f"Throughput plateaued at {p.rps:.0f} rps from {p.users} user{'s' if p.users != 1 else ''} on while the target's CPU was saturated on {scope}.",
-        scope="all-cores" if every_core else "one-core",
+        scope="all-cores" if every_core else "multi-core-process" if busiest >= MULTI_CORE_PROCESS else "one-core",
         plateau_rps=p.rps,
         plateau_users=p.users,
         busiest_process_cpu_pct=busiest,
@@ -506,6 +509,10 @@ RULES: tuple[Callable[[Signals], Trait | None], ...] = (
 
 def classify(signals: Signals, memory_limit_mb: float = 2048.0) -> list[Trait]:
     traits = [t for rule in RULES if (t := rule(signals)) is not None]
+    if any(t.id == "gpu-bound" for t in traits):
+        # The GPU sets the plateau; CPU busy at the same time is mostly the host waiting on it
+        # (CUDA's synchronize spin-waits), not a CPU bottleneck.
+        traits = [t for t in traits if t.id != "cpu-bound"]
     cold = cold_start(signals)
     if cold is not None:
         traits.append(cold)
