@@ -65,7 +65,10 @@ def _run(config: RunConfig, quiet: bool, as_json: bool) -> int:
 
         view = LiveView()
     outcome = Session(config, view).run()
-    _emit(outcome.report, as_json, quiet)
+    # A run that failed before any request has nothing to tabulate: the error line says it all
+    # (report.json is still written, and --json still prints it).
+    if as_json or outcome.error is None or outcome.report.load.requests > 0:
+        _emit(outcome.report, as_json, quiet)
     if outcome.error is not None:
         _fail(outcome.error)
     if outcome.status == "interrupted":
@@ -163,6 +166,13 @@ def run(
     pyspy_seconds: Annotated[
         float, typer.Option("--pyspy-seconds", help="Length of the extra stage profiled by py-spy.", min=2.0, max=600.0)
     ] = 5.0,
+    pyspy_gil: Annotated[
+        bool,
+        typer.Option(
+            "--pyspy-gil",
+            help="Also measure the share of time the GIL is held (second half of the py-spy stage runs with --gil).",
+        ),
+    ] = False,
     memory_limit: MemoryLimit = 2048.0,
     no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not sample GPUs.")] = False,
     allow_remote: Annotated[
@@ -218,6 +228,9 @@ def run(
             headroom=headroom,
             pyspy=not no_pyspy,
             pyspy_rate=pyspy_rate,
+            pyspy_seconds=pyspy_seconds,
+            pyspy_gil=pyspy_gil,
+            memory_limit_mb=memory_limit,
             gpu=not no_gpu,
         )
         code = _run(config, quiet, as_json)

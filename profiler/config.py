@@ -62,6 +62,7 @@ class RunConfig:
     pyspy: bool = True
     pyspy_rate: int = 100
     pyspy_seconds: float = 5.0
+    pyspy_gil: bool = False
     memory_limit_mb: float = 2048.0
     gpu: bool = True
     extra: dict[str, str] = field(default_factory=dict)

@@ -59,11 +59,13 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def prepare_folder(path: Path) -> Path:
     """Create the run folder; refuse to mix two runs in one folder."""
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"--out '{path}' exists and is not a folder.", "choose another --out")
-    if path.is_dir() and (path / META).exists():
-        raise RunFolderError(f"'{path}' already holds a run.", "choose a new --out folder, or delete the old run first")
     try:
+        if path.exists() and not path.is_dir():
+            raise RunFolderError(f"--out '{path}' exists and is not a folder.", "choose another --out")
+        if path.is_dir() and (path / META).exists():
+            raise RunFolderError(
+                f"'{path}' already holds a run.", "choose a new --out folder, or delete the old run first"
+            )
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
         probe.write_text("")
@@ -126,7 +128,7 @@ class RunData:
     stages: tuple[StageWindow, ...]
     requests: dict[int, StageRequests]
     samples: tuple[dict[str, Any], ...]
-    profiles: dict[int, tuple[str, dict[str, str]]] = field(default_factory=dict)  # stage -> (collapsed, sources)
+    profiles: dict[int, tuple[str, dict[str, str], str | None]] = field(default_factory=dict)  # see _read_profiles
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -314,11 +316,14 @@ def read_run(folder: Path) -> RunData:
     )
 
 
-def _read_profiles(folder: Path) -> dict[int, tuple[str, dict[str, str]]]:
-    out: dict[int, tuple[str, dict[str, str]]] = {}
+def _read_profiles(folder: Path) -> dict[int, tuple[str, dict[str, str], str | None]]:
+    """stage -> (collapsed stacks, leaf source lines, the --gil half's stacks or None)."""
+    out: dict[int, tuple[str, dict[str, str], str | None]] = {}
     if not folder.is_dir():
         return out
     for path in sorted(folder.glob("stage-*.txt")):
+        if path.name.endswith(".gil.txt"):
+            continue
         try:
             stage = int(path.stem.split("-", 1)[1])
             text = path.read_text(errors="replace")
@@ -331,5 +336,10 @@ def _read_profiles(folder: Path) -> dict[int, tuple[str, dict[str, str]]]:
                 sources = json.loads(src.read_text())
             except (OSError, json.JSONDecodeError):
                 sources = {}
-        out[stage] = (text, sources)
+        gil_path = path.with_name(f"{path.stem}.gil.txt")
+        try:
+            gil = gil_path.read_text(errors="replace") if gil_path.exists() else None
+        except OSError:
+            gil = None
+        out[stage] = (text, sources, gil)
     return out

@@ -84,7 +84,7 @@ class LiveView:
         self.bar.update(self.task, total=sum(s.duration_s for s in stages) or 1.0, completed=0)
 
     def notice(self, text: str) -> None:
-        self.out.print(Text(text))
+        self.out.print(Text(text), soft_wrap=True)
 
     def progress(self, message: dict[str, Any], sample: dict[str, Any] | None) -> None:
         self._ensure()

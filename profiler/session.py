@@ -13,6 +13,7 @@ import platform
 import queue
 import signal
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -85,12 +86,16 @@ def config_meta(config: RunConfig) -> dict[str, Any]:
 
 
 class SampleTail:
-    """Reads new lines of samples.jsonl as they are flushed, for the live view."""
+    """Reads new lines of samples.jsonl as they are flushed, for the live view.
 
-    def __init__(self, path: Path) -> None:
+    CPU is averaged over the last second: /proc counts CPU time in 10 ms ticks, so one 100 ms
+    sample of a lightly loaded target reads 0% or 10% at random.
+    """
+
+    def __init__(self, path: Path, keep: int = 10) -> None:
         self.path = path
         self.offset = 0
-        self.last: dict[str, Any] | None = None
+        self.recent: deque[dict[str, Any]] = deque(maxlen=keep)
 
     def latest(self) -> dict[str, Any] | None:
         try:
@@ -98,17 +103,22 @@ class SampleTail:
                 fh.seek(self.offset)
                 data = fh.read()
         except OSError:
-            return self.last
+            data = b""
         end = data.rfind(b"\n")
         if end >= 0:
             self.offset += end + 1
-            for line in reversed(data[:end].splitlines()):
+            for line in data[:end].splitlines():
                 try:
-                    self.last = json.loads(line)
-                    break
+                    self.recent.append(json.loads(line))
                 except json.JSONDecodeError:
                     continue
-        return self.last
+        if not self.recent:
+            return None
+        last = dict(self.recent[-1])
+        cpus = [float(r["target"].get("cpu", 0.0)) for r in self.recent if "target" in r]
+        if cpus and "target" in last:
+            last["target"] = {**last["target"], "cpu": sum(cpus) / len(cpus)}
+        return last
 
 
 @dataclass
@@ -118,6 +128,7 @@ class Session:
     meta: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
     recording: Any = None  # the py-spy recording of the profiled stage, while it runs
+    gil_pending: tuple[int, int, int] | None = None  # (pid, stage, seconds) of the --gil half to come
     profiled_stage: int | None = None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -208,43 +219,66 @@ class Session:
         self.view.notice(text)
 
     def _start_pyspy(self, target: Target, stage: int, duration_s: float) -> None:
-        from profiler.errors import PySpyUnavailable
-        from profiler.sampling.pyspy import PySpyRecording
-
+        """Attach py-spy for the profiled stage. With --pyspy-gil the stage is split in halves:
+        a normal recording, then one with --gil (two py-spy cannot trace one process at once)."""
         self.meta["profiled_stages"] = [stage]
         self._save_meta()
         self.profiled_stage = stage
-        rec = PySpyRecording(
-            target.pid,
-            self.folder / PYSPY_DIR / f"stage-{stage}.txt",
-            duration_s=max(1, int(duration_s - 0.5)),
-            rate=self.config.pyspy_rate,
-        )
+        seconds = max(1, int(duration_s - 0.5))
+        if self.config.pyspy_gil:
+            seconds = max(1, seconds // 2)
+            self.gil_pending = (target.pid, stage, seconds)
+        self._record(target.pid, self.folder / PYSPY_DIR / f"stage-{stage}.txt", seconds, gil=False)
+
+    def _record(self, pid: int, path: Path, seconds: int, gil: bool) -> None:
+        from profiler.errors import PySpyUnavailable
+        from profiler.sampling.pyspy import PySpyRecording
+
+        rec = PySpyRecording(pid, path, duration_s=seconds, rate=self.config.pyspy_rate, gil=gil)
         try:
             rec.start()
         except PySpyUnavailable as e:
             self.meta["pyspy_notice"] = str(e)
             self._notice(str(e))
+            self.gil_pending = None
             return
         self.recording = rec
 
+    def _pyspy_tick(self) -> None:
+        """Called from the drive loop: when the first half's recording ends, start the --gil half."""
+        if self.recording is None or self.recording.running or self.gil_pending is None:
+            return
+        pid, stage, seconds = self.gil_pending
+        self.gil_pending = None
+        if self._collect(self.recording):
+            self._record(pid, self.folder / PYSPY_DIR / f"stage-{stage}.gil.txt", seconds, gil=True)
+        else:
+            self.recording = None
+
     def _finish_pyspy(self) -> None:
-        """Collect py-spy's output: the raw stacks, a flame graph, and the source lines of the leaves."""
+        rec, self.recording = self.recording, None
+        self.gil_pending = None
+        if rec is not None:
+            self._collect(rec)
+
+    def _collect(self, rec: Any) -> bool:
+        """Collect one py-spy recording: the raw stacks, a flame graph, and the source lines of the
+        leaves. False (and a notice) when py-spy failed."""
         from profiler.errors import PySpyUnavailable
         from profiler.sampling.pyspy import collapsed_to_speedscope, parse_frame, read_source_line
 
-        rec, self.recording = self.recording, None
-        if rec is None:
-            return
         try:
             path = rec.wait(timeout=rec.duration_s + 5.0) if not self.interrupted else rec.stop()
             profile = rec.profile()
         except PySpyUnavailable as e:
             self.meta["pyspy_notice"] = str(e)
             self._notice(str(e))
-            return
+            return False
         finally:
-            (self.folder / PYSPY_DIR / "py-spy.log").write_text(rec.log)
+            with (self.folder / PYSPY_DIR / "py-spy.log").open("a") as log:
+                log.write(rec.log)
+        if rec.gil:
+            return True  # the --gil half only counts samples; its stacks are the same code
         name = path.stem
         write_json_atomic(path.with_name(f"{name}.speedscope.json"), collapsed_to_speedscope(profile, name))
         # The source line of each leaf frame, saved now: py-spy cannot see C calls such as
@@ -262,6 +296,7 @@ class Session:
                     if line is not None:
                         sources[key] = line
         write_json_atomic(path.with_name(f"{name}.sources.json"), sources)
+        return True
 
     def _start_target(self) -> Target:
         config = self.config
@@ -295,6 +330,7 @@ class Session:
                 msg = None
             if msg is not None and msg.get("type") == "profile_start":
                 self._start_pyspy(target, int(msg["stage"]), float(msg["duration_s"]))
+            self._pyspy_tick()
             if msg is not None and msg.get("type") == "done":
                 return _status_of(str(msg.get("reason", "")))
             now = time.monotonic()

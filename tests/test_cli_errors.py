@@ -76,3 +76,91 @@ def test_out_folder_holding_a_run_is_refused(tmp_path: Path) -> None:
 def test_analyze_folder_without_run(tmp_path: Path) -> None:
     result = run_cli("analyze", str(tmp_path))
     assert "holds no run" in _one_line(result)
+
+
+def test_every_run_option_reaches_the_saved_config(tmp_path: Path) -> None:
+    # meta.json is written before the target is looked for, so a missing pid still leaves the
+    # config on disk: every option must arrive there, under its own name.
+    body = tmp_path / "body.json"
+    body.write_text('{"x": 1}')
+    out = tmp_path / "r"
+    result = run_cli(
+        "run",
+        "http://127.0.0.1:8000/predict",
+        "--pid",
+        "999999999",
+        "--out",
+        str(out),
+        "--ready-timeout",
+        "7",
+        "--duration",
+        "12",
+        "--users",
+        "1,3,9",
+        "--method",
+        "post",
+        "--header",
+        "X-A: 1",
+        "--header",
+        "Authorization: Bearer secret",
+        "--body",
+        f"@{body}",
+        "--timeout",
+        "4",
+        "--interval",
+        "0.2",
+        "--probe-path",
+        "/health",
+        "--no-early-stop",
+        "--max-requests",
+        "5000",
+        "--slo",
+        "p99=250ms",
+        "--peak-rps",
+        "300",
+        "--headroom",
+        "0.5",
+        "--pyspy-rate",
+        "50",
+        "--pyspy-seconds",
+        "7",
+        "--pyspy-gil",
+        "--memory-limit",
+        "512",
+        "--no-gpu",
+    )
+    assert result.code == 3
+    import json
+
+    config = json.loads((out / "meta.json").read_text())["config"]
+    expected = {
+        "ready_timeout_s": 7.0,
+        "duration_s": 12.0,
+        "users": [1, 3, 9],
+        "method": "POST",
+        "headers": ["X-A: 1", "Authorization: ***"],
+        "body": "<8 bytes>",
+        "request_timeout_s": 4.0,
+        "sample_interval_s": 0.2,
+        "probe_path": "/health",
+        "early_stop": False,
+        "max_requests": 5000,
+        "slo": "p99<=250ms",
+        "peak_rps": 300.0,
+        "headroom": 0.5,
+        "pyspy": True,
+        "pyspy_rate": 50,
+        "pyspy_seconds": 7.0,
+        "pyspy_gil": True,
+        "memory_limit_mb": 512.0,
+        "gpu": False,
+    }
+    assert {k: config[k] for k in expected} == expected
+
+
+def test_unwritable_out_folder_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_cli("run", "http://127.0.0.1:8000/", "--pid", "1", "--out", str(blocker / "run"))
+    line = _one_line(result)
+    assert result.code == 2 and "cannot write to" in line

@@ -37,8 +37,13 @@ def test_run_saves_folder_and_analyze_reproduces_report(tmp_path: Path) -> None:
     report = read_report(out)
     assert report["schema_version"] == "1.0"
     assert report["run"]["status"] == "completed"
-    stages = report["load"]["stages"]
+    all_stages = report["load"]["stages"]
+    stages = [s for s in all_stages if not s["profiled"]]
     assert [s["users"] for s in stages] == [1, 4]
+    # py-spy ran on one extra stage at the load of best throughput; capacity ignores it
+    profiled = [s for s in all_stages if s["profiled"]]
+    assert len(profiled) == 1 and profiled[0]["users"] == 4 and profiled[0]["index"] == 2
+    assert report["code"]["profiled_stages"] == [2]
     assert all(s["requests"] > 20 and s["error_rate"] == 0 for s in stages)
     # asyncio.sleep(0.01) per request: more users, more throughput
     assert stages[1]["rps"] > stages[0]["rps"] * 2

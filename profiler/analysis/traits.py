@@ -99,13 +99,15 @@ def cpu_bound(signals: Signals) -> Trait | None:
     return _trait(
         "cpu-bound",
         confidence,
-        f"Throughput plateaued at {p.rps:.0f} rps from {p.users} user{'s' if p.users != 1 else ''} on while the target's CPU was saturated on {scope}.",
+        f"Throughput plateaued at {p.rps:.0f} rps from {p.users} user{'s' if p.users != 1 else ''} on while the target's CPU was saturated on {scope}."
+        + (f" py-spy: the top on-CPU function was {signals.top_function}." if signals.top_function else ""),
         scope="all-cores" if every_core else "multi-core-process" if busiest >= MULTI_CORE_PROCESS else "one-core",
         plateau_rps=p.rps,
         plateau_users=p.users,
         busiest_process_cpu_pct=busiest,
         tree_cpu_pct=tree,
         ncpu=signals.ncpu,
+        top_function=signals.top_function,
     )
 
 

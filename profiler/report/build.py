@@ -160,11 +160,17 @@ def code_section(run: RunData) -> tuple[CodeSection, dict[str, Any]]:
         notice = notice or "Code attribution off (--no-pyspy)."
     rows: list[CodeStage] = []
     signals: dict[str, Any] = {}
-    for stage, (text, sources) in sorted(run.profiles.items()):
+    for stage, (text, sources, gil_text) in sorted(run.profiles.items()):
         profile = parse_collapsed(text)
         if profile.total_samples == 0:
             continue
-        summary = summarize_profile(profile, source=lambda f, line, s=sources: s.get(f"{f}:{line}"))  # type: ignore[misc]
+        summary = summarize_profile(
+            profile,
+            source=lambda f, line, s=sources: s.get(f"{f}:{line}"),  # type: ignore[misc]
+            # Both halves of the stage ran the same load for the same time: GIL-holding samples
+            # over non-waiting samples is the share of busy time the GIL was held.
+            gil_profile=parse_collapsed(gil_text) if gil_text is not None else None,
+        )
         rows.append(
             CodeStage(
                 stage=stage,

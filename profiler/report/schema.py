@@ -315,19 +315,29 @@ class CodeStage(_Model):
     samples: int = Field(ge=0, description="Stack samples py-spy took.")
     top_self: list[FunctionShare] = Field(
         default_factory=list,
-        description="Functions by self (leaf) share of all samples, counting only samples not waiting (where the CPU goes).",
+        description="Functions by self (leaf) share of the busy (non-waiting) samples: where the CPU goes.",
     )
     top_total: list[FunctionShare] = Field(
-        default_factory=list, description="Functions by inclusive share, non-waiting samples only."
+        default_factory=list, description="Functions by inclusive share of the busy (non-waiting) samples."
     )
     blocking_sites: list[FunctionShare] = Field(
         default_factory=list, description="Functions found waiting in a blocking call on the event loop's thread."
     )
-    idle_share: float = Field(ge=0, le=1, description="Share of samples waiting (sleep, select, lock, socket read).")
-    blocking_on_loop_share: float = Field(
-        ge=0, le=1, description="Share of samples with a blocking call under the asyncio event loop."
+    idle_share: float = Field(
+        ge=0,
+        le=1,
+        description="Share of thread samples waiting (sleep, select, lock, socket read); with --idle every parked "
+        "pool thread counts, so a large thread pool reads high.",
     )
-    gil_share: float | None = Field(None, ge=0, le=1, description="Share holding the GIL, when recorded with --gil.")
+    blocking_on_loop_share: float = Field(
+        ge=0, le=1, description="Share of the event-loop thread's samples spent in a blocking call (the loop stalled)."
+    )
+    gil_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Share of busy time the GIL was held (--pyspy-gil: the second half of the stage recorded with py-spy --gil).",
+    )
     speedscope: str | None = Field(None, description="Flame graph file in the run folder (open at speedscope.app).")
 
 

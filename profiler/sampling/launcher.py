@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from profiler.errors import ProfilerError
 from profiler.procutil import child_preexec, stop_process_group
 from profiler.record import SAMPLES
 
@@ -42,6 +43,11 @@ class SamplerProcess:
                 start_new_session=True,
                 preexec_fn=child_preexec(),
             )
+        except OSError as e:
+            raise ProfilerError(
+                f"cannot start the sampler process ({argv[0]}: {e.strerror or e}).",
+                "check that this Python can run subprocesses as the current user",
+            ) from None
         finally:
             log.close()
 

@@ -384,6 +384,9 @@ WAITING_PYTHON_LEAVES: frozenset[tuple[str, str]] = frozenset(
         ("_try_wait", "subprocess.py"),  # os.waitpid
         ("poll", "multiprocessing/connection.py"),
         ("_recv", "multiprocessing/connection.py"),
+        # A pool thread waking the loop (call_soon_threadsafe): a socket write that mostly
+        # waits for the GIL to come back; counting it as CPU would top every threadpool app.
+        ("_write_to_self", "asyncio/selector_events.py"),
     }
 )
 
@@ -578,8 +581,10 @@ def summarize_profile(
         gil_share = min(1.0, gil_profile.total_samples / busy)
     return ProfileSummary(
         total_samples=total,
-        top_self=_ranked(self_counts, total, top),
-        top_total=_ranked(total_counts, total, top),
+        # Shares of the busy (non-waiting) samples: with --idle every parked thread adds a sample
+        # per tick, so shares of all samples would shrink with the size of the thread pool.
+        top_self=_ranked(self_counts, max(busy, 1), top),
+        top_total=_ranked(total_counts, max(busy, 1), top),
         idle_share=waiting / total,
         loop_share=on_loop / total,
         blocking_on_loop=blocked / on_loop if on_loop else None,
