@@ -239,3 +239,29 @@ def test_streaming_response_has_early_first_byte(tmp_path: Path) -> None:
     stage = read_report(out)["load"]["stages"][0]
     assert stage["latency"]["p50"] >= 80.0  # five events 20 ms apart
     assert stage["ttfb"]["p50"] < stage["latency"]["p50"] / 2
+
+
+def test_other_load_on_the_machine_is_flagged(tmp_path: Path) -> None:
+    # A busy loop beside the run (bounded: it exits by itself) competes for the cores.
+    hog = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 25\nwhile time.time() < end: pass"])
+    try:
+        out = tmp_path / "r"
+        result = run_cli(
+            "run",
+            *launch_args(BASIC_APP, "/slow"),
+            "--users",
+            "1,2",
+            "--duration",
+            "4",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-pyspy",
+        )
+        assert result.code == 0, result.output
+    finally:
+        hog.kill()
+        hog.wait()
+    report = read_report(out)
+    ids = {i["id"] for i in report["validity"]["issues"]}
+    assert "other-load" in ids, report["validity"]

@@ -14,7 +14,16 @@ from profiler.report.schema import ResourceSection, RunInfo, StageReport, Validi
 
 LOADGEN_SATURATED_PCT = 90.0  # of one core
 MACHINE_SATURATED_PCT = 92.0  # of all cores
-STEAL_PCT = 10.0
+OTHER_LOAD_PCT = 50.0  # of one core, used by neither the target nor the load generator
+
+
+def _other_cpu(s: StageReport, ncpu: int | None) -> float | None:
+    """CPU (% of one core) the machine spent outside the target and the load generator."""
+    if ncpu is None or s.machine_cpu_pct is None or s.target_cpu_pct is None or s.loadgen_cpu_pct is None:
+        return None
+    return max(0.0, s.machine_cpu_pct * ncpu - s.target_cpu_pct - s.loadgen_cpu_pct)
+
+
 INTERVAL_SLACK = 2.0
 
 
@@ -56,6 +65,17 @@ def validity(
                     stage=s.index,
                     message=f"Stage {s.index}: the load generator used {s.loadgen_cpu_pct:.0f}% of a core; its own queueing "
                     "inflates latency and caps throughput. Treat this stage's figures as a floor on the target's capacity.",
+                )
+            )
+        other = _other_cpu(s, resources.ncpu)
+        if other is not None and other >= OTHER_LOAD_PCT:
+            issues.append(
+                ValidityIssue(
+                    id="other-load",
+                    severity="warning",
+                    stage=s.index,
+                    message=f"Stage {s.index}: processes other than the target and the load generator used "
+                    f"{other:.0f}% of a core; they competed for the machine during the measurement.",
                 )
             )
         if s.machine_cpu_pct is not None and s.machine_cpu_pct >= MACHINE_SATURATED_PCT:
