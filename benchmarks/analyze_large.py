@@ -13,8 +13,9 @@ same data):
                  (features ~2.1 ms + model ~7.3 ms + ~0.5 ms) + lognormal queueing that follows
                  Little's law + a small network term, with a few slow outliers; 0.1-0.5% HTTP 500
                  and a few connection resets; `Server-Timing` on ~97% of the successful rows, by
-                 default `features;dur=2.1, model;dur=7.3;desc="infer", total;dur=9.9`
-                 (`--timing-style plain` drops the quoted desc). Probe rows: 1% of N, evenly
+                 default `features;dur=2.104, model;dur=7.298;desc="infer", total;dur=9.911`
+                 (three decimals and a quoted desc, as profiler.handoff's middleware writes
+                 them; `--timing-style plain` drops the desc). Probe rows: 1% of N, evenly
                  spread over the run.
   samples.jsonl  10 Hz over the whole span, in the sampler's line format (see the docstring of
                  profiler/sampling/process.py): target cpu/rss/threads/fds/sockets/ctx/per_process,
@@ -73,7 +74,7 @@ PROBE_SHARE = 0.01
 TIMED_SHARE = 0.97  # of the successful main requests, those carrying Server-Timing
 TARGET_PID = 424242
 URL = "http://127.0.0.1:8000/predict"
-PROBE_PATH = "/__profiler_probe__"
+GENERATOR_VERSION = 2  # bump when the folder's contents change, so that --keep does not reuse an old one
 
 
 # ------------------------------------------------------------------ the synthetic run folder
@@ -110,12 +111,8 @@ def _main_rows(
         u = rand()
         if u < error_rate * 0.02:  # a connection reset now and then
             latency = 0.2 + expo(2.0)
-            append(
-                (
-                    t + latency / 1000.0,
-                    (f"{t:.6f}", f"{latency:.3f}", f"{latency:.3f}", 0, 0, "ConnectionResetError", stage, "main", "", ""),
-                )
-            )
+            lat = f"{latency:.3f}"
+            append((t + latency / 1000.0, (f"{t:.6f}", lat, lat, 0, 0, "ConnectionResetError", stage, "main", "", "")))
             continue
         features = lognorm(0.742, 0.25)  # median 2.1 ms
         model = lognorm(1.988, 0.2)  # median 7.3 ms
@@ -130,10 +127,11 @@ def _main_rows(
         else:
             status, nbytes, error = 200, 17 + int(rand() * 4), ""
             if rand() < TIMED_SHARE:
+                # Three decimals, as profiler.handoff's ServerTimingMiddleware writes them.
                 if quoted:
-                    timing = f'features;dur={features:.1f}, model;dur={model:.1f};desc="infer", total;dur={total:.1f}'
+                    timing = f'features;dur={features:.3f}, model;dur={model:.3f};desc="infer", total;dur={total:.3f}'
                 else:
-                    timing = f"features;dur={features:.1f}, model;dur={model:.1f}, total;dur={total:.1f}"
+                    timing = f"features;dur={features:.3f}, model;dur={model:.3f}, total;dur={total:.3f}"
             else:
                 timing = ""
         append(
@@ -251,7 +249,13 @@ def write_run(folder: Path, n: int, seed: int, timing_style: str) -> dict[str, A
             "gpu": {"available": False, "notice": "GPU sampling off (--no-gpu)."},
             "rapl": {"available": False, "notice": "RAPL energy counters not readable.", "max_range_uj": {}},
         },
-        "benchmark": {"generator": "benchmarks/analyze_large.py", "requests": n, "seed": seed, "timing": timing_style},
+        "benchmark": {
+            "generator": "benchmarks/analyze_large.py",
+            "version": GENERATOR_VERSION,
+            "requests": n,
+            "seed": seed,
+            "timing": timing_style,
+        },
     }
 
     with (folder / STAGES).open("w") as fh:
@@ -315,7 +319,8 @@ def _reusable(folder: Path, n: int, seed: int, timing_style: str) -> dict[str, A
     except (OSError, json.JSONDecodeError):
         return None
     mark = meta.get("benchmark") or {}
-    if mark.get("requests") != n or mark.get("seed") != seed or mark.get("timing") != timing_style:
+    wanted = {"version": GENERATOR_VERSION, "requests": n, "seed": seed, "timing": timing_style}
+    if any(mark.get(k) != v for k, v in wanted.items()):
         return None
     return {
         "requests": n,
@@ -435,7 +440,7 @@ def run_phases_child(folder: Path, profile: bool, top: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=1_000_000, help="requests in the run (default 1,000,000)")
-    p.add_argument("--keep", type=Path, default=None, help="write the run folder here and keep it (reused if it matches)")
+    p.add_argument("--keep", type=Path, default=None, help="write the run folder here and keep it (reused if same)")
     p.add_argument("--json", type=Path, default=None, help="write the results to this file")
     p.add_argument("--repeat", type=int, default=3, help="timed `profiler analyze` runs (default 3)")
     p.add_argument("--seed", type=int, default=1)

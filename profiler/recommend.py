@@ -68,8 +68,12 @@ def recommend(
                     "worker-processes",
                     f"Run {ncpu} worker processes per instance (e.g. `uvicorn --workers {ncpu}` or gunicorn -w {ncpu}); "
                     "threads will not help.",
-                    f"{processes} Python process{'es' if processes > 1 else ''} saturated one core each (the GIL) "
-                    "while other cores had room.",
+                    (
+                        "One Python process saturated one core"
+                        if processes <= 1
+                        else f"{processes} Python processes saturated one core each"
+                    )
+                    + " (the GIL) while other cores had room.",
                     ["cpu-bound"],
                     busiest_process_cpu_pct=_v(t, "busiest_process_cpu_pct"),
                     ncpu=ncpu,

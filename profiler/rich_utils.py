@@ -48,7 +48,7 @@ def print_report(report: Report, out: Console | None = None) -> None:
     for t in report_tables(report):
         out.print(render_table(t))
     for line in summary_lines(report):
-        out.print(Text(line))
+        out.print(Text(line), soft_wrap=True)
 
 
 class LiveView:
