@@ -36,8 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,9 @@ sys.path.insert(0, str(ROOT))
 from profiler.config import free_port  # noqa: E402
 from profiler.procutil import child_preexec, stop_process_group  # noqa: E402
 from profiler.sampling.launcher import SAMPLER_INFO, SamplerProcess  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_busy, tree_cpu_s, wait_ready, write_spec  # noqa: E402
 
 GOAL = 0.97
 # Which rounds run the worker with our recording, and which add the sampler process.
@@ -77,70 +78,6 @@ class Round:
     target_cpu_ms_per_req: float = 0.0
     wall_s: float = 0.0
     messages: list[str] = field(default_factory=list)
-
-
-def tree_cpu_s(root: psutil.Process | None) -> float:
-    """User + system CPU seconds of a process and its children (0 when gone)."""
-    if root is None:
-        return 0.0
-    try:
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system
-    return total
-
-
-def machine_busy() -> tuple[float, float]:
-    ct = psutil.cpu_times()
-    idle = ct.idle + getattr(ct, "iowait", 0.0)
-    total = sum(ct)
-    return total - idle, total
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"target exited with code {proc.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                resp.read()
-                return
-        except urllib.error.HTTPError:
-            return  # it answers: good enough
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise SystemExit(f"target did not answer {url} within {timeout_s:g} s")
-
-
-def write_spec(folder: Path, url: str, users: int, duration_s: float, bare: bool) -> Path:
-    """The same fields as profiler.load.driver.write_spec, for a one-stage closed-model plan."""
-    spec = {
-        "url": url,
-        "method": "GET",
-        "headers": {},
-        "body_b64": None,
-        "timeout_s": 30.0,
-        "plan": [{"index": 0, "users": users, "rate": None, "duration_s": duration_s}],
-        "out_dir": str(folder),
-        "probe_path": None,
-        "probe_rate": 10.0,
-        "early_stop": False,
-        "max_requests": 2_000_000,
-        "max_inflight": 1000,
-        "profile_s": None,  # no extra py-spy stage: one measured stage only
-        "bare": bare,
-    }
-    path = folder / "loadgen-spec.json"
-    path.write_text(json.dumps(spec, indent=2) + "\n")
-    return path
 
 
 def run_round(r: Round, url: str, target: psutil.Process, workdir: Path, interval_s: float, gpu: bool) -> Round:

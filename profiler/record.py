@@ -18,8 +18,10 @@ import csv
 import json
 import math
 import os
+import re
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,10 +100,18 @@ class StageRequests:
     malformed_timing: int = 0
     probe_latency: array[float] = field(default_factory=lambda: array("d"))
     probe_start: array[float] = field(default_factory=lambda: array("d"))
+    # Sorted copies, made by the (possibly parallel) reader: the percentiles need them, and
+    # sorting a million floats is the largest single cost of `analyze`.
+    latency_sorted: array[float] = field(default_factory=lambda: array("d"))
+    ttfb_sorted: array[float] = field(default_factory=lambda: array("d"))
 
     @property
     def count(self) -> int:
         return len(self.latency)
+
+    def sort(self) -> None:
+        self.latency_sorted = array("d", sorted(self.latency))
+        self.ttfb_sorted = array("d", sorted(self.ttfb))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,112 +158,192 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 _NAN = math.nan
+_INF = math.inf
 
 
-def _fast_timing(header: str) -> tuple[dict[str, float], int] | None:
-    """The common unquoted case, several times faster than the general parser; None to fall back.
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+# One entry `name[;param...];dur=N` per comma-separated item, dur the last parameter named so.
+_TIMING_ENTRY = re.compile(
+    r"(?:^|,)[ \t]*(" + _TOKEN + r")[ \t]*(?:;[^,]*)?;[ \t]*dur=([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)[ \t]*(?=;|,|$)"
+)
 
-    Anything unusual (quotes, a nameless or odd entry, a bad number) falls back to the general
-    parser, so both always agree.
+
+_QUOTED_SEPARATOR = re.compile(r'"[^"]*[,;\\][^"]*"')  # a quoted value hiding a separator
+
+
+def _parse_timing(header: str) -> tuple[dict[str, float], int]:
+    """Server-Timing durations by name and the malformed-entry count.
+
+    A regular expression takes the common case (every entry has a plain numeric dur); when it
+    does not account for every comma-separated entry (an entry without dur, a bad number, a
+    quoted value holding a comma...) the general parser decides, so both always agree.
     """
-    if '"' in header:
-        return None
-    out: dict[str, float] = {}
-    for entry in header.split(","):
-        name, _, params = entry.partition(";")
-        name = name.strip()
-        if not name:
-            if params.strip():
-                return None  # a nameless entry: malformed, let the general parser count it
-            continue
-        if not name.isascii() or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            return None
-        dur: float | None = None
-        for param in params.split(";"):
-            key, eq, value = param.partition("=")
-            if key.strip().lower() != "dur":
-                continue
-            try:
-                dur = float(value) if eq else None
-            except ValueError:
-                return None
-            if dur is None or not (0 <= dur < math.inf):
-                return None
-        if dur is not None:
-            out[name] = out.get(name, 0.0) + dur
-    return out, 0
-
-
-def read_requests(path: Path) -> dict[int, StageRequests]:
+    found = () if '"' in header and _QUOTED_SEPARATOR.search(header) else _TIMING_ENTRY.findall(header)
+    if found and len(found) == header.count(",") + 1:
+        out = {name: float(dur) for name, dur in found}
+        if len(out) != len(found):  # the same name twice: the app timed a step in pieces
+            out = {}
+            for name, dur in found:
+                out[name] = out.get(name, 0.0) + float(dur)
+        return out, 0
     from profiler.servertiming import parse_server_timing
 
-    stages: dict[int, StageRequests] = {}
+    parsed = parse_server_timing(header)
+    return parsed.durations, parsed.malformed
+
+
+PARALLEL_MIN_BYTES = 32 * 2**20  # below this, one process reads faster than starting others
+
+
+def read_requests(path: Path, workers: int | None = None) -> dict[int, StageRequests]:
+    """Read requests.csv into per-stage columns.
+
+    The hot loop of `analyze`: per-row work is kept to appends onto arrays bound once per stage,
+    and a large file is read in byte ranges by several processes (one per core, at most 4),
+    whose per-stage columns are then joined in file order.
+    """
     if not path.exists():
-        return stages
+        return {}
     with path.open(newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            return stages
-        if tuple(header) != REQUEST_COLUMNS:
-            raise RunFolderError(f"'{path}' does not have the expected columns.", "was it written by profiler?")
-        for row in reader:
-            if len(row) != len(REQUEST_COLUMNS):
-                continue  # a row cut short by a crash
-            try:
-                stage_idx = int(row[6])
-                start = float(row[0])
-                latency = float(row[1])
-                ttfb = float(row[2])
-                status = int(row[3])
-            except ValueError:
+        header = next(csv.reader(fh), None)
+    if header is None:
+        return {}
+    if tuple(header) != REQUEST_COLUMNS:
+        raise RunFolderError(f"'{path}' does not have the expected columns.", "was it written by profiler?")
+    size = path.stat().st_size
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if size >= PARALLEL_MIN_BYTES else 1
+    if workers <= 1:
+        return _read_range(path, 0, size)
+    from concurrent.futures import ProcessPoolExecutor
+
+    bounds = [size * i // workers for i in range(workers + 1)]
+    with ProcessPoolExecutor(workers) as pool:
+        parts = list(pool.map(_read_range, [path] * workers, bounds[:-1], bounds[1:]))
+    return _join(parts)
+
+
+def _lines(path: Path, start: int, end: int) -> Iterator[str]:
+    """The lines that begin in [start, end): a range owns the line it starts inside of."""
+    with path.open("rb") as fh:
+        if start:
+            # Skip the rest of the line under way at `start`: it belongs to the previous range.
+            # Seeking one byte back makes a line that begins exactly at `start` ours.
+            fh.seek(start - 1)
+            fh.readline()
+        else:
+            fh.seek(0)
+        pos = fh.tell()
+        while pos < end or (start == 0 and pos == 0):
+            line = fh.readline()
+            if not line:
+                return
+            pos += len(line)
+            yield line.decode("utf-8", "replace")
+
+
+def _join(parts: list[dict[int, StageRequests]]) -> dict[int, StageRequests]:
+    """Concatenate per-stage columns of consecutive file ranges (in order)."""
+    out: dict[int, StageRequests] = {}
+    for part in parts:
+        for idx, src in part.items():
+            dst = out.get(idx)
+            if dst is None:
+                out[idx] = src
                 continue
-            sr = stages.get(stage_idx)
-            if sr is None:
-                sr = stages[stage_idx] = StageRequests()
-            if row[7] == "probe":
-                sr.probe_latency.append(latency)
-                sr.probe_start.append(start)
-                continue
-            n = len(sr.latency)
-            sr.start.append(start)
-            sr.latency.append(latency)
-            sr.ttfb.append(ttfb)
-            error = row[5]
-            failed = bool(error) or status == 0 or status >= 400
-            sr.failed.append(1 if failed else 0)
-            try:
-                sr.bytes_total += int(row[4])
-            except ValueError:
-                pass
-            sr.statuses[status] += 1
-            if error:
-                sr.errors[error] += 1
+            n_dst, n_src = dst.count, src.count
+            for name in src.handoffs.keys() | dst.handoffs.keys():
+                mine = dst.handoffs.get(name) or array("d", [_NAN]) * n_dst
+                theirs = src.handoffs.get(name) or array("d", [_NAN]) * n_src
+                mine.extend(theirs)
+                dst.handoffs[name] = mine
+            for attr in ("start", "latency", "ttfb", "failed", "server_total", "probe_latency", "probe_start"):
+                getattr(dst, attr).extend(getattr(src, attr))
+            # Two sorted runs: timsort merges them in linear time.
+            dst.latency_sorted = array("d", sorted(dst.latency_sorted + src.latency_sorted))
+            dst.ttfb_sorted = array("d", sorted(dst.ttfb_sorted + src.ttfb_sorted))
+            dst.bytes_total += src.bytes_total
+            dst.statuses.update(src.statuses)
+            dst.errors.update(src.errors)
+            dst.flags.update(src.flags)
+            dst.timed += src.timed
+            dst.malformed_timing += src.malformed_timing
+    return out
+
+
+def _read_range(path: Path, begin: int, stop: int) -> dict[int, StageRequests]:
+    stages: dict[int, StageRequests] = {}
+    statuses: dict[int, array[int]] = {}
+    sizes: dict[int, array[int]] = {}
+    reader = csv.reader(_lines(path, begin, stop))
+    if begin == 0:
+        next(reader, None)  # the header, checked by read_requests
+    width = len(REQUEST_COLUMNS)
+    current = -1
+    sr = StageRequests()
+    nan = _NAN
+    for row in reader:
+        if len(row) != width:
+            continue  # a row cut short by a crash
+        try:
+            stage_idx = int(row[6])
+            start = float(row[0])
+            latency = float(row[1])
+            ttfb = float(row[2])
+            status = int(row[3])
+        except ValueError:
+            continue
+        if not (0.0 <= latency < _INF and 0.0 <= ttfb < _INF and start == start):
+            continue  # "nan"/"inf" parse as floats but would poison every sort after
+        if stage_idx != current:
+            current = stage_idx
+            sr = stages.get(stage_idx) or stages.setdefault(stage_idx, StageRequests())
+            status_col = statuses.setdefault(stage_idx, array("i"))
+            size_col = sizes.setdefault(stage_idx, array("q"))
+            add_start, add_latency, add_ttfb = sr.start.append, sr.latency.append, sr.ttfb.append
+            add_failed, add_total = sr.failed.append, sr.server_total.append
+        if row[7] == "probe":
+            sr.probe_latency.append(latency)
+            sr.probe_start.append(start)
+            continue
+        add_start(start)
+        add_latency(latency)
+        add_ttfb(ttfb)
+        error = row[5]
+        add_failed(1 if (error or status == 0 or status >= 400) else 0)
+        status_col.append(status)
+        size = row[4]
+        size_col.append(int(size) if size.isdigit() else 0)
+        if error:
+            sr.errors[error] += 1
+        if row[8]:
             for letter in row[8]:
                 sr.flags[letter] += 1
-            timing = row[9]
-            total = _NAN
-            if timing:
-                sr.timed += 1
-                fast = _fast_timing(timing)
-                if fast is None:
-                    parsed = parse_server_timing(timing)
-                    durations, malformed = parsed.durations, parsed.malformed
-                else:
-                    durations, malformed = fast
-                sr.malformed_timing += malformed
-                for name, dur in durations.items():
-                    if name == "total":
-                        total = dur
-                        continue
-                    col = sr.handoffs.get(name)
-                    if col is None:
-                        col = sr.handoffs[name] = array("d", [_NAN]) * n
-                    col.append(dur)
-            sr.server_total.append(total)
+        timing = row[9]
+        if not timing:
+            add_total(nan)
             for col in sr.handoffs.values():
-                if len(col) < n + 1:
-                    col.append(_NAN)
+                col.append(nan)
+            continue
+        sr.timed += 1
+        durations, malformed = _parse_timing(timing)
+        if malformed:
+            sr.malformed_timing += malformed
+        add_total(durations.pop("total", nan))
+        handoffs = sr.handoffs
+        if durations.keys() == handoffs.keys():  # the common case: the same marks every time
+            for name, col in handoffs.items():
+                col.append(durations[name])
+            continue
+        for name in durations.keys() - handoffs.keys():
+            # A handoff first seen mid-stage: NaN for every earlier request of the stage.
+            handoffs[name] = array("d", [nan]) * (len(sr.latency) - 1)
+        for name, col in handoffs.items():
+            col.append(durations.get(name, nan))
+    for idx, sr in stages.items():
+        sr.statuses.update(Counter(statuses.get(idx, ())))
+        sr.bytes_total = sum(sizes.get(idx, ()))
+        sr.sort()
     return stages
 
 
@@ -285,6 +375,7 @@ def _stage_windows(
                 planned_s=float(s.get("planned_s", 0.0)),
                 ended=e is not None,
                 stop_reason=e.get("stop_reason") if e else None,
+                profiled=bool(s.get("profiled", False)),
             )
         )
     return tuple(windows)

@@ -421,3 +421,47 @@ def test_prepare_folder_refuses_a_file(tmp_path: Path) -> None:
     f.write_text("x")
     with pytest.raises(RunFolderError, match="not a folder"):
         prepare_folder(f)
+
+
+def test_reading_in_parallel_byte_ranges_matches_one_reader(tmp_path: Path) -> None:
+    import math
+    import random
+
+    rng = random.Random(7)
+    rows = []
+    for i in range(60):
+        timing = "" if i % 7 == 0 else f"db;dur={rng.uniform(0, 5):.3f}" + (", cache;dur=0.2" if i > 30 else "")
+        rows.append(
+            _row(
+                T0 + i * 0.01,
+                latency=rng.uniform(1, 50),
+                stage=i // 20,
+                timing=timing,
+                kind="probe" if i % 11 == 0 else "main",
+            )
+        )
+    path = tmp_path / "requests.csv"
+    path.write_text(_csv_text(rows))
+
+    def flat(stages: dict) -> list:  # type: ignore[type-arg]
+        out = []
+        for idx in sorted(stages):
+            sr = stages[idx]
+            out.append(
+                (
+                    idx,
+                    list(sr.latency),
+                    list(sr.start),
+                    list(sr.probe_latency),
+                    sr.timed,
+                    dict(sr.statuses),
+                    {n: [None if math.isnan(v) else v for v in col] for n, col in sorted(sr.handoffs.items())},
+                )
+            )
+        return out
+
+    one = flat(read_requests(path, workers=1))
+    assert sum(len(s[1]) for s in one) == 60 - 6  # six probe rows
+    # Many range counts put range boundaries everywhere, exactly on line starts included.
+    for workers in range(2, 24):
+        assert flat(read_requests(path, workers=workers)) == one, workers

@@ -93,7 +93,15 @@ def build_signals(
     stage_signals: list[StageSignal] = []
     for s in stages:
         reqs = run.requests.get(s.index)
-        slo_latency = percentile(sorted(reqs.latency), slo_percentile) if reqs is not None and reqs.count else None
+        known = {50.0: s.latency.p50, 90.0: s.latency.p90, 95.0: s.latency.p95, 99.0: s.latency.p99}
+        if slo_percentile in known:
+            slo_latency: float | None = known[slo_percentile] if s.requests else None  # already computed
+        else:
+            slo_latency = (
+                percentile(reqs.latency_sorted or sorted(reqs.latency), slo_percentile)
+                if reqs is not None and reqs.count
+                else None
+            )
         stage_signals.append(
             StageSignal(
                 index=s.index,

@@ -414,7 +414,7 @@ class Worker:
                 self.stop(f"saturated: {reason}")
         if spec.profile_s and history and (self.stop_reason == "completed" or self.stop_reason.startswith("saturated")):
             # A dedicated stage for py-spy, at the load that gave the most throughput: py-spy costs the
-            # target 7-13% at 100 Hz, so no capacity figure is taken from this stage.
+            # target ~13% of its throughput at 100 Hz (docs/benchmarks.md), so no capacity figure is taken from this stage.
             best = max(range(len(history)), key=lambda i: history[i].rps)
             ran = spec.plan[best]
             stage = StagePlan(index=len(history), users=ran.users, rate=ran.rate, duration_s=spec.profile_s)
