@@ -26,9 +26,10 @@ from profiler.config import (
     parse_int_list,
     parse_slo,
     substitute_port,
+    validate_probe_path,
     validate_url,
 )
-from profiler.errors import ConfigError, ProfilerError
+from profiler.errors import ConfigError, ProfilerError, RunFolderError
 
 app = typer.Typer(
     add_completion=False,
@@ -64,7 +65,15 @@ def _run(config: RunConfig, quiet: bool, as_json: bool) -> int:
         from profiler.rich_utils import LiveView
 
         view = LiveView()
-    outcome = Session(config, view).run()
+    try:
+        outcome = Session(config, view).run()
+    except OSError as e:
+        # Disk full or a folder taken away mid-run: the children are already stopped by then.
+        view.close()
+        raise RunFolderError(
+            f"could not write the run folder {config.out}: {e.strerror or e}.",
+            "free disk space or choose another --out",
+        ) from None
     # A run that failed before any request has nothing to tabulate: the error line says it all
     # (report.json is still written, and --json still prints it).
     if as_json or outcome.error is None or outcome.report.load.requests > 0:
@@ -219,7 +228,7 @@ def run(
             request_timeout_s=timeout,
             sample_interval_s=interval,
             probe=not no_probe,
-            probe_path=probe_path,
+            probe_path=validate_probe_path(probe_path),
             early_stop=not no_early_stop,
             max_requests=max_requests,
             allow_remote=allow_remote,

@@ -94,7 +94,10 @@ def is_loopback_host(host: str) -> bool:
 
 
 def validate_url(url: str, allow_remote: bool) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:
+        raise ConfigError(f"'{url}' is not a valid URL ({e}).", "e.g. http://127.0.0.1:8000/predict") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"'{url}' is not an http(s) URL.",
@@ -132,6 +135,12 @@ def parse_float_list(text: str, what: str) -> tuple[float, ...]:
     if not values or any(not (0 < v < float("inf")) for v in values):
         raise ConfigError(f"{what} '{text}' must hold numbers > 0.", f"e.g. {what} 10,20,40")
     return values
+
+
+def validate_probe_path(path: str) -> str:
+    if not path.startswith("/"):
+        raise ConfigError(f"--probe-path '{path}' does not start with '/'.", "e.g. --probe-path /health")
+    return path
 
 
 def parse_header(text: str) -> tuple[str, str]:

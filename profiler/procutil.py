@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import subprocess
@@ -14,14 +13,15 @@ from collections.abc import Callable
 _PR_SET_PDEATHSIG = 1
 
 
+# Loaded once here, in the parent: between fork and exec the child may only make the call.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
 def _die_with_parent() -> None:
     # Linux: ask the kernel to SIGTERM this child when we die, even by SIGKILL, so that no
     # target, sampler or load worker is left orphaned on any exit path. Elsewhere a no-op.
-    if not sys.platform.startswith("linux"):
-        return
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def child_preexec() -> Callable[[], None]:

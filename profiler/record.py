@@ -43,6 +43,9 @@ REQUEST_COLUMNS = (
 # flags: letters for response traits the analysis needs but a status code cannot show:
 #   c = Set-Cookie present, t = chunked transfer encoding, e = text/event-stream
 FLAG_COOKIE, FLAG_CHUNKED, FLAG_EVENT_STREAM = "c", "t", "e"
+# The error of an open-model arrival the generator could not send (all its slots busy): counted
+# as a failure of the stage, never as a latency (it has none).
+UNSENT = "GeneratorSaturated"
 META = "meta.json"
 REQUESTS = "requests.csv"
 STAGES = "stages.jsonl"
@@ -100,6 +103,7 @@ class StageRequests:
     malformed_timing: int = 0
     probe_latency: array[float] = field(default_factory=lambda: array("d"))
     probe_start: array[float] = field(default_factory=lambda: array("d"))
+    unsent: int = 0  # open-model arrivals the generator could not send (UNSENT)
     # Sorted copies, made by the (possibly parallel) reader: the percentiles need them, and
     # sorting a million floats is the largest single cost of `analyze`.
     latency_sorted: array[float] = field(default_factory=lambda: array("d"))
@@ -151,9 +155,11 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
             if not line:
                 continue
             try:
-                out.append(json.loads(line))
+                value = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut short by a crash: at most the last one
+            if isinstance(value, dict):
+                out.append(value)
     return out
 
 
@@ -178,8 +184,18 @@ def _parse_timing(header: str) -> tuple[dict[str, float], int]:
     does not account for every comma-separated entry (an entry without dur, a bad number, a
     quoted value holding a comma...) the general parser decides, so both always agree.
     """
-    found = () if '"' in header and _QUOTED_SEPARATOR.search(header) else _TIMING_ENTRY.findall(header)
-    if found and len(found) == header.count(",") + 1:
+    if '"' in header and (header.count('"') % 2 or _QUOTED_SEPARATOR.search(header)):
+        found: list[tuple[str, str]] = []
+    else:
+        found = _TIMING_ENTRY.findall(header)
+    # Every entry matched, each with exactly one dur (a second, even a bad one, is the general
+    # parser's to judge), and every number finite (1e400 is not).
+    if (
+        found
+        and len(found) == header.count(",") + 1
+        and header.lower().count("dur") == len(found)
+        and all(len(d) < 300 and float(d) < _INF for _, d in found)
+    ):
         out = {name: float(dur) for name, dur in found}
         if len(out) != len(found):  # the same name twice: the app timed a step in pieces
             out = {}
@@ -216,10 +232,14 @@ def read_requests(path: Path, workers: int | None = None) -> dict[int, StageRequ
     if workers <= 1:
         return _read_range(path, 0, size)
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     bounds = [size * i // workers for i in range(workers + 1)]
-    with ProcessPoolExecutor(workers) as pool:
-        parts = list(pool.map(_read_range, [path] * workers, bounds[:-1], bounds[1:]))
+    try:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(_read_range, [path] * workers, bounds[:-1], bounds[1:]))
+    except (OSError, BrokenProcessPool):
+        return _read_range(path, 0, size)  # no processes to be had here (e.g. no /dev/shm): one reader
     return _join(parts)
 
 
@@ -267,6 +287,7 @@ def _join(parts: list[dict[int, StageRequests]]) -> dict[int, StageRequests]:
             dst.errors.update(src.errors)
             dst.flags.update(src.flags)
             dst.timed += src.timed
+            dst.unsent += src.unsent
             dst.malformed_timing += src.malformed_timing
     return out
 
@@ -306,10 +327,14 @@ def _read_range(path: Path, begin: int, stop: int) -> dict[int, StageRequests]:
             sr.probe_latency.append(latency)
             sr.probe_start.append(start)
             continue
+        error = row[5]
+        if error == UNSENT:
+            sr.unsent += 1
+            sr.errors[error] += 1
+            continue
         add_start(start)
         add_latency(latency)
         add_ttfb(ttfb)
-        error = row[5]
         add_failed(1 if (error or status == 0 or status >= 400) else 0)
         status_col.append(status)
         size = row[4]
@@ -353,7 +378,9 @@ def _stage_windows(
     starts: dict[int, dict[str, Any]] = {}
     ends: dict[int, dict[str, Any]] = {}
     for ev in events:
-        (starts if ev.get("event") == "start" else ends)[int(ev["index"])] = ev
+        if not isinstance(ev.get("index"), int) or not isinstance(ev.get("t"), (int, float)):
+            continue  # not an event this profiler wrote
+        (starts if ev.get("event") == "start" else ends)[ev["index"]] = ev
     windows: list[StageWindow] = []
     for idx in sorted(starts):
         s = starts[idx]
@@ -391,12 +418,22 @@ def read_run(folder: Path) -> RunData:
         )
     try:
         meta = json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeError, json.JSONDecodeError) as e:
         raise RunFolderError(f"cannot read '{meta_path}': {e}.", "the run folder is damaged; run again") from None
-    requests = read_requests(folder / REQUESTS)
-    samples = tuple(_read_jsonl(folder / SAMPLES))
+    if not isinstance(meta, dict):
+        raise RunFolderError(
+            f"'{meta_path}' is not a profiler run's metadata.", "give the --out folder of a `profiler run`"
+        )
+    try:
+        requests = read_requests(folder / REQUESTS)
+        samples = tuple(x for x in _read_jsonl(folder / SAMPLES) if isinstance(x.get("t"), (int, float)))
+        stage_events = _read_jsonl(folder / STAGES)
+    except (OSError, UnicodeError, csv.Error) as e:
+        raise RunFolderError(
+            f"cannot read the run folder '{folder}': {e}.", "check the files' permissions, or run again"
+        ) from None
     last_t = float(samples[-1]["t"]) if samples else float(meta.get("started_at", 0.0))
-    stages = _stage_windows(_read_jsonl(folder / STAGES), requests, last_t)
+    stages = _stage_windows(stage_events, requests, last_t)
     return RunData(
         folder=folder,
         meta=meta,

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from profiler import __version__
 from profiler.config import RunConfig, Slo
-from profiler.errors import LoadError, ProfilerError, TargetExitedError
-from profiler.load.driver import LoadProcess, write_spec
+from profiler.errors import LoadError, ProfilerError, RunFolderError, TargetExitedError
+from profiler.load.driver import LoadProcess, build_spec, write_spec
 from profiler.load.plan import StagePlan, build_plan
 from profiler.record import META, PYSPY_DIR, REPORT, TARGET_LOG, prepare_folder, read_run, write_json_atomic
 from profiler.report.build import AnalysisOptions, build_report
@@ -128,6 +128,7 @@ class Session:
     meta: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
     recording: Any = None  # the py-spy recording of the profiled stage, while it runs
+    deadline_hit: bool = False
     gil_pending: tuple[int, int, int] | None = None  # (pid, stage, seconds) of the --gil half to come
     profiled_stage: int | None = None
 
@@ -170,7 +171,9 @@ class Session:
             self.meta["plan"] = [asdict(p) for p in plan]
             self._save_meta()
             self.view.plan(plan)
-            load = LoadProcess(write_spec(config, plan, self.folder), self.folder)
+            spec = build_spec(config, plan, self.folder)
+            write_spec(spec, self.folder)
+            load = LoadProcess(spec, self.folder)
             status = self._drive(load, target, plan)
         except _Stop:
             pass
@@ -181,13 +184,17 @@ class Session:
                 status = "interrupted"
         finally:
             self.view.phase("stopping")
+            # Each step below must run even if an earlier one fails: children are stopped first.
             if load is not None:
                 load.stop()
-                if load.done and status not in ("interrupted", "target-exited", "failed"):
-                    status = _status_of(load.done.get("reason", ""))
-                if load.done:
+                if self.deadline_hit:
+                    self.meta["stop_reason"] = "the plan's time budget ran out; load stopped"
+                elif load.done:
                     self.meta["stop_reason"] = load.done.get("reason")
-            self._finish_pyspy()
+            try:
+                self._finish_pyspy()
+            except OSError as e:  # e.g. disk full: the sampler and the target must still be stopped
+                self.meta["pyspy_notice"] = f"py-spy output could not be saved: {e.strerror or e}."
             if sampler is not None:
                 sampler.stop()
             if target is not None:
@@ -250,10 +257,9 @@ class Session:
             return
         pid, stage, seconds = self.gil_pending
         self.gil_pending = None
-        if self._collect(self.recording):
+        first, self.recording = self.recording, None
+        if self._collect(first):
             self._record(pid, self.folder / PYSPY_DIR / f"stage-{stage}.gil.txt", seconds, gil=True)
-        else:
-            self.recording = None
 
     def _finish_pyspy(self) -> None:
         rec, self.recording = self.recording, None
@@ -318,7 +324,8 @@ class Session:
         from profiler.record import SAMPLES
 
         tail = SampleTail(self.folder / SAMPLES)
-        budget = sum(p.duration_s for p in plan) + self.config.request_timeout_s + 30.0
+        profile_s = self.config.pyspy_seconds if self.config.pyspy else 0.0
+        budget = sum(p.duration_s for p in plan) + profile_s + self.config.request_timeout_s + 30.0
         deadline = time.monotonic() + budget
         last_view = 0.0
         while True:
@@ -341,6 +348,8 @@ class Session:
                 raise TargetExitedError(
                     f"the target exited (code {target.exit_code()}) during the run.", "see target.log"
                 )
+            if not load.running():
+                load._reader.join(timeout=1.0)  # its last lines ("done") may still be in the pipe
             if not load.running() and load.messages.empty():
                 if load.done:
                     return _status_of(str(load.done.get("reason", "")))
@@ -350,6 +359,7 @@ class Session:
                     f"see {load.log_path}",
                 )
             if now > deadline:
+                self.deadline_hit = True
                 return "completed"
 
 
@@ -399,5 +409,11 @@ def reanalyse(
         memory_limit_mb=memory_limit_mb if memory_limit_mb is not None else base.memory_limit_mb,
     )
     report = build_report(run, options)
-    write_json_atomic(folder / REPORT, report.model_dump(mode="json", by_alias=True))
+    try:
+        write_json_atomic(folder / REPORT, report.model_dump(mode="json", by_alias=True))
+    except OSError as e:
+        raise RunFolderError(
+            f"cannot write {folder / REPORT}: {e.strerror or e}.",
+            "run `profiler analyze` as a user who may write the run folder (or copy the folder first)",
+        ) from None
     return report

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import shlex
+import ssl
 import subprocess
 import time
 from collections.abc import Callable
@@ -63,6 +64,10 @@ def launch(command: str, log_path: Path, cwd: Path | None = None) -> Target:
         raise ConfigError(f"--launch command cannot be parsed: {e}.", "check its quotes") from None
     if not argv:
         raise ConfigError("--launch command is empty.", "give the command that starts your app")
+    if cwd is not None and not cwd.is_dir():
+        raise ConfigError(f"--cwd '{cwd}' is not a folder.", "give the folder the --launch command runs in")
+    if cwd is not None and not cwd.is_dir():
+        raise ConfigError(f"--cwd '{cwd}' is not a folder.", "give the folder the --launch command runs in")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     log = log_path.open("ab")
     try:
@@ -85,6 +90,11 @@ def launch(command: str, log_path: Path, cwd: Path | None = None) -> Target:
         raise ConfigError(
             f"cannot start the target: '{argv[0]}' is not executable.", "check the --launch command"
         ) from None
+    except OSError as e:
+        raise ConfigError(
+            f"cannot start the target '{argv[0]}': {e.strerror or e}.",
+            "check the --launch command (a script needs a #! line and the executable bit)",
+        ) from None
     finally:
         log.close()
     return Target(pid=proc.pid, command=command, proc=proc, log_path=log_path)
@@ -105,8 +115,15 @@ def attach(pid: int) -> Target:
 
 def _answers(url: str, timeout_s: float) -> bool:
     parts = urlsplit(url)
-    conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        # A local app often has a self-signed certificate; the load worker does not verify either.
+        context = ssl._create_unverified_context()
+        conn = http.client.HTTPSConnection(
+            parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
     try:
         conn.request("GET", parts.path or "/")
         conn.getresponse().read()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,9 @@ def _one_line(result) -> str:  # type: ignore[no-untyped-def]
         (["run", "http://127.0.0.1:8000/", "--pid", "999999999"], 3, "no process with pid"),
         (["run", "http://127.0.0.1:{port}/", "--launch", "no-such-binary-xyz --port {port}"], 2, "was not found"),
         (["analyze", "/nonexistent/run"], 2, "is not a folder"),
+        (["run", "http://[::1:8000/x", "--pid", "1"], 2, "is not a valid URL"),
+        (["run", "http://127.0.0.1:8000/", "--pid", "1", "--probe-path", "health"], 2, "does not start with '/'"),
+        (["run", "http://127.0.0.1:{port}/", "--launch", "python3 -V", "--cwd", "/etc/hostname"], 2, "is not a folder"),
     ],
 )
 def test_bad_input_gives_one_line(args: list[str], code: int, needle: str, tmp_path: Path) -> None:
@@ -164,3 +168,50 @@ def test_unwritable_out_folder_is_one_line(tmp_path: Path) -> None:
     result = run_cli("run", "http://127.0.0.1:8000/", "--pid", "1", "--out", str(blocker / "run"))
     line = _one_line(result)
     assert result.code == 2 and "cannot write to" in line
+
+
+def test_launch_script_without_shebang_is_one_line(tmp_path: Path) -> None:
+    script = tmp_path / "start.sh"
+    script.write_text("echo hi\n")
+    script.chmod(0o755)
+    result = run_cli("run", "http://127.0.0.1:{port}/", "--launch", str(script), "--out", str(tmp_path / "r"))
+    line = _one_line(result)
+    assert result.code == 2 and "cannot start the target" in line
+
+
+@pytest.mark.parametrize("meta", ["[]", "{not json", "\xff\xfe"])
+def test_analyze_damaged_folder_is_one_line(tmp_path: Path, meta: str) -> None:
+    (tmp_path / "meta.json").write_text(meta, errors="surrogateescape")
+    result = run_cli("analyze", str(tmp_path))
+    line = _one_line(result)
+    assert result.code == 2 and "meta.json" in line
+
+
+def test_secrets_never_reach_the_run_folder(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    body = tmp_path / "body.json"
+    body.write_text('{"card": "4111-SECRET-BODY"}')
+    result = run_cli(
+        "run",
+        *launch_args(BASIC_APP, "/timing"),
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: Bearer SECRET-TOKEN",
+        "--body",
+        f"@{body}",
+        "--users",
+        "1",
+        "--duration",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-pyspy",
+    )
+    assert result.code == 0, result.output
+    for f in out.rglob("*"):
+        if f.is_file():
+            text = f.read_bytes()
+            assert b"SECRET-TOKEN" not in text and b"SECRET-BODY" not in text, f
+    assert json.loads((out / "loadgen-spec.json").read_text())["headers"]["Authorization"] == "***"

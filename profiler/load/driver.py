@@ -21,8 +21,10 @@ from profiler.load.plan import StagePlan
 from profiler.procutil import child_preexec, stop_process_group
 from profiler.record import LOADGEN_LOG
 
+SECRET_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key", "api-key")
 
-def write_spec(config: RunConfig, plan: tuple[StagePlan, ...], folder: Path) -> Path:
+
+def build_spec(config: RunConfig, plan: tuple[StagePlan, ...], folder: Path) -> dict[str, Any]:
     spec = {
         "url": config.url,
         "method": config.method,
@@ -38,21 +40,30 @@ def write_spec(config: RunConfig, plan: tuple[StagePlan, ...], folder: Path) -> 
         "max_inflight": config.max_inflight,
         "profile_s": config.pyspy_seconds if config.pyspy else None,
     }
+    return spec
+
+
+def write_spec(spec: dict[str, Any], folder: Path) -> Path:
+    """A copy for the record, with secret headers masked and the body left out: the worker
+    gets the real spec on its stdin."""
+    shown = dict(spec)
+    shown["headers"] = {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in spec["headers"].items()}
+    shown["body_b64"] = "<omitted>" if spec.get("body_b64") else None
     path = folder / "loadgen-spec.json"
-    path.write_text(json.dumps(spec, indent=2) + "\n")
+    path.write_text(json.dumps(shown, indent=2) + "\n")
     return path
 
 
 class LoadProcess:
     """The running load worker; `messages` receives its JSON progress lines."""
 
-    def __init__(self, spec_path: Path, folder: Path) -> None:
+    def __init__(self, spec: dict[str, Any], folder: Path) -> None:
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         log = (folder / LOADGEN_LOG).open("ab")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "profiler.load.worker", str(spec_path)],
-                stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "profiler.load.worker", "-"],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 start_new_session=True,  # our Ctrl-C is ours to relay, in order
@@ -62,6 +73,12 @@ class LoadProcess:
             raise LoadError(f"cannot start the load generator: {e}.", "check the Python environment") from None
         finally:
             log.close()
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(spec).encode())
+            self.proc.stdin.close()
+        except OSError:
+            pass  # it died at once; its log and exit code tell why
         self.log_path = folder / LOADGEN_LOG
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

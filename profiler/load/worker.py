@@ -34,7 +34,7 @@ from locust.env import Environment
 
 from profiler.analysis.stats import percentile
 from profiler.load.plan import StageOutcome, StagePlan, saturation_reason
-from profiler.record import FLAG_CHUNKED, FLAG_COOKIE, FLAG_EVENT_STREAM, REQUEST_COLUMNS
+from profiler.record import FLAG_CHUNKED, FLAG_COOKIE, FLAG_EVENT_STREAM, REQUEST_COLUMNS, UNSENT
 
 FLUSH_EVERY_S = 0.5
 TICK_EVERY_S = 0.5
@@ -59,7 +59,8 @@ class Spec:
 
     @classmethod
     def load(cls, path: Path) -> Spec:
-        raw = json.loads(path.read_text())
+        # "-": the spec comes on stdin, so headers and body (secrets) never touch the disk.
+        raw = json.loads(sys.stdin.read() if str(path) == "-" else path.read_text())
         return cls(
             url=raw["url"],
             method=raw["method"],
@@ -109,16 +110,22 @@ class Recorder:
         kind: str,
         flags: str,
         timing: str,
+        stage: int | None = None,
     ) -> None:
+        # A request belongs to the stage it was sent in (given by the caller), not the one it
+        # finished in: a saturated stage's slowest answers arrive after it ends.
+        stage = self.stage if stage is None else stage
         self.rows.append(
-            (f"{start:.6f}", f"{latency:.3f}", f"{ttfb:.3f}", status, nbytes, error, self.stage, kind, flags, timing)
+            (f"{start:.6f}", f"{latency:.3f}", f"{ttfb:.3f}", status, nbytes, error, stage, kind, flags, timing)
         )
         if kind == "main":
             self.total += 1
             failed = bool(error) or status == 0 or status >= 400
-            self.stage_latencies.append(latency)
+            if stage == self.stage and error != UNSENT:
+                self.stage_latencies.append(latency)
             self.stage_errors += failed
-            self.window.append((time.time(), latency, failed))
+            if error != UNSENT:
+                self.window.append((time.time(), latency, failed))
 
     def flush(self) -> None:
         if self.rows:
@@ -158,6 +165,7 @@ class Worker:
     # -- one request, timed by us: Locust rounds its own figures and has no time to first byte
     def fire(self, client: FastHttpSession, path: str, kind: str, intended: float | None = None) -> None:
         spec = self.spec
+        stage = self.recorder.stage
         wall = time.time()
         t0 = time.perf_counter()
         # In the open model, latency counts from the intended arrival, not from when we got to it:
@@ -195,7 +203,7 @@ class Worker:
         if not error and status >= 400:
             error = f"HTTP {status}"
         start = intended if intended is not None else wall
-        self.recorder.add(start, latency, ttfb + offset_ms, status, nbytes, error, kind, flags, timing)
+        self.recorder.add(start, latency, ttfb + offset_ms, status, nbytes, error, kind, flags, timing, stage)
         if self.recorder.total >= spec.max_requests:
             self.stop("request limit reached")
 
@@ -302,10 +310,12 @@ class Worker:
             delay = intended - time.time()
             if delay > 0:
                 gevent.sleep(delay)
+            else:
+                gevent.sleep(0)  # catching up: let the spawned requests start (and signals run)
             if pool.full():
                 # The generator itself is out of slots: record the arrival as failed, never wait,
                 # or the schedule would bend to the target (coordinated omission).
-                self.recorder.add(intended, 0.0, 0.0, 0, 0, "GeneratorSaturated", "main", "", "")
+                self.recorder.add(intended, 0.0, 0.0, 0, 0, UNSENT, "main", "", "")
             else:
                 pool.spawn(self.fire, client, self.path, "main", intended)
             n += 1
@@ -425,7 +435,7 @@ class Worker:
         self.stopping = True
         if runner is not None:
             runner.quit()
-        pool.join(timeout=spec.timeout_s)
+        pool.join(timeout=min(spec.timeout_s, 5.0))  # the orchestrator's patience is 10 s
         gevent.killall(greenlets, timeout=2)
         self.recorder.close()
         self.stages_fh.close()

@@ -68,6 +68,11 @@ class StageReport(_Model):
     requests: int = Field(ge=0, description="Main requests completed in the stage (probe requests excluded).")
     rps: float = Field(ge=0, description="Achieved throughput: requests / duration.")
     ok_rps: float = Field(ge=0, description="Throughput of successful requests only.")
+    unsent: int = Field(
+        0,
+        ge=0,
+        description="Open model: arrivals the load generator could not send (all its slots busy); failures with no latency, not in `requests`.",
+    )
     latency: LatencyStats = Field(description="Client-side latency, request sent to last byte read.")
     ttfb: LatencyStats = Field(description="Time to first byte (response headers received).")
     error_rate: float = Field(

@@ -187,7 +187,9 @@ def run(args: argparse.Namespace) -> int:
                 if owner is not None:
                     skip = set(pids) | {me}
                     try:
-                        gen_pids = [c.pid for c in owner.children(recursive=True) if c.pid not in skip]
+                        gen_pids = [
+                            c.pid for c in owner.children(recursive=True) if c.pid not in skip and not _is_pyspy(c)
+                        ]
                     except psutil.Error:
                         gen_pids = []
             machine = psutil.cpu_times()
@@ -222,6 +224,14 @@ def run(args: argparse.Namespace) -> int:
         if gpu is not None:
             gpu.close()
     return 0
+
+
+def _is_pyspy(proc: psutil.Process) -> bool:
+    """py-spy is a child of the profiler too, but it is not the load generator."""
+    try:
+        return bool(proc.name() == "py-spy")
+    except psutil.Error:
+        return True
 
 
 def _busy(ct: Any) -> float:
