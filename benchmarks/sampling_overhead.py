@@ -50,7 +50,7 @@ from profiler.procutil import child_preexec, stop_process_group  # noqa: E402
 from profiler.sampling.launcher import SAMPLER_INFO, SamplerProcess  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_busy, tree_cpu_s, wait_ready, write_spec  # noqa: E402
+from _common import machine_busy, start_worker, tree_cpu_s, wait_ready, write_spec  # noqa: E402
 
 GOAL = 0.97
 # Which rounds run the worker with our recording, and which add the sampler process.
@@ -92,17 +92,7 @@ def run_round(r: Round, url: str, target: psutil.Process, workdir: Path, interva
             time.sleep(0.05)
     spec = write_spec(folder, url, r.users, r.duration_s, bare=r.mode not in RECORDED)
     t_start = time.monotonic()
-    log = (folder / "loadgen.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "profiler.load.worker", str(spec)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        start_new_session=True,
-        preexec_fn=child_preexec(),
-    )
-    log.close()
+    worker = start_worker(spec, folder)
     wproc = psutil.Process(worker.pid)
     sproc = psutil.Process(sampler.proc.pid) if sampler is not None else None
     first: tuple[float, float, float, float, tuple[float, float]] | None = None
