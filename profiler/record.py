@@ -108,6 +108,11 @@ class StageRequests:
     # sorting a million floats is the largest single cost of `analyze`.
     latency_sorted: array[float] = field(default_factory=lambda: array("d"))
     ttfb_sorted: array[float] = field(default_factory=lambda: array("d"))
+    # Derived by analysis.handoffs.derive (in the reader's processes); timed_count -1: not yet.
+    timed_count: int = -1
+    timed_latency_total: float = 0.0
+    unattributed_sorted: array[float] = field(default_factory=lambda: array("d"))
+    handoffs_sorted: dict[str, array[float]] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -282,6 +287,12 @@ def _join(parts: list[dict[int, StageRequests]]) -> dict[int, StageRequests]:
             # Two sorted runs: timsort merges them in linear time.
             dst.latency_sorted = array("d", sorted(dst.latency_sorted + src.latency_sorted))
             dst.ttfb_sorted = array("d", sorted(dst.ttfb_sorted + src.ttfb_sorted))
+            dst.unattributed_sorted = array("d", sorted(dst.unattributed_sorted + src.unattributed_sorted))
+            for name, values in src.handoffs_sorted.items():
+                mine_sorted = dst.handoffs_sorted.get(name, array("d"))
+                dst.handoffs_sorted[name] = array("d", sorted(mine_sorted + values))
+            dst.timed_count += src.timed_count
+            dst.timed_latency_total += src.timed_latency_total
             dst.bytes_total += src.bytes_total
             dst.statuses.update(src.statuses)
             dst.errors.update(src.errors)
@@ -369,6 +380,11 @@ def _read_range(path: Path, begin: int, stop: int) -> dict[int, StageRequests]:
         sr.statuses.update(Counter(statuses.get(idx, ())))
         sr.bytes_total = sum(sizes.get(idx, ()))
         sr.sort()
+        # Imported here: analysis imports this module; doing the per-request pass now puts it
+        # in the reader's worker processes, one per core.
+        from profiler.analysis.handoffs import derive
+
+        derive(sr)
     return stages
 
 

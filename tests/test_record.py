@@ -456,6 +456,10 @@ def test_reading_in_parallel_byte_ranges_matches_one_reader(tmp_path: Path) -> N
                     sr.timed,
                     dict(sr.statuses),
                     {n: [None if math.isnan(v) else v for v in col] for n, col in sorted(sr.handoffs.items())},
+                    sr.timed_count,
+                    round(sr.timed_latency_total, 6),
+                    list(sr.unattributed_sorted),
+                    {n: list(col) for n, col in sorted(sr.handoffs_sorted.items())},
                 )
             )
         return out

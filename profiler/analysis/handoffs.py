@@ -27,46 +27,58 @@ def _stats(values: Sequence[float], latency_total: float) -> HandoffStats:
     )
 
 
-# (latency of timed requests, unattributed time, durations by handoff name), as compact arrays:
-# a million requests' worth of Python float lists would cost ~100 MB more at the peak.
-_Collected = tuple["array[float]", "array[float]", dict[str, "array[float]"]]
+def derive(p: StageRequests) -> None:
+    """One pass over a stage's requests, stored on it: the timed requests' count and latency
+    total, the sorted unattributed times, and each handoff's sorted durations.
+
+    The reader calls this in its worker processes (see record.read_requests), so on a large run
+    the per-request loop runs on every core; `_join` then merges the sorted runs.
+    """
+    unattributed: array[float] = array("d")
+    total = 0.0
+    count = 0
+    columns = list(p.handoffs.items())
+    if p.timed:
+        isnan = math.isnan
+        latencies, totals = p.latency, p.server_total
+        for i in range(p.count):
+            server = totals[i]
+            if isnan(server):
+                durs = [col[i] for _, col in columns if not isnan(col[i])]
+                if not durs:
+                    continue
+                server = math.fsum(durs)
+            latency = latencies[i]
+            total += latency
+            count += 1
+            # Client time the server did not account for: queueing before the app saw the
+            # request, the network, and (for streams) the body after the headers went out.
+            unattributed.append(latency - server if latency > server else 0.0)
+    p.timed_count = count
+    p.timed_latency_total = total
+    p.unattributed_sorted = array("d", sorted(unattributed))
+    p.handoffs_sorted = {n: array("d", sorted(v for v in col if v == v)) for n, col in columns}  # v == v: not NaN
+
+
+# (timed requests, their latency total, sorted unattributed times, sorted durations by name)
+_Collected = tuple[int, float, "array[float]", dict[str, "array[float]"]]
 
 
 def _collect(p: StageRequests) -> _Collected:
-    """One pass over a stage's requests."""
-    timed_latency: array[float] = array("d")
-    unattributed: array[float] = array("d")
-    per_name: dict[str, array[float]] = {n: array("d") for n in p.handoffs}
-    if not p.timed:
-        return timed_latency, unattributed, per_name
-    columns = list(p.handoffs.items())
-    isnan = math.isnan
-    for i in range(p.count):
-        server = p.server_total[i]
-        if isnan(server):
-            durs = [col[i] for _, col in columns if not isnan(col[i])]
-            if not durs:
-                continue
-            server = math.fsum(durs)
-        latency = p.latency[i]
-        timed_latency.append(latency)
-        # Client time the server did not account for: queueing before the app saw the request,
-        # the network, and (for streams) the body after the server's headers went out.
-        unattributed.append(latency - server if latency > server else 0.0)
-    for n, col in columns:
-        per_name[n] = array("d", sorted(v for v in col if v == v))  # v == v: not NaN
-    return timed_latency, array("d", sorted(unattributed)), per_name
+    if p.timed_count < 0:  # not derived by the reader (built by hand, e.g. in tests)
+        derive(p)
+    return p.timed_count, p.timed_latency_total, p.unattributed_sorted, p.handoffs_sorted
 
 
 def _summarise(parts: Sequence[_Collected]) -> tuple[dict[str, HandoffStats], str | None, HandoffStats | None]:
-    if not any(len(p[0]) for p in parts):
+    if not any(p[0] for p in parts):
         return {}, None, None
-    lat_total = math.fsum(math.fsum(p[0]) for p in parts)
+    lat_total = math.fsum(p[1] for p in parts)
     unattributed = array("d")
     per_name: dict[str, array[float]] = {}
     for p in parts:
-        unattributed.extend(p[1])
-        for n, v in p[2].items():
+        unattributed.extend(p[2])
+        for n, v in p[3].items():
             per_name.setdefault(n, array("d")).extend(v)
     stages = {n: _stats(v, lat_total) for n, v in sorted(per_name.items()) if len(v)}
     dominant = max(stages, key=lambda n: stages[n].share) if stages else None
@@ -81,7 +93,7 @@ def handoff_section(run: RunData) -> HandoffSection:
     per_stage: list[StageHandoffs] = []
     for w in run.stages:
         c = collected.get(w.index)
-        if c is None or not len(c[0]):
+        if c is None or not c[0]:
             continue
         s, d, u = _summarise([c])
         per_stage.append(StageHandoffs(stage=w.index, users=w.users, stages=s, dominant=d, unattributed=u))
