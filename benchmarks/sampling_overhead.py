@@ -32,7 +32,6 @@ import argparse
 import json
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,11 +45,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from profiler.config import free_port  # noqa: E402
-from profiler.procutil import child_preexec, stop_process_group  # noqa: E402
+from profiler.procutil import stop_process_group  # noqa: E402
 from profiler.sampling.launcher import SAMPLER_INFO, SamplerProcess  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_busy, start_worker, tree_cpu_s, wait_ready, write_spec  # noqa: E402
+from _common import machine_busy, start_target, start_worker, tree_cpu_s, wait_ready, write_spec  # noqa: E402
 
 GOAL = 0.97
 # Which rounds run the worker with our recording, and which add the sampler process.
@@ -254,15 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}{args.path}"
-    target_proc = subprocess.Popen(
-        [sys.executable, str(args.app), "--port", str(port)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=child_preexec(),
-    )
+    target_proc = start_target(args.app, port)
     rounds: list[Round] = []
     try:
         wait_ready(url, target_proc, timeout_s=30)

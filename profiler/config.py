@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -65,7 +65,6 @@ class RunConfig:
     pyspy_gil: bool = False
     memory_limit_mb: float = 2048.0
     gpu: bool = True
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def open_model(self) -> bool:

@@ -6,7 +6,6 @@ it plain values. NO_COLOR is honoured by Rich itself.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from rich.console import Console, Group
@@ -124,7 +123,3 @@ def _stage_line(m: dict[str, Any]) -> str:
 def error_line(message: str) -> None:
     # soft_wrap: one logical line stays one line, whatever the terminal's width.
     console(stderr=True).print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
-
-
-def is_terminal() -> bool:
-    return sys.stderr.isatty()

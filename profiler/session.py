@@ -315,7 +315,9 @@ class Session:
         self.meta["target"] = {"pid": target.pid, "command": target.command, "attached": not target.launched}
         self._save_meta()
         self.view.phase(f"waiting for {config.url}")
-        ready = _interruptible_ready(self, target)
+        # wait_ready polls in small steps and gives up (None) once Ctrl-C has set the flag; the
+        # signal handler itself never raises, so teardown stays in order.
+        ready = wait_ready(target, config.url, config.ready_timeout_s, lambda: self.interrupted)
         self.meta["target"]["ready_after_s"] = round(ready, 3) if ready is not None else None
         self._save_meta()
         return target
@@ -365,14 +367,6 @@ class Session:
 
 class _Stop(Exception):
     """Internal: leave the run early without an error (Ctrl-C during start-up)."""
-
-
-def _interruptible_ready(session: Session, target: Target) -> float | None:
-    # wait_ready polls in small steps; a Ctrl-C flag set meanwhile is honoured after it returns
-    # or raises. The signal handler does not raise, so teardown stays in order.
-    if session.interrupted:
-        return None
-    return wait_ready(target, session.config.url, session.config.ready_timeout_s, lambda: session.interrupted)
 
 
 def _status_of(reason: str) -> str:

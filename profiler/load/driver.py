@@ -104,7 +104,8 @@ class LoadProcess:
 
     def stop(self) -> None:
         """Ask the worker to stop (it flushes its records), escalating if it does not."""
-        stop_process_group(self.proc, grace_s=(0.1, 10.0)) if self.running() else None
+        if self.running():
+            stop_process_group(self.proc, grace_s=(0.1, 10.0))
         self._reader.join(timeout=2)
 
     def wait(self, timeout_s: float) -> int | None:
