@@ -17,7 +17,12 @@ import typer
 from profiler import __version__
 from profiler.config import (
     DEFAULT_DURATION_S,
+    DEFAULT_HEADROOM,
     DEFAULT_MAX_USERS,
+    DEFAULT_MEMORY_LIMIT_MB,
+    DEFAULT_PYSPY_RATE,
+    DEFAULT_PYSPY_SECONDS,
+    DEFAULT_REQUEST_TIMEOUT_S,
     PROBE_PATH,
     RunConfig,
     parse_body,
@@ -44,13 +49,13 @@ def _default_out() -> Path:
 
 
 def _emit(outcome_report: object, as_json: bool, quiet: bool) -> None:
-    from profiler.report.schema import Report
+    from profiler.schema import Report
 
     assert isinstance(outcome_report, Report)
     if as_json:
         sys.stdout.write(json.dumps(outcome_report.model_dump(mode="json", by_alias=True), indent=2) + "\n")
     elif not quiet:
-        from profiler.rich_utils import print_report
+        from profiler.console import print_report
 
         print_report(outcome_report)
 
@@ -62,7 +67,7 @@ def _run(config: RunConfig, quiet: bool, as_json: bool) -> int:
     if quiet or as_json:
         view = QuietView()
     else:
-        from profiler.rich_utils import LiveView
+        from profiler.console import LiveView
 
         view = LiveView()
     try:
@@ -90,7 +95,7 @@ def _say(text: str) -> None:
 
 
 def _fail(err: ProfilerError) -> None:
-    from profiler.rich_utils import error_line
+    from profiler.console import error_line
 
     error_line(str(err))
 
@@ -151,7 +156,7 @@ def run(
     body: Annotated[str | None, typer.Option("--body", "-d", help="Request body, or @file.json.")] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds before one request counts as failed.", min=0.1)
-    ] = 30.0,
+    ] = DEFAULT_REQUEST_TIMEOUT_S,
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between process samples.", min=0.01, max=10.0)
     ] = 0.1,
@@ -169,12 +174,14 @@ def run(
     ] = 2_000_000,
     slo: Slo = None,
     peak_rps: PeakRps = None,
-    headroom: Headroom = 0.30,
+    headroom: Headroom = DEFAULT_HEADROOM,
     no_pyspy: Annotated[bool, typer.Option("--no-pyspy", help="Do not attach py-spy.")] = False,
-    pyspy_rate: Annotated[int, typer.Option("--pyspy-rate", help="py-spy samples per second.", min=1, max=1000)] = 100,
+    pyspy_rate: Annotated[
+        int, typer.Option("--pyspy-rate", help="py-spy samples per second.", min=1, max=1000)
+    ] = DEFAULT_PYSPY_RATE,
     pyspy_seconds: Annotated[
         float, typer.Option("--pyspy-seconds", help="Length of the extra stage profiled by py-spy.", min=2.0, max=600.0)
-    ] = 5.0,
+    ] = DEFAULT_PYSPY_SECONDS,
     pyspy_gil: Annotated[
         bool,
         typer.Option(
@@ -182,7 +189,7 @@ def run(
             help="Also measure the share of time the GIL is held (second half of the py-spy stage runs with --gil).",
         ),
     ] = False,
-    memory_limit: MemoryLimit = 2048.0,
+    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT_MB,
     no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not sample GPUs.")] = False,
     allow_remote: Annotated[
         bool, typer.Option("--allow-remote", help="Allow a target that is not on this machine.")

@@ -17,6 +17,12 @@ from profiler.errors import ConfigError
 
 DEFAULT_DURATION_S = 42.0
 DEFAULT_MAX_USERS = 64
+DEFAULT_HEADROOM = 0.30  # spare capacity kept when sizing for a peak, as a fraction
+DEFAULT_MEMORY_LIMIT_MB = 2048.0  # what a leak's time-to-limit is projected against
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
+DEFAULT_PYSPY_RATE = 100
+DEFAULT_PYSPY_SECONDS = 5.0
+MIB = 2**20
 PROBE_PATH = "/__profiler_probe__"
 
 
@@ -48,7 +54,7 @@ class RunConfig:
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
-    request_timeout_s: float = 30.0
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     sample_interval_s: float = 0.1
     probe: bool = True
     probe_path: str = PROBE_PATH
@@ -58,12 +64,12 @@ class RunConfig:
     allow_remote: bool = False
     slo: Slo | None = None
     peak_rps: float | None = None
-    headroom: float = 0.30
+    headroom: float = DEFAULT_HEADROOM
     pyspy: bool = True
-    pyspy_rate: int = 100
-    pyspy_seconds: float = 5.0
+    pyspy_rate: int = DEFAULT_PYSPY_RATE
+    pyspy_seconds: float = DEFAULT_PYSPY_SECONDS
     pyspy_gil: bool = False
-    memory_limit_mb: float = 2048.0
+    memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB
     gpu: bool = True
 
     @property

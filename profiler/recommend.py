@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from profiler.report.schema import CapacitySection, Recommendation, Trait
+from profiler.schema import CapacitySection, Recommendation, Trait
 
 
 def _rec(

@@ -26,8 +26,8 @@ from profiler.load.driver import LoadProcess, build_spec, write_spec
 from profiler.load.plan import StagePlan, build_plan
 from profiler.record import META, PYSPY_DIR, REPORT, TARGET_LOG, prepare_folder, read_run, write_json_atomic
 from profiler.report.build import AnalysisOptions, build_report
-from profiler.report.schema import Report
 from profiler.sampling.launcher import SAMPLER_INFO, SamplerProcess
+from profiler.schema import Report
 from profiler.target import Target, attach, launch, wait_ready
 
 

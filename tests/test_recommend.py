@@ -10,7 +10,7 @@ from profiler.analysis.capacity import capacity_section
 from profiler.analysis.signals import Signals
 from profiler.analysis.traits import classify
 from profiler.recommend import recommend
-from profiler.report.schema import CapacitySection, Recommendation, UslFit
+from profiler.schema import CapacitySection, Recommendation, UslFit
 from tests.test_traits import (
     SCENARIOS,
     USERS,

@@ -12,7 +12,7 @@ import pytest
 
 from profiler.analysis import traits as T
 from profiler.analysis.signals import Signals, StageSignal
-from profiler.report.schema import GpuDeviceStage, Trait
+from profiler.schema import GpuDeviceStage, Trait
 
 MiB = 2**20
 SCALING = {

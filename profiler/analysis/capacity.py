@@ -6,7 +6,7 @@ import math
 
 from profiler.analysis.scaling import closed_points, fit_usl, knee
 from profiler.analysis.signals import Signals
-from profiler.report.schema import CapacitySection, UslFit
+from profiler.schema import CapacitySection, UslFit
 
 LIGHT_MULTIPLE = 3.0  # without an SLO: the load at which p95 passes 3x its light-load value
 MAX_ERROR_RATE = 0.01  # a stage that fails more than 1% of requests does not count as capacity

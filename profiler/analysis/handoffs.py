@@ -6,9 +6,9 @@ import math
 from array import array
 from collections.abc import Sequence
 
-from profiler.analysis.stats import percentile
 from profiler.record import RunData, StageRequests
-from profiler.report.schema import HandoffSection, HandoffStats, StageHandoffs
+from profiler.schema import HandoffSection, HandoffStats, StageHandoffs
+from profiler.stats import percentile
 
 
 def _stats(values: Sequence[float], latency_total: float) -> HandoffStats:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from profiler.analysis.stats import mean, percentile
+from profiler.config import MIB
 from profiler.record import RunData, StageRequests, StageWindow
-from profiler.report.schema import LatencyStats, StageReport
+from profiler.schema import LatencyStats, StageReport
+from profiler.stats import mean, percentile
 
 
 def latency_stats(values: Iterable[float]) -> LatencyStats:
@@ -81,7 +82,7 @@ def stage_report(
         target_cpu_pct=_mean_of(in_window, "target", "cpu"),
         target_cpu_max_pct=_max_of(in_window, "target", "cpu"),
         target_busiest_process_cpu_pct=busiest_process_cpu(in_window),
-        target_rss_mb=rss / 2**20 if rss is not None else None,
+        target_rss_mb=rss / MIB if rss is not None else None,
         target_threads=int(threads) if threads is not None else None,
         target_sockets=int(sockets) if sockets is not None else None,
         loadgen_cpu_pct=_mean_of(in_window, "loadgen", "cpu"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from profiler.analysis.stats import mean, percentile
-from profiler.report.schema import EnergySection, GpuSection, ProcessResources, ResourceSection
+from profiler.config import MIB
+from profiler.schema import EnergySection, GpuSection, ProcessResources, ResourceSection
+from profiler.stats import mean, percentile
 
 
 def achieved_interval(samples: Sequence[dict[str, Any]]) -> float | None:
@@ -20,14 +21,13 @@ def target_resources(samples: Sequence[dict[str, Any]]) -> ProcessResources | No
     rows = [s["target"] for s in samples if "target" in s and s["target"].get("procs", 0) > 0]
     if not rows:
         return None
-    mib = 2**20
     cpu = [float(r.get("cpu", 0.0)) for r in rows[1:]] or [0.0]  # the first sample has no CPU delta
     return ProcessResources(
         cpu_mean_pct=mean(cpu),
         cpu_max_pct=max(cpu),
-        rss_start_mb=rows[0].get("rss", 0) / mib,
-        rss_end_mb=rows[-1].get("rss", 0) / mib,
-        rss_max_mb=max(r.get("rss", 0) for r in rows) / mib,
+        rss_start_mb=rows[0].get("rss", 0) / MIB,
+        rss_end_mb=rows[-1].get("rss", 0) / MIB,
+        rss_max_mb=max(r.get("rss", 0) for r in rows) / MIB,
         threads_max=max(r.get("threads", 0) for r in rows),
         fds_max=max(r.get("fds", 0) for r in rows),
         sockets_max=max(r.get("sockets", 0) for r in rows),

@@ -14,10 +14,9 @@ from collections.abc import Callable
 
 from profiler.analysis.scaling import Plateau, find_plateau
 from profiler.analysis.signals import Signals, StageSignal
-from profiler.analysis.stats import linear_fit, mean
-from profiler.report.schema import Evidence, Trait
-
-MiB = 2**20
+from profiler.config import DEFAULT_MEMORY_LIMIT_MB, MIB
+from profiler.schema import Evidence, Trait
+from profiler.stats import linear_fit, mean
 
 # Thresholds (documented in docs/traits.md; tests pin the edges).
 CPU_SATURATED = 80.0  # % of one core for the busiest process, or of all cores for the tree
@@ -219,12 +218,12 @@ def concurrency_capped(signals: Signals) -> Trait | None:
     )
 
 
-def memory_growth(signals: Signals, limit_mb: float = 2048.0) -> Trait | None:
+def memory_growth(signals: Signals, limit_mb: float = DEFAULT_MEMORY_LIMIT_MB) -> Trait | None:
     series = signals.rss_series
     if len(series) < 10 or series[-1][0] < 200:
         return None
     xs = [x for x, _ in series]
-    ys = [y / MiB for _, y in series]
+    ys = [y / MIB for _, y in series]
     growth = ys[-1] - ys[0]
     if growth < MEMORY_MIN_GROWTH_MB or growth < 0.1 * ys[0]:
         return None
@@ -509,7 +508,7 @@ RULES: tuple[Callable[[Signals], Trait | None], ...] = (
 )
 
 
-def classify(signals: Signals, memory_limit_mb: float = 2048.0) -> list[Trait]:
+def classify(signals: Signals, memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB) -> list[Trait]:
     traits = [t for rule in RULES if (t := rule(signals)) is not None]
     if any(t.id == "gpu-bound" for t in traits):
         # The GPU sets the plateau; CPU busy at the same time is mostly the host waiting on it

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from profiler.report.schema import ResourceSection, RunInfo, StageReport, ValidityIssue, ValiditySection
+from profiler.schema import ResourceSection, RunInfo, StageReport, ValidityIssue, ValiditySection
 
 LOADGEN_SATURATED_PCT = 90.0  # of one core
 MACHINE_SATURATED_PCT = 92.0  # of all cores

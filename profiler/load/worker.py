@@ -32,7 +32,7 @@ from locust import constant, task
 from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
 from locust.env import Environment
 
-from profiler.analysis.stats import percentile
+from profiler.stats import percentile
 from profiler.load.plan import StageOutcome, StagePlan, saturation_reason
 from profiler.record import FLAG_CHUNKED, FLAG_COOKIE, FLAG_EVENT_STREAM, REQUEST_COLUMNS, UNSENT
 

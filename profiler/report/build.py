@@ -12,17 +12,17 @@ from typing import Any
 from profiler import __version__
 from profiler.analysis.capacity import capacity_section
 from profiler.analysis.devices import StageDevices, summarize_devices
+from profiler.analysis.digest import build_signals
 from profiler.analysis.handoffs import handoff_section
 from profiler.analysis.load import stage_reports
 from profiler.analysis.resources import resource_section
-from profiler.analysis.signals import build_signals
 from profiler.analysis.traits import classify
 from profiler.analysis.validity import validity
 from profiler.config import Slo, parse_slo
 from profiler.errors import ConfigError
 from profiler.recommend import recommend
 from profiler.record import PYSPY_DIR, RunData
-from profiler.report.schema import (
+from profiler.schema import (
     CodeSection,
     CodeStage,
     EnergySection,

@@ -1,13 +1,13 @@
 """The report as plain tables (titles, headers, rows of strings): pure, no printing.
 
-`profiler.rich_utils` turns these into Rich tables; tests read them directly.
+`profiler.console` turns these into Rich tables; tests read them directly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from profiler.report.schema import Report
+from profiler.schema import Report
 
 
 @dataclass(frozen=True)

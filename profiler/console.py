@@ -14,9 +14,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from profiler.config import MIB
 from profiler.load.plan import StagePlan
-from profiler.report.schema import Report
 from profiler.report.terminal import TextTable, report_tables, summary_lines
+from profiler.schema import Report
 
 
 def console(stderr: bool = False) -> Console:
@@ -99,7 +100,7 @@ class LiveView:
             cpu = rss = "-"
             if sample and "target" in sample:
                 cpu = f"{sample['target'].get('cpu', 0):.0f}%"
-                rss = f"{sample['target'].get('rss', 0) / 2**20:.0f} MiB"
+                rss = f"{sample['target'].get('rss', 0) / MIB:.0f} MiB"
             self.status.plain = (
                 f"rps {message.get('rps', 0):.1f}  p50 {message.get('p50', 0):.1f} ms  "
                 f"p95 {message.get('p95', 0):.1f} ms  errors {message.get('errors', 0)}  "

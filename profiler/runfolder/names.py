@@ -1,0 +1,53 @@
+"""Every file name in a run folder, spelled once. Readers, writers, benchmarks and tests use these.
+
+meta.json          what was asked, the target, notices, how the run ended (records.Meta)
+requests.csv       one row per request (records.REQUEST_COLUMNS), main and probe
+stages.jsonl       start/end events of each load stage (records.StageStart, records.StageEnd)
+samples.jsonl      process/machine (and GPU/RAPL) samples, one per tick (records.Sample)
+sampler.json       what the sampler could read (records.SamplerInfo)
+loadgen-spec.json  the plan handed to the load worker, secrets masked
+target.log, loadgen.log, sampler.log   the children's output
+pyspy/             py-spy recordings: stage-N.txt, .gil.txt, .sources.json, .speedscope.json
+report.json        the analysis, rebuilt at any time by `profiler analyze DIR`
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# The run folder's format. 1: no `format_version` in meta.json (profiler 0.1.0); 2: typed meta,
+# SLO stored as numbers, worker status explicit. `analyze` reads both.
+FORMAT_VERSION = 2
+
+META = "meta.json"
+REQUESTS = "requests.csv"
+STAGES = "stages.jsonl"
+SAMPLES = "samples.jsonl"
+SAMPLER_INFO = "sampler.json"
+LOADGEN_SPEC = "loadgen-spec.json"
+REPORT = "report.json"
+TARGET_LOG = "target.log"
+LOADGEN_LOG = "loadgen.log"
+SAMPLER_LOG = "sampler.log"
+PYSPY_DIR = "pyspy"
+PYSPY_LOG = "py-spy.log"
+
+
+def pyspy_stacks(folder: Path, stage: int, gil: bool = False) -> Path:
+    """Raw collapsed stacks of a profiled stage (the --gil half when `gil`)."""
+    return folder / PYSPY_DIR / f"stage-{stage}{'.gil' if gil else ''}.txt"
+
+
+def pyspy_sources(stacks: Path) -> Path:
+    """The source lines of the leaf frames, saved beside the stacks."""
+    return stacks.with_name(f"{stacks.stem}.sources.json")
+
+
+def pyspy_speedscope(stacks: Path) -> Path:
+    """The flame graph of the stacks (speedscope's JSON format)."""
+    return stacks.with_name(f"{stacks.stem}.speedscope.json")
+
+
+def speedscope_relative(stage: int) -> str:
+    """The flame graph's path inside the run folder, as the report names it."""
+    return f"{PYSPY_DIR}/stage-{stage}.speedscope.json"
