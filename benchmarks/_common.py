@@ -127,7 +127,7 @@ def write_spec(folder: Path, url: str, users: int, duration_s: float, *, bare: b
         "headers": {},
         "body_b64": None,
         "timeout_s": 30.0,
-        "plan": [{"index": 0, "users": users, "rate": None, "duration_s": duration_s}],
+        "plan": [{"index": 0, "users": users, "rate": None, "planned_s": duration_s}],
         "out_dir": str(folder),
         "probe_path": None,
         "probe_rate": 10.0,

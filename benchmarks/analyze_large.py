@@ -223,7 +223,7 @@ def write_run(folder: Path, n: int, seed: int, timing_style: str) -> dict[str, A
         slo=parse_slo("p95=300ms"),
         gpu=False,
     )
-    plan = [{"index": i, "users": u, "rate": None, "duration_s": duration} for i, u in enumerate(USERS)]
+    plan = [{"index": i, "users": u, "rate": None, "planned_s": duration} for i, u in enumerate(USERS)]
     meta = {
         "profiler_version": "synthetic",
         "started_at": started_at,

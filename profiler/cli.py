@@ -273,7 +273,7 @@ def analyze(
 ) -> None:
     """Rebuild report.json from a saved run folder (no load is sent); options override the run's."""
     try:
-        from profiler.session import reanalyse
+        from profiler.analyze import reanalyse
 
         report = reanalyse(
             folder, slo=parse_slo(slo), peak_rps=peak_rps, headroom=headroom, memory_limit_mb=memory_limit

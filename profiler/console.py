@@ -6,8 +6,6 @@ it plain values. NO_COLOR is honoured by Rich itself.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,9 +13,12 @@ from rich.table import Table
 from rich.text import Text
 
 from profiler.config import MIB
+from profiler.load.driver import Message
 from profiler.load.plan import StagePlan
 from profiler.report.terminal import TextTable, report_tables, summary_lines
+from profiler.runfolder.messages import StageDone, Tick
 from profiler.schema import Report
+from profiler.session import LiveSample
 
 
 def console(stderr: bool = False) -> Console:
@@ -67,7 +68,7 @@ class LiveView:
         self.status = Text("")
         self.live: Live | None = None
         self.stages: tuple[StagePlan, ...] = ()
-        self.done: list[dict[str, Any]] = []
+        self.done: list[StageDone] = []
 
     def _ensure(self) -> None:
         if self.live is None and self.out.is_terminal:
@@ -81,30 +82,27 @@ class LiveView:
 
     def plan(self, stages: tuple[StagePlan, ...]) -> None:
         self.stages = stages
-        self.bar.update(self.task, total=sum(s.duration_s for s in stages) or 1.0, completed=0)
+        self.bar.update(self.task, total=sum(s.planned_s for s in stages) or 1.0, completed=0)
 
     def notice(self, text: str) -> None:
         self.out.print(Text(text), soft_wrap=True)
 
-    def progress(self, message: dict[str, Any], sample: dict[str, Any] | None) -> None:
+    def progress(self, message: Message | None, sample: LiveSample | None) -> None:
         self._ensure()
-        if message.get("type") == "stage_end":
+        if isinstance(message, StageDone):
             self.done.append(message)
             if self.live is None:
                 self.out.print(_stage_line(message))
-        if message.get("type") == "tick" and self.stages:
-            idx = int(message["stage"])
-            done_s = sum(s.duration_s for s in self.stages[:idx]) + float(message.get("stage_elapsed", 0.0))
-            load = f"{message['users']} users" if message.get("users") else f"{message.get('rate')}/s"
+        if isinstance(message, Tick) and self.stages:
+            idx = message.stage
+            done_s = sum(s.planned_s for s in self.stages[:idx]) + message.stage_elapsed_s
+            load = f"{message.users} users" if message.users else f"{message.rate}/s"
             self.bar.update(self.task, completed=done_s, description=f"stage {idx + 1}/{len(self.stages)} · {load}")
-            cpu = rss = "-"
-            if sample and "target" in sample:
-                cpu = f"{sample['target'].get('cpu', 0):.0f}%"
-                rss = f"{sample['target'].get('rss', 0) / MIB:.0f} MiB"
+            cpu = f"{sample.cpu:.0f}%" if sample else "-"
+            rss = f"{sample.rss / MIB:.0f} MiB" if sample else "-"
             self.status.plain = (
-                f"rps {message.get('rps', 0):.1f}  p50 {message.get('p50', 0):.1f} ms  "
-                f"p95 {message.get('p95', 0):.1f} ms  errors {message.get('errors', 0)}  "
-                f"target cpu {cpu} rss {rss}  requests {message.get('requests', 0)}"
+                f"rps {message.rps:.1f}  p50 {message.p50:.1f} ms  p95 {message.p95:.1f} ms  errors {message.errors}  "
+                f"target cpu {cpu} rss {rss}  requests {message.requests}"
             )
 
     def close(self) -> None:
@@ -113,11 +111,10 @@ class LiveView:
             self.live = None
 
 
-def _stage_line(m: dict[str, Any]) -> str:
-    load = f"{m['users']} users" if m.get("users") else f"{m.get('rate')}/s"
+def _stage_line(m: StageDone) -> str:
+    load = f"{m.users} users" if m.users else f"{m.rate}/s"
     return (
-        f"stage {m['stage']}: {load}: {m.get('rps', 0):.1f} rps, p50 {m.get('p50', 0):.1f} ms, "
-        f"p95 {m.get('p95', 0):.1f} ms, errors {m.get('error_rate', 0):.1%}"
+        f"stage {m.stage}: {load}: {m.rps:.1f} rps, p50 {m.p50:.1f} ms, p95 {m.p95:.1f} ms, errors {m.error_rate:.1%}"
     )
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 
 class _Model(BaseModel):
@@ -43,6 +43,9 @@ class RunInfo(_Model):
     )
     stop_reason: str | None = Field(None, description="Why load stopped, in words.")
     profiler_version: str = Field(description="Version of the profiler that wrote the run.")
+    folder_format: int = Field(
+        ge=1, description="Run-folder format the analysis read (1: profiler 0.1; 2: typed meta, parsed Server-Timing)."
+    )
 
 
 class TargetInfo(_Model):
@@ -63,7 +66,7 @@ class StageReport(_Model):
     index: int = Field(ge=0, description="Stage number, from 0.")
     users: int | None = Field(None, ge=1, description="Concurrent users (closed model).")
     rate: float | None = Field(None, gt=0, description="Arrivals per second asked for (open model).")
-    duration_s: float = Field(ge=0, description="Wall time the stage ran.")
+    measured_s: float = Field(ge=0, description="Wall time the stage really ran (not the plan's length).")
     completed: bool = Field(description="False when the run stopped inside this stage.")
     requests: int = Field(ge=0, description="Main requests completed in the stage (probe requests excluded).")
     rps: float = Field(ge=0, description="Achieved throughput: requests / duration.")
@@ -135,7 +138,7 @@ class StageHandoffs(_Model):
 
     stage: int = Field(ge=0, description="Load stage index.")
     users: int | None = Field(None, description="Users in that stage.")
-    stages: dict[str, HandoffStats] = Field(default_factory=dict, description="Handoffs by name.")
+    handoffs: dict[str, HandoffStats] = Field(default_factory=dict, description="Handoffs by name.")
     dominant: str | None = Field(None, description="The handoff with the largest share, if any.")
     unattributed: HandoffStats | None = Field(None, description="Client latency not covered by the server's timings.")
 
@@ -143,7 +146,7 @@ class StageHandoffs(_Model):
 class HandoffSection(_Model):
     """Per-handoff timings read from the Server-Timing response header."""
 
-    stages: dict[str, HandoffStats] = Field(
+    handoffs: dict[str, HandoffStats] = Field(
         default_factory=dict,
         description="Each handoff over the whole run, by name (the app's own `total` entry excluded).",
     )
@@ -262,7 +265,7 @@ class Trait(_Model):
     id: str = Field(description="Trait id from the fixed vocabulary in docs/traits.md.")
     confidence: float = Field(ge=0, le=1, description="0..1; below 0.5 is said as low confidence.")
     evidence: Evidence
-    subject: str | None = Field(None, description="What it is about (e.g. the handoff name for dominant-stage).")
+    subject: str | None = Field(None, description="What it is about (e.g. the handoff name for dominant-handoff).")
 
 
 class Recommendation(_Model):

@@ -90,3 +90,36 @@ def parse_server_timing(header: str | None) -> ParsedTiming:
             continue  # a mark without duration (e.g. `cache;desc=hit`) is valid but has no time
         durations[name] = durations.get(name, 0.0) + dur
     return ParsedTiming(durations, malformed)
+
+
+_ENTRY = re.compile(
+    r"(?:^|,)[ \t]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*(?:;[^,]*)?;[ \t]*dur=([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)[ \t]*(?=;|,|$)"
+)
+_QUOTED_SEPARATOR = re.compile(r'"[^"]*[,;\\][^"]*"')  # a quoted value hiding a separator
+
+
+def parse_fast(header: str) -> ParsedTiming:
+    """The same result as `parse_server_timing`, by one regular expression in the common case.
+
+    The load worker parses every response's header as it records it; most apps send plain
+    `name;dur=N` entries. When the expression does not account for every comma-separated entry
+    (one without dur, a bad number, a quoted value holding a comma...) the general parser
+    decides, so both always agree.
+    """
+    if '"' in header and (header.count('"') % 2 or _QUOTED_SEPARATOR.search(header)):
+        found: list[tuple[str, str]] = []
+    else:
+        found = _ENTRY.findall(header)
+    # Every entry matched, each with exactly one dur (a second, even a bad one, is the general
+    # parser's to judge), and every number finite (1e400 is not).
+    if (
+        found
+        and len(found) == header.count(",") + 1
+        and header.lower().count("dur") == len(found)
+        and all(len(d) < 300 and float(d) < float("inf") for _, d in found)
+    ):
+        out: dict[str, float] = {}
+        for name, dur in found:  # the same name twice: the app timed a step in pieces
+            out[name] = out.get(name, 0.0) + float(dur)
+        return ParsedTiming(out, 0)
+    return parse_server_timing(header)

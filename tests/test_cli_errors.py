@@ -149,7 +149,7 @@ def test_every_run_option_reaches_the_saved_config(tmp_path: Path) -> None:
         "probe_path": "/health",
         "early_stop": False,
         "max_requests": 5000,
-        "slo": "p99<=250ms",
+        "slo": {"percentile": 99.0, "threshold_ms": 250.0},  # schema 2: numbers, not a label
         "peak_rps": 300.0,
         "headroom": 0.5,
         "pyspy": True,

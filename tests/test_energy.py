@@ -5,13 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from profiler.analysis.energy import cumulative_between, energy_delta_uj, joules_between
 from profiler.errors import EnergyUnavailable
-from profiler.sampling.energy import (
-    RaplReader,
-    cumulative_between,
-    energy_delta_uj,
-    joules_between,
-)
+from profiler.sampling.energy import RaplReader
 
 
 def _domain(root: Path, dirname: str, name: str, energy: int, max_range: int) -> Path:

@@ -101,8 +101,8 @@ def test_build_plan_users_ladder_equal_stages() -> None:
     assert [p.users for p in plan] == [1, 2, 4, 8, 16, 32, 64]
     assert all(p.rate is None for p in plan)
     assert [p.index for p in plan] == list(range(7))
-    assert all(p.duration_s == pytest.approx(6.0) for p in plan)
-    assert sum(p.duration_s for p in plan) == pytest.approx(42.0)
+    assert all(p.planned_s == pytest.approx(6.0) for p in plan)
+    assert sum(p.planned_s for p in plan) == pytest.approx(42.0)
 
 
 def test_build_plan_explicit_users() -> None:
@@ -117,7 +117,7 @@ def test_build_plan_explicit_users() -> None:
 def test_build_plan_stage_count() -> None:
     plan = build_plan(_config(duration_s=20.0, max_users=100, stage_count=4))
     assert [p.users for p in plan] == [1, 5, 22, 100]
-    assert all(p.duration_s == pytest.approx(5.0) for p in plan)
+    assert all(p.planned_s == pytest.approx(5.0) for p in plan)
 
 
 def test_build_plan_rates_equal_stages() -> None:
@@ -125,7 +125,7 @@ def test_build_plan_rates_equal_stages() -> None:
     assert [p.rate for p in plan] == [10.0, 20.0, 40.0]
     assert all(p.users is None for p in plan)
     assert [p.index for p in plan] == [0, 1, 2]
-    assert all(p.duration_s == pytest.approx(10.0) for p in plan)
+    assert all(p.planned_s == pytest.approx(10.0) for p in plan)
 
 
 def test_build_plan_rates_win_over_users() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -12,22 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from profiler.analysis import code
+from profiler.analysis.code import summarize_profile
+from profiler.analysis.stacks import CodeProfile, Frame, parse_collapsed, parse_frame, short_location
 from profiler.errors import PySpyUnavailable
+from profiler.report.speedscope import SPEEDSCOPE_SCHEMA, collapsed_to_speedscope
 from profiler.sampling import pyspy
 from profiler.sampling.pyspy import (
     PERMISSION_FIX,
-    SPEEDSCOPE_SCHEMA,
-    CodeProfile,
-    Frame,
     PySpyRecording,
     classify_failure,
-    collapsed_to_speedscope,
     find_pyspy,
-    parse_collapsed,
-    parse_frame,
     read_source_line,
-    short_location,
-    summarize_profile,
 )
 
 StartTarget = Callable[[str], int]  # runs a script, returns its pid once it says "ready"
@@ -189,7 +186,7 @@ def test_gil_share_from_second_profile() -> None:
     assert summarize_profile(profile).gil_share is None
     assert summarize_profile(profile, gil_profile=gil).gil_share == pytest.approx(0.75)
     summary = summarize_profile(profile, gil_profile=gil)
-    assert json.loads(json.dumps(summary.to_dict()))["gil_share"] == pytest.approx(0.75)
+    assert json.loads(json.dumps(dataclasses.asdict(summary)))["gil_share"] == pytest.approx(0.75)
 
 
 def test_speedscope_document() -> None:
@@ -328,7 +325,7 @@ def _record(recording: PySpyRecording, *, stop_after: float | None = None) -> Co
     except PySpyUnavailable as err:
         assert PERMISSION_FIX in str(err), str(err)
         return None
-    return recording.profile()
+    return parse_collapsed(recording.output.read_text())
 
 
 def test_real_hot_function_is_top(target: StartTarget, tmp_path: Path) -> None:
@@ -417,5 +414,5 @@ def test_real_permission_denied_is_unavailable(target: StartTarget) -> None:
 
 
 def test_module_exports_waiting_lists() -> None:
-    assert ("select", "selectors.py") in pyspy.WAITING_PYTHON_LEAVES
-    assert "time_sleep" in pyspy.WAITING_NATIVE_FRAMES
+    assert ("select", "selectors.py") in code.WAITING_PYTHON_LEAVES
+    assert "time_sleep" in code.WAITING_NATIVE_FRAMES

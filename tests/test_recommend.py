@@ -7,9 +7,9 @@ import random
 import pytest
 
 from profiler.analysis.capacity import capacity_section
+from profiler.analysis.recommend import recommend
 from profiler.analysis.signals import Signals
-from profiler.analysis.traits import classify
-from profiler.recommend import recommend
+from profiler.analysis.traits import classify, find_traits
 from profiler.schema import CapacitySection, Recommendation, UslFit
 from tests.test_traits import (
     SCENARIOS,
@@ -34,7 +34,7 @@ from tests.test_traits import (
 
 
 def recs_for(signals: Signals, capacity: CapacitySection | None = None, ncpu: int = 2, processes: int = 1):
-    return recommend(classify(signals), capacity, ncpu, processes)
+    return recommend(find_traits(signals), capacity, ncpu, processes)
 
 
 def by_id(recs: list[Recommendation], id_: str) -> Recommendation:
@@ -78,7 +78,7 @@ def test_io_bound_autoscale_on_concurrency() -> None:
     assert "worker-processes" not in rec_ids(recs) and "autoscale-on-cpu" not in rec_ids(recs)
     # With a measured knee the target concurrency is named.
     cap = CapacitySection(slo_basis="test", knee_users=16)
-    r = by_id(recommend(classify(io_bound_signals()), cap, 2, 1), "autoscale-on-concurrency")
+    r = by_id(recommend(find_traits(io_bound_signals()), cap, 2, 1), "autoscale-on-concurrency")
     assert "about 16 per instance" in r.action and r.evidence["knee_users"] == 16
 
 
@@ -164,7 +164,7 @@ def test_gpu_bound_autoscale_on_gpu() -> None:
     assert "dynamic-batching" not in rec_ids(recs)
 
 
-def test_dominant_stage_optimise_handoff() -> None:
+def test_dominant_handoff_optimise_handoff() -> None:
     from tests.test_traits import dominant_signals
 
     r = by_id(recs_for(dominant_signals()), "optimise-dominant-handoff")
@@ -198,12 +198,12 @@ def test_no_evidence_no_recommendation() -> None:
     assert recommend([], slo_capacity(None), 2, 1) == []  # capacity but no peak and no USL
     quiet = make_signals(*closed_stages(USERS, [240.0] * 7))  # no CPU, no probe: nothing to say
     assert classify(quiet) == []
-    assert recommend(classify(quiet), None, 2, 1) == []
+    assert recommend(find_traits(quiet), None, 2, 1) == []
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_every_recommendation_cites_present_traits(name: str) -> None:
-    traits = classify(SCENARIOS[name]())
+    traits = find_traits(SCENARIOS[name]())
     present = {t.id for t in traits}
     for r in recommend(traits, None, 2, 1):
         cited = str(r.evidence.get("traits", ""))
@@ -213,12 +213,12 @@ def test_every_recommendation_cites_present_traits(name: str) -> None:
 
 
 def test_instance_family_at_most_once() -> None:
-    traits = classify(cpu_bound_signals()) + classify(leak_signals()) + classify(gpu_bound_signals())
+    traits = find_traits(cpu_bound_signals()) + find_traits(leak_signals()) + find_traits(gpu_bound_signals())
     recs = recommend(traits, None, 2, 1)
     fam = [r for r in recs if r.id == "instance-family"]
     assert len(fam) == 1
     assert "GPU-optimised" in fam[0].action  # the scarcest resource wins: GPU, then memory, then CPU
-    both = recommend(classify(io_bound_signals()) + classify(capped_signals()), None, 2, 1)
+    both = recommend(find_traits(io_bound_signals()) + find_traits(capped_signals()), None, 2, 1)
     assert rec_ids(both).count("autoscale-on-concurrency") == 1
     assert len(rec_ids(both)) == len(set(rec_ids(both)))
 
@@ -245,7 +245,7 @@ def test_no_concurrency_limit_from_a_peak_beyond_the_tested_range() -> None:
     assert cap is not None and cap.usl is not None
     assert cap.usl.n_star is not None and cap.usl.n_star > 4 * max(USERS)  # the extrapolated peak
     assert "retrograde-scaling" not in {t.id for t in classify(s)}
-    assert "concurrency-limit" not in rec_ids(recommend(classify(s), cap, 2, 1))
+    assert "concurrency-limit" not in rec_ids(recommend(find_traits(s), cap, 2, 1))
 
 
 def test_measured_peak_beats_a_poor_usl_fit() -> None:
@@ -263,5 +263,5 @@ def test_measured_peak_beats_a_poor_usl_fit() -> None:
     )
     cap = CapacitySection(slo_basis="test", usl=poor)
     assert "concurrency-limit" not in rec_ids(recommend([], cap, 2, 1))
-    r = by_id(recommend(classify(retrograde_signals()), cap, 2, 1), "concurrency-limit")
+    r = by_id(recommend(find_traits(retrograde_signals()), cap, 2, 1), "concurrency-limit")
     assert "near 4 (" in r.action, r.action

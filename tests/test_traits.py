@@ -12,9 +12,9 @@ import pytest
 
 from profiler.analysis import traits as T
 from profiler.analysis.signals import Signals, StageSignal
+from profiler.config import MIB as MiB
 from profiler.schema import GpuDeviceStage, Trait
 
-MiB = 2**20
 SCALING = {
     "cpu-bound",
     "io-bound",
@@ -686,21 +686,21 @@ def test_retrograde_absent_on_a_flat_plateau() -> None:
     assert T.retrograde_scaling(make_signals(*closed_stages((1, 4), [133.0, 49.0]))) is None
 
 
-# -- dominant-stage ------------------------------------------------------------------------------
+# -- dominant-handoff ------------------------------------------------------------------------------
 
 
-def test_dominant_stage() -> None:
-    t = T.dominant_stage(dominant_signals())
+def test_dominant_handoff() -> None:
+    t = T.dominant_handoff(dominant_signals())
     assert t is not None
     assert t.subject == "model"
     assert t.evidence.values["share"] == pytest.approx(0.9)
     assert t.evidence.values["next_share"] == pytest.approx(0.06)
 
 
-def test_dominant_stage_absent() -> None:
-    assert T.dominant_stage(dominant_signals({"model": 0.45, "features": 0.40})) is None
-    assert T.dominant_stage(dominant_signals({"model": 0.35, "features": 0.05})) is None
-    assert T.dominant_stage(make_signals()) is None
+def test_dominant_handoff_absent() -> None:
+    assert T.dominant_handoff(dominant_signals({"model": 0.45, "features": 0.40})) is None
+    assert T.dominant_handoff(dominant_signals({"model": 0.35, "features": 0.05})) is None
+    assert T.dominant_handoff(make_signals()) is None
 
 
 # -- classify: validity and edges ----------------------------------------------------------------
@@ -720,7 +720,7 @@ SCENARIOS = {
     "tail-heavy": tail_signals,
     "errors-under-load": errors_signals,
     "retrograde-scaling": retrograde_signals,
-    "dominant-stage": dominant_signals,
+    "dominant-handoff": dominant_signals,
 }
 
 

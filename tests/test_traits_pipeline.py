@@ -139,7 +139,7 @@ def test_retrograde_scaling(tmp_path: Path) -> None:
     assert "io-bound" not in ids
 
 
-def test_demo_dominant_stage_matches_handoffs(tmp_path: Path) -> None:
+def test_demo_dominant_handoff_matches_handoffs(tmp_path: Path) -> None:
     report = profile(tmp_path, "demo_app", "--users", "1,2,4", "--duration", "6")
-    dom = next(t for t in report["traits"] if t["id"] == "dominant-stage")
+    dom = next(t for t in report["traits"] if t["id"] == "dominant-handoff")
     assert dom["subject"] == report["handoffs"]["dominant"] == "model"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from profiler.analysis.scaling import closed_points, fit_usl, knee
-from profiler.analysis.signals import Signals
+from profiler.analysis.signals import Signals, by_load
 from profiler.schema import CapacitySection, UslFit
 
 LIGHT_MULTIPLE = 3.0  # without an SLO: the load at which p95 passes 3x its light-load value
@@ -27,7 +27,7 @@ def capacity_section(
         basis = f"SLO {slo_label}"
     else:
         # Light load = the better of the two lightest stages: the very first can be a cold start.
-        lightest = sorted(stages, key=lambda s: (s.users or s.rate or 0, s.index))[:2]
+        lightest = sorted(stages, key=by_load)[:2]
         light = min(lightest, key=lambda s: s.p95)
         limit = LIGHT_MULTIPLE * light.p95
         basis = f"p95 <= {LIGHT_MULTIPLE:g}x light-load p95 ({light.p95:.1f} ms -> {limit:.1f} ms)"

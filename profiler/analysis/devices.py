@@ -2,7 +2,8 @@
 
 A sample is a JSON object with `t` (epoch seconds) and optionally `gpu` (the list of
 per-device dicts from GpuBackend.sample) and `rapl_uj` (RaplReader.read()). A stage is
-(stage index, t_start, t_end, requests completed in it).
+(stage index, t_start, t_end, requests completed in it). `device_sections` turns the figures
+into the report's GPU and energy sections.
 
 Energy is never guessed: a figure is None when its source was not sampled over the stage.
 Counters are interpolated linearly at the stage edges (stages rarely start on a sample)
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from profiler.sampling.energy import cumulative_between, joules_between
+from profiler.analysis.energy import cumulative_between, joules_between
+from profiler.schema import EnergySection, EnergyStage, GpuDeviceStage, GpuSection
 
 StageWindow = tuple[int, float, float, int]
 DeviceKey = tuple[int, int | None]  # (GPU index, MIG instance or None)
@@ -24,6 +27,7 @@ SOURCE_GPU_COUNTER = "nvml-energy-counter"
 SOURCE_GPU_POWER = "nvml-power-integrated"
 SOURCE_GPU_MIXED = "nvml-counter+power"
 SOURCE_RAPL = "rapl"
+MiB = 2**20
 
 
 @dataclass(frozen=True)
@@ -273,3 +277,74 @@ def summarize_devices(
             )
         )
     return tuple(result)
+
+
+# -- the report's GPU and energy sections ------------------------------------------------------
+
+
+def _mb(value: int | None) -> float | None:
+    return value / MiB if value is not None else None
+
+
+def _gpu_report_rows(per_stage: Sequence[StageDevices]) -> list[GpuDeviceStage]:
+    """One row per stage and whole GPU (MIG instances are left to their parent)."""
+    return [
+        GpuDeviceStage(
+            stage=sd.stage,
+            device=g.index,
+            util_gpu_mean=g.util_gpu_mean,
+            util_gpu_max=g.util_gpu_max,
+            util_mem_mean=g.util_mem_mean,
+            mem_used_max_mb=_mb(g.mem_used_max),
+            power_mean_w=g.power_w_mean,
+            proc_mem_max_mb=_mb(g.proc_mem_max),
+        )
+        for sd in per_stage
+        for g in sd.gpu
+        if g.mig_index is None
+    ]
+
+
+def _energy_section(per_stage: Sequence[StageDevices], notices: list[str]) -> EnergySection:
+    rows: list[EnergyStage] = []
+    gpu_source = cpu_source = None
+    for sd in per_stage:
+        ge, ce = sd.gpu_energy, sd.cpu_energy
+        if ge is None and ce is None:
+            continue
+        gpu_source = gpu_source or (ge.source if ge else None)
+        cpu_source = cpu_source or (ce.source if ce else None)
+        rows.append(
+            EnergyStage(
+                stage=sd.stage,
+                gpu_joules=ge.joules if ge else None,
+                cpu_joules=ce.joules if ce else None,
+                gpu_j_per_request=ge.joules_per_request if ge else None,
+                cpu_j_per_request=ce.joules_per_request if ce else None,
+                gpu_j_per_1k=ge.joules_per_1k_requests if ge else None,
+                cpu_j_per_1k=ce.joules_per_1k_requests if ce else None,
+                gpu_watts=ge.watts if ge else None,
+                cpu_watts=ce.watts if ce else None,
+            )
+        )
+    return EnergySection(gpu_source=gpu_source, cpu_source=cpu_source, notices=notices, per_stage=rows)
+
+
+def device_sections(
+    samples: Sequence[Mapping[str, object]],
+    windows: Sequence[tuple[int, float, float, int]],
+    sampler_info: Mapping[str, Any],
+) -> tuple[GpuSection, EnergySection]:
+    """The report's GPU and energy sections: `windows` are (stage, start, end, requests in it),
+    `sampler_info` what the sampler could read (sampler.json: its "gpu" and "rapl" parts)."""
+    rapl = sampler_info.get("rapl") or {}
+    gpu_info = sampler_info.get("gpu") or {}
+    per_stage = summarize_devices(samples, rapl.get("max_range_uj") or None, windows)
+    gpu = GpuSection(
+        available=bool(gpu_info.get("available")),
+        notice=gpu_info.get("notice"),
+        devices=gpu_info.get("devices", []),
+        per_stage=_gpu_report_rows(per_stage),
+    )
+    notices = [n for n in (gpu_info.get("notice"), rapl.get("notice")) if n]
+    return gpu, _energy_section(per_stage, notices)

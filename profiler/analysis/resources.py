@@ -2,54 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from profiler.config import MIB
+from profiler.runfolder.engine import SampleTable
+from profiler.runfolder.meta import SamplerInfo
 from profiler.schema import EnergySection, GpuSection, ProcessResources, ResourceSection
-from profiler.stats import mean, percentile
 
 
-def achieved_interval(samples: Sequence[dict[str, Any]]) -> float | None:
-    ts = [float(s["t"]) for s in samples if "t" in s]
-    if len(ts) < 2:
+def target_resources(samples: SampleTable) -> ProcessResources | None:
+    tree = samples.tree()
+    if tree is None:
         return None
-    return percentile(sorted(b - a for a, b in zip(ts, ts[1:], strict=False)), 50)
-
-
-def target_resources(samples: Sequence[dict[str, Any]]) -> ProcessResources | None:
-    rows = [s["target"] for s in samples if "target" in s and s["target"].get("procs", 0) > 0]
-    if not rows:
-        return None
-    cpu = [float(r.get("cpu", 0.0)) for r in rows[1:]] or [0.0]  # the first sample has no CPU delta
     return ProcessResources(
-        cpu_mean_pct=mean(cpu),
-        cpu_max_pct=max(cpu),
-        rss_start_mb=rows[0].get("rss", 0) / MIB,
-        rss_end_mb=rows[-1].get("rss", 0) / MIB,
-        rss_max_mb=max(r.get("rss", 0) for r in rows) / MIB,
-        threads_max=max(r.get("threads", 0) for r in rows),
-        fds_max=max(r.get("fds", 0) for r in rows),
-        sockets_max=max(r.get("sockets", 0) for r in rows),
-        processes_max=max(r.get("procs", 0) for r in rows),
-        ctx_switches_voluntary=max(0, rows[-1].get("ctx_vol", 0) - rows[0].get("ctx_vol", 0)),
-        ctx_switches_involuntary=max(0, rows[-1].get("ctx_invol", 0) - rows[0].get("ctx_invol", 0)),
+        cpu_mean_pct=tree.cpu_mean,
+        cpu_max_pct=tree.cpu_max,
+        rss_start_mb=tree.rss_start / MIB,
+        rss_end_mb=tree.rss_end / MIB,
+        rss_max_mb=tree.rss_max / MIB,
+        threads_max=tree.threads_max,
+        fds_max=tree.fds_max,
+        sockets_max=tree.sockets_max,
+        processes_max=tree.processes_max,
+        ctx_switches_voluntary=tree.ctx_vol,
+        ctx_switches_involuntary=tree.ctx_invol,
     )
 
 
 def resource_section(
-    samples: Sequence[dict[str, Any]], sampler_info: dict[str, Any], gpu: GpuSection, energy: EnergySection
+    samples: SampleTable, sampler: SamplerInfo, gpu: GpuSection, energy: EnergySection
 ) -> ResourceSection:
-    gen = [float(s["loadgen"]["cpu"]) for s in samples if "loadgen" in s]
-    machine = [float(s["machine"]["cpu"]) for s in samples if "machine" in s]
+    machine = samples.column_max("machine_cpu")
     return ResourceSection(
-        samples=len(samples),
-        interval_s=sampler_info.get("interval_s"),
-        achieved_interval_s=achieved_interval(samples),
+        samples=samples.count,
+        interval_s=sampler.interval_s,
+        achieved_interval_s=samples.achieved_interval(),
         target=target_resources(samples),
-        loadgen_cpu_max_pct=max(gen) if gen else None,
-        machine_cpu_max_pct=min(100.0, max(machine)) if machine else None,
-        ncpu=sampler_info.get("ncpu"),
+        loadgen_cpu_max_pct=samples.column_max("loadgen_cpu"),
+        machine_cpu_max_pct=min(100.0, machine) if machine is not None else None,
+        ncpu=sampler.ncpu,
         gpu=gpu,
         energy=energy,
     )

@@ -68,7 +68,13 @@ class Signals:
         return unprofiled or tuple(s for s in self.stages if s.requests > 0)
 
 
+def by_load(s: StageSignal) -> tuple[float, int]:
+    """Sort key from the lightest stage to the heaviest: users (closed model) or arrival rate
+    (open model), then run order."""
+    return (s.users or s.rate or 0, s.index)
+
+
 def light_stage(stages: tuple[StageSignal, ...] | list[StageSignal]) -> StageSignal | None:
     """The stage with the least load (fewest users, lowest rate), earliest first: the one
     measured before queueing. Every "at light load" figure of the analysis comes from here."""
-    return min(stages, key=lambda s: (s.users or s.rate or 0, s.index)) if stages else None
+    return min(stages, key=by_load) if stages else None

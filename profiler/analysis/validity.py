@@ -4,17 +4,44 @@ A Locust process is one gevent loop, so it tops out at one core: when it runs ne
 its own queueing shows up as the target's latency. On a shared machine the target and the
 generator also compete for cores. Both are said plainly, per stage, so nobody buys hardware on
 the strength of a measurement of the load generator.
+
+`validity` runs a table of run rules (`RULES`), one of which runs the per-stage rules
+(`STAGE_RULES`) stage by stage; each rule returns its issues, in report order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from profiler.schema import ResourceSection, RunInfo, StageReport, ValidityIssue, ValiditySection
 
 LOADGEN_SATURATED_PCT = 90.0  # of one core
 MACHINE_SATURATED_PCT = 92.0  # of all cores
 OTHER_LOAD_PCT = 50.0  # of one core, used by neither the target nor the load generator
+INTERVAL_SLACK = 2.0  # the sampler achieved more than twice its interval: the machine was starved
+MIN_STAGES = 3  # stages with traffic needed to judge scaling
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """What the validity rules read."""
+
+    stages: Sequence[StageReport]
+    resources: ResourceSection
+    run: RunInfo
+    target_exit: int | None
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests for s in self.stages)
+
+
+def _issue(
+    id_: str, severity: Literal["warning", "error"], message: str, stage: int | None = None
+) -> list[ValidityIssue]:
+    return [ValidityIssue(id=id_, severity=severity, message=message, stage=stage)]
 
 
 def _other_cpu(s: StageReport, ncpu: int | None) -> float | None:
@@ -24,89 +51,116 @@ def _other_cpu(s: StageReport, ncpu: int | None) -> float | None:
     return max(0.0, s.machine_cpu_pct * ncpu - s.target_cpu_pct - s.loadgen_cpu_pct)
 
 
-INTERVAL_SLACK = 2.0
+# -- per stage -----------------------------------------------------------------------------------
+
+
+def loadgen_saturated(s: StageReport, resources: ResourceSection) -> list[ValidityIssue]:
+    if not (s.loadgen_cpu_pct is not None and s.loadgen_cpu_pct >= LOADGEN_SATURATED_PCT):
+        return []
+    return _issue(
+        "loadgen-saturated",
+        "error",
+        f"Stage {s.index}: the load generator used {s.loadgen_cpu_pct:.0f}% of a core; its own queueing "
+        "inflates latency and caps throughput. Treat this stage's figures as a floor on the target's capacity.",
+        s.index,
+    )
+
+
+def other_load(s: StageReport, resources: ResourceSection) -> list[ValidityIssue]:
+    other = _other_cpu(s, resources.ncpu)
+    if not (other is not None and other >= OTHER_LOAD_PCT):
+        return []
+    return _issue(
+        "other-load",
+        "warning",
+        f"Stage {s.index}: processes other than the target and the load generator used "
+        f"{other:.0f}% of a core; they competed for the machine during the measurement.",
+        s.index,
+    )
+
+
+def machine_saturated(s: StageReport, resources: ResourceSection) -> list[ValidityIssue]:
+    if not (s.machine_cpu_pct is not None and s.machine_cpu_pct >= MACHINE_SATURATED_PCT):
+        return []
+    return _issue(
+        "machine-saturated",
+        "warning",
+        f"Stage {s.index}: the machine's CPUs were {s.machine_cpu_pct:.0f}% busy; the target competed with "
+        "the load generator (or other processes) for cores. Run the load from another machine for firm numbers.",
+        s.index,
+    )
+
+
+STAGE_RULES: tuple[Callable[[StageReport, ResourceSection], list[ValidityIssue]], ...] = (
+    loadgen_saturated,
+    other_load,
+    machine_saturated,
+)
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def no_requests(f: RunFacts) -> list[ValidityIssue]:
+    if f.requests:
+        return []
+    return _issue("no-requests", "error", "No request completed: nothing about the target could be measured.")
+
+
+def target_exited(f: RunFacts) -> list[ValidityIssue]:
+    if not (f.run.status == "target-exited" or f.target_exit is not None):
+        return []
+    return _issue(
+        "target-exited",
+        "error",
+        f"The target exited during the run (code {f.target_exit}); later stages measured a dead server.",
+    )
+
+
+def partial_run(f: RunFacts) -> list[ValidityIssue]:
+    if f.run.status not in ("interrupted", "incomplete", "failed"):
+        return []
+    return _issue(
+        "partial-run", "warning", f"The run ended early ({f.run.status}); the report covers what was collected."
+    )
+
+
+def stage_issues(f: RunFacts) -> list[ValidityIssue]:
+    """The per-stage rules, stage by stage."""
+    return [issue for s in f.stages for rule in STAGE_RULES for issue in rule(s, f.resources)]
+
+
+def sampler_starved(f: RunFacts) -> list[ValidityIssue]:
+    wanted, achieved = f.resources.interval_s, f.resources.achieved_interval_s
+    if not (wanted and achieved and achieved > wanted * INTERVAL_SLACK):
+        return []
+    return _issue(
+        "sampler-starved",
+        "warning",
+        f"The sampler achieved one sample per {achieved * 1000:.0f} ms instead of "
+        f"{wanted * 1000:.0f} ms: the machine was starved.",
+    )
+
+
+def few_stages(f: RunFacts) -> list[ValidityIssue]:
+    if not (len([s for s in f.stages if s.requests]) < MIN_STAGES and f.requests):
+        return []
+    return _issue("few-stages", "warning", "Fewer than 3 stages with traffic: scaling behaviour cannot be judged well.")
+
+
+RULES: tuple[Callable[[RunFacts], list[ValidityIssue]], ...] = (
+    no_requests,
+    target_exited,
+    partial_run,
+    stage_issues,
+    sampler_starved,
+    few_stages,
+)
 
 
 def validity(
     stages: Sequence[StageReport], resources: ResourceSection, run: RunInfo, target_exit: int | None
 ) -> ValiditySection:
-    issues: list[ValidityIssue] = []
-    total = sum(s.requests for s in stages)
-    if total == 0:
-        issues.append(
-            ValidityIssue(
-                id="no-requests",
-                severity="error",
-                message="No request completed: nothing about the target could be measured.",
-            )
-        )
-    if run.status == "target-exited" or target_exit is not None:
-        issues.append(
-            ValidityIssue(
-                id="target-exited",
-                severity="error",
-                message=f"The target exited during the run (code {target_exit}); later stages measured a dead server.",
-            )
-        )
-    if run.status in ("interrupted", "incomplete", "failed"):
-        issues.append(
-            ValidityIssue(
-                id="partial-run",
-                severity="warning",
-                message=f"The run ended early ({run.status}); the report covers what was collected.",
-            )
-        )
-    for s in stages:
-        if s.loadgen_cpu_pct is not None and s.loadgen_cpu_pct >= LOADGEN_SATURATED_PCT:
-            issues.append(
-                ValidityIssue(
-                    id="loadgen-saturated",
-                    severity="error",
-                    stage=s.index,
-                    message=f"Stage {s.index}: the load generator used {s.loadgen_cpu_pct:.0f}% of a core; its own queueing "
-                    "inflates latency and caps throughput. Treat this stage's figures as a floor on the target's capacity.",
-                )
-            )
-        other = _other_cpu(s, resources.ncpu)
-        if other is not None and other >= OTHER_LOAD_PCT:
-            issues.append(
-                ValidityIssue(
-                    id="other-load",
-                    severity="warning",
-                    stage=s.index,
-                    message=f"Stage {s.index}: processes other than the target and the load generator used "
-                    f"{other:.0f}% of a core; they competed for the machine during the measurement.",
-                )
-            )
-        if s.machine_cpu_pct is not None and s.machine_cpu_pct >= MACHINE_SATURATED_PCT:
-            issues.append(
-                ValidityIssue(
-                    id="machine-saturated",
-                    severity="warning",
-                    stage=s.index,
-                    message=f"Stage {s.index}: the machine's CPUs were {s.machine_cpu_pct:.0f}% busy; the target competed with "
-                    "the load generator (or other processes) for cores. Run the load from another machine for firm numbers.",
-                )
-            )
-    if (
-        resources.interval_s
-        and resources.achieved_interval_s
-        and resources.achieved_interval_s > resources.interval_s * INTERVAL_SLACK
-    ):
-        issues.append(
-            ValidityIssue(
-                id="sampler-starved",
-                severity="warning",
-                message=f"The sampler achieved one sample per {resources.achieved_interval_s * 1000:.0f} ms instead of "
-                f"{resources.interval_s * 1000:.0f} ms: the machine was starved.",
-            )
-        )
-    if len([s for s in stages if s.requests]) < 3 and total:
-        issues.append(
-            ValidityIssue(
-                id="few-stages",
-                severity="warning",
-                message="Fewer than 3 stages with traffic: scaling behaviour cannot be judged well.",
-            )
-        )
+    facts = RunFacts(stages, resources, run, target_exit)
+    issues = [issue for rule in RULES for issue in rule(facts)]
     return ValiditySection(valid=not any(i.severity == "error" for i in issues), issues=issues)

@@ -1,65 +1,40 @@
-"""Orchestrator side of the load generator: starts the worker process, relays its progress.
+"""Orchestrator side of the load generator: starts the worker process, relays its messages.
 
 This module must not import Locust: it runs in the profiler's own process, on real threads.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import queue
 import subprocess
 import sys
 import threading
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from profiler.config import RunConfig
 from profiler.errors import LoadError
-from profiler.load.plan import StagePlan
+from profiler.load.spec import LoadSpec
 from profiler.procutil import child_preexec, stop_process_group
-from profiler.record import LOADGEN_LOG
+from profiler.runfolder import messages
+from profiler.runfolder.names import LOADGEN_LOG, LOADGEN_SPEC
 
-SECRET_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key", "api-key")
-
-
-def build_spec(config: RunConfig, plan: tuple[StagePlan, ...], folder: Path) -> dict[str, Any]:
-    spec = {
-        "url": config.url,
-        "method": config.method,
-        "headers": dict(config.headers),
-        "body_b64": base64.b64encode(config.body).decode() if config.body else None,
-        "timeout_s": config.request_timeout_s,
-        "plan": [asdict(p) for p in plan],
-        "out_dir": str(folder),
-        "probe_path": config.probe_path if config.probe else None,
-        "probe_rate": config.probe_rate,
-        "early_stop": config.early_stop,
-        "max_requests": config.max_requests,
-        "max_inflight": config.max_inflight,
-        "profile_s": config.pyspy_seconds if config.pyspy else None,
-    }
-    return spec
+Message = messages.Tick | messages.StageDone | messages.ProfileStart | messages.Done
 
 
-def write_spec(spec: dict[str, Any], folder: Path) -> Path:
+def write_spec(spec: LoadSpec, folder: Path) -> Path:
     """A copy for the record, with secret headers masked and the body left out: the worker
     gets the real spec on its stdin."""
-    shown = dict(spec)
-    shown["headers"] = {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in spec["headers"].items()}
-    shown["body_b64"] = "<omitted>" if spec.get("body_b64") else None
-    path = folder / "loadgen-spec.json"
-    path.write_text(json.dumps(shown, indent=2) + "\n")
+    path = folder / LOADGEN_SPEC
+    path.write_text(spec.masked().model_dump_json(indent=2) + "\n")
     return path
 
 
 class LoadProcess:
-    """The running load worker; `messages` receives its JSON progress lines."""
+    """The running load worker; `messages` receives its typed progress messages."""
 
-    def __init__(self, spec: dict[str, Any], folder: Path) -> None:
-        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
-        log = (folder / LOADGEN_LOG).open("ab")
+    def __init__(self, spec: LoadSpec, folder: Path) -> None:
+        self.messages: queue.Queue[Message] = queue.Queue()
+        self.log_path = folder / LOADGEN_LOG
+        log = self.log_path.open("ab")
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "profiler.load.worker", "-"],
@@ -75,44 +50,36 @@ class LoadProcess:
             log.close()
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(json.dumps(spec).encode())
+            self.proc.stdin.write(spec.model_dump_json().encode())
             self.proc.stdin.close()
         except OSError:
             pass  # it died at once; its log and exit code tell why
-        self.log_path = folder / LOADGEN_LOG
+        self.done: messages.Done | None = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.done: dict[str, Any] | None = None
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
-            try:
-                msg = json.loads(raw)
-            except json.JSONDecodeError:
+            msg = messages.decode(raw)
+            if msg is None:
                 continue
-            if msg.get("type") == "done":
+            if isinstance(msg, messages.Done):
                 self.done = msg
             self.messages.put(msg)
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
     def running(self) -> bool:
         return self.proc.poll() is None
+
+    def drain(self, timeout_s: float = 1.0) -> None:
+        """Wait for the last lines of an exited worker (its "done") to be read from the pipe."""
+        self._reader.join(timeout=timeout_s)
 
     def stop(self) -> None:
         """Ask the worker to stop (it flushes its records), escalating if it does not."""
         if self.running():
             stop_process_group(self.proc, grace_s=(0.1, 10.0))
         self._reader.join(timeout=2)
-
-    def wait(self, timeout_s: float) -> int | None:
-        try:
-            return self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            return None
 
     def failure(self) -> str:
         """The last lines of the worker's log, for an error message."""

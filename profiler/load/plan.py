@@ -16,7 +16,7 @@ class StagePlan:
     index: int
     users: int | None  # closed model: concurrent users
     rate: float | None  # open model: arrivals per second
-    duration_s: float
+    planned_s: float
 
 
 @dataclass(frozen=True, slots=True)

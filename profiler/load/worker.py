@@ -1,12 +1,13 @@
 """The load generator process: the only place that imports Locust (and so gevent).
 
-Run as `python -m profiler.load.worker SPEC.json` by `profiler.load.driver`. Importing Locust
-monkey-patches the standard library with gevent, which is why it lives in its own process: the
-orchestrator, the live view and the sampler stay on real threads with steady timing.
+Run as `python -m profiler.load.worker -` by `profiler.load.driver`, with its LoadSpec on stdin.
+Importing Locust monkey-patches the standard library with gevent, which is why it lives in its
+own process: the orchestrator, the live view and the sampler stay on real threads with steady
+timing.
 
-It writes request records and stage boundaries straight into the run folder (flushed twice a
-second, so a crash loses at most the last half second) and prints one JSON progress line per
-tick on stdout for the live view.
+It writes request records and stage boundaries straight into the run folder through
+`profiler.runfolder.write` (flushed twice a second, so a crash loses at most the last half
+second) and prints one typed message a line on stdout (`profiler.runfolder.messages`).
 """
 
 from __future__ import annotations
@@ -14,15 +15,11 @@ from __future__ import annotations
 # Locust must be imported before anything that pulls in ssl/urllib3 (RecursionError otherwise).
 import locust  # noqa: F401  isort: skip
 
-import base64
-import csv
-import json
 import os
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,110 +29,53 @@ from locust import constant, task
 from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
 from locust.env import Environment
 
-from profiler.stats import percentile
 from profiler.load.plan import StageOutcome, StagePlan, saturation_reason
-from profiler.record import FLAG_CHUNKED, FLAG_COOKIE, FLAG_EVENT_STREAM, REQUEST_COLUMNS, UNSENT
+from profiler.load.spec import LoadSpec
+from profiler.runfolder import messages
+from profiler.runfolder.records import (
+    FLAG_CHUNKED,
+    FLAG_COOKIE,
+    FLAG_EVENT_STREAM,
+    KIND_MAIN,
+    KIND_PROBE,
+    UNSENT,
+    StageEnd,
+    StageStart,
+    failed,
+)
+from profiler.runfolder.write import RequestLog, StageLog
+from profiler.stats import percentile
 
 FLUSH_EVERY_S = 0.5
 TICK_EVERY_S = 0.5
+LIVE_WINDOW_S = 2.0  # the live view's figures cover the last two seconds
 
 
 @dataclass
-class Spec:
-    url: str
-    method: str
-    headers: dict[str, str]
-    body: bytes | None
-    timeout_s: float
-    plan: list[StagePlan]
-    out_dir: Path
-    probe_path: str | None
-    probe_rate: float
-    early_stop: bool
-    max_requests: int
-    max_inflight: int
-    profile_s: float | None = None  # length of the extra stage run with py-spy attached
-    bare: bool = False  # benchmarks only: plain Locust requests, none of our recording
+class StageCounter:
+    """The running stage so far: what the early-stop rule and the live view read."""
 
-    @classmethod
-    def load(cls, path: Path) -> Spec:
-        # "-": the spec comes on stdin, so headers and body (secrets) never touch the disk.
-        raw = json.loads(sys.stdin.read() if str(path) == "-" else path.read_text())
-        return cls(
-            url=raw["url"],
-            method=raw["method"],
-            headers=dict(raw["headers"]),
-            body=base64.b64decode(raw["body_b64"]) if raw.get("body_b64") else None,
-            timeout_s=float(raw["timeout_s"]),
-            plan=[StagePlan(**p) for p in raw["plan"]],
-            out_dir=Path(raw["out_dir"]),
-            probe_path=raw.get("probe_path"),
-            probe_rate=float(raw.get("probe_rate", 10.0)),
-            early_stop=bool(raw.get("early_stop", True)),
-            max_requests=int(raw.get("max_requests", 2_000_000)),
-            max_inflight=int(raw.get("max_inflight", 1000)),
-            bare=bool(raw.get("bare", False)),
-            profile_s=float(raw["profile_s"]) if raw.get("profile_s") else None,
-        )
-
-
-@dataclass
-class Recorder:
-    """Buffers request records and appends them to requests.csv."""
-
-    path: Path
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
     stage: int = 0
-    total: int = 0
-    stage_latencies: list[float] = field(default_factory=list)
-    stage_errors: int = 0
-    window: list[tuple[float, float, bool]] = field(default_factory=list)  # (end time, latency, error)
+    total: int = 0  # main requests recorded in the whole run
+    latencies: list[float] = field(default_factory=list)  # of this stage's requests
+    errors: int = 0
+    window: list[tuple[float, float, bool]] = field(default_factory=list)  # (end time, latency, failed)
 
-    def __post_init__(self) -> None:
-        new = not self.path.exists()
-        self._fh = self.path.open("a", newline="")
-        self._csv = csv.writer(self._fh)
-        if new:
-            self._csv.writerow(REQUEST_COLUMNS)
-            self._fh.flush()
+    def restart(self, stage: int) -> None:
+        self.stage, self.latencies, self.errors = stage, [], 0
 
-    def add(
-        self,
-        start: float,
-        latency: float,
-        ttfb: float,
-        status: int,
-        nbytes: int,
-        error: str,
-        kind: str,
-        flags: str,
-        timing: str,
-        stage: int | None = None,
-    ) -> None:
-        # A request belongs to the stage it was sent in (given by the caller), not the one it
-        # finished in: a saturated stage's slowest answers arrive after it ends.
-        stage = self.stage if stage is None else stage
-        self.rows.append(
-            (f"{start:.6f}", f"{latency:.3f}", f"{ttfb:.3f}", status, nbytes, error, stage, kind, flags, timing)
-        )
-        if kind == "main":
-            self.total += 1
-            failed = bool(error) or status == 0 or status >= 400
-            if stage == self.stage and error != UNSENT:
-                self.stage_latencies.append(latency)
-            self.stage_errors += failed
-            if error != UNSENT:
-                self.window.append((time.time(), latency, failed))
+    def count(self, stage: int, latency_ms: float, status: int, error: str) -> None:
+        self.total += 1
+        bad = failed(status, error)
+        self.errors += bad
+        if error != UNSENT:
+            if stage == self.stage:
+                self.latencies.append(latency_ms)
+            self.window.append((time.time(), latency_ms, bad))
 
-    def flush(self) -> None:
-        if self.rows:
-            rows, self.rows = self.rows, []
-            self._csv.writerows(rows)
-            self._fh.flush()
-
-    def close(self) -> None:
-        self.flush()
-        self._fh.close()
+    def recent(self, now: float) -> list[tuple[float, float, bool]]:
+        self.window = [w for w in self.window if w[0] >= now - LIVE_WINDOW_S]
+        return self.window
 
 
 def _joined(headers: Any, name: str) -> str:
@@ -147,73 +87,89 @@ def _joined(headers: Any, name: str) -> str:
     return str(headers.get(name) or "")
 
 
+def _flags(headers: Any) -> str:
+    flags = FLAG_COOKIE if _joined(headers, "Set-Cookie") else ""
+    if "chunked" in _joined(headers, "Transfer-Encoding").lower():
+        flags += FLAG_CHUNKED
+    if "text/event-stream" in _joined(headers, "Content-Type").lower():
+        flags += FLAG_EVENT_STREAM
+    return flags
+
+
 class Worker:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: LoadSpec) -> None:
         self.spec = spec
         parts = urlsplit(spec.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
-        self.path = parts.path or "/"
-        if parts.query:
-            self.path += "?" + parts.query
-        self.recorder = Recorder(spec.out_dir / "requests.csv")
-        self.stages_fh = (spec.out_dir / "stages.jsonl").open("a")
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.body = spec.body
+        self.log = RequestLog(spec.out_dir)
+        self.stages = StageLog(spec.out_dir)
+        self.counter = StageCounter()
         self.stopping = False
-        self.stop_reason = "completed"
+        self.status: messages.WorkerStatus = "completed"
+        self.reason = "completed"
         self.env = Environment(user_classes=[], events=locust.events)
         self.parent = os.getppid()
+        self.stage_ended = 0.0
 
     # -- one request, timed by us: Locust rounds its own figures and has no time to first byte
     def fire(self, client: FastHttpSession, path: str, kind: str, intended: float | None = None) -> None:
-        spec = self.spec
-        stage = self.recorder.stage
+        spec, stage = self.spec, self.counter.stage
         wall = time.time()
         t0 = time.perf_counter()
         # In the open model, latency counts from the intended arrival, not from when we got to it:
         # that is what avoids coordinated omission.
         offset_ms = max(0.0, (wall - intended) * 1000.0) if intended is not None else 0.0
-        headers = spec.headers if kind == "main" else {}
-        body = spec.body if kind == "main" else None
-        method = spec.method if kind == "main" else "GET"
-        resp = client.request(method, path, data=body, headers=headers, stream=True, name=kind)  # type: ignore[arg-type]
+        main = kind == KIND_MAIN
+        resp = client.request(
+            spec.method if main else "GET",
+            path,
+            data=self.body if main else None,  # type: ignore[arg-type]
+            headers=spec.headers if main else {},
+            stream=True,
+            name=kind,
+        )
         ttfb = (time.perf_counter() - t0) * 1000.0
-        error = ""
-        nbytes = 0
         status = int(getattr(resp, "status_code", 0) or 0)
-        exc = getattr(resp, "error", None)
-        if exc is not None and status == 0:
-            error = type(exc).__name__
-        else:
-            try:
-                content = resp.content
-                nbytes = len(content) if content else 0
-            except (OSError, ValueError, gevent.Timeout) as e:  # body cut off mid-stream
-                error = type(e).__name__
+        error, nbytes = self._read_body(resp, status)
         latency = (time.perf_counter() - t0) * 1000.0 + offset_ms
-        timing = ""
-        flags = ""
-        headers_in = resp.headers
-        if headers_in is not None:
-            timing = _joined(headers_in, "Server-Timing")
-            if _joined(headers_in, "Set-Cookie"):
-                flags += FLAG_COOKIE
-            if "chunked" in _joined(headers_in, "Transfer-Encoding").lower():
-                flags += FLAG_CHUNKED
-            if "text/event-stream" in _joined(headers_in, "Content-Type").lower():
-                flags += FLAG_EVENT_STREAM
+        headers = resp.headers
+        flags = _flags(headers) if headers is not None else ""
+        timing = _joined(headers, "Server-Timing") if headers is not None else ""
         if not error and status >= 400:
             error = f"HTTP {status}"
         start = intended if intended is not None else wall
-        self.recorder.add(start, latency, ttfb + offset_ms, status, nbytes, error, kind, flags, timing, stage)
-        if self.recorder.total >= spec.max_requests:
-            self.stop("request limit reached")
+        self.record(start, latency, ttfb + offset_ms, status, nbytes, error, kind, flags, timing, stage)
 
-    def stop(self, reason: str) -> None:
+    @staticmethod
+    def _read_body(resp: Any, status: int) -> tuple[str, int]:
+        exc = getattr(resp, "error", None)
+        if exc is not None and status == 0:
+            return type(exc).__name__, 0
+        try:
+            content = resp.content
+        except (OSError, ValueError, gevent.Timeout) as e:  # body cut off mid-stream
+            return type(e).__name__, 0
+        return "", len(content) if content else 0
+
+    def record(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str, kind: str,
+               flags: str, timing: str, stage: int) -> None:  # fmt: skip
+        # A request belongs to the stage it was sent in (given by the caller), not the one it
+        # finished in: a saturated stage's slowest answers arrive after it ends.
+        self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing)
+        if kind == KIND_MAIN:
+            self.counter.count(stage, latency, status, error)
+            if self.counter.total >= self.spec.max_requests:
+                self.stop("request-limit", "request limit reached")
+
+    def stop(self, status: messages.WorkerStatus, reason: str) -> None:
         if not self.stopping:
             self.stopping = True
-            self.stop_reason = reason
+            self.status, self.reason = status, reason
 
-    def emit(self, message: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(message) + "\n")
+    def emit(self, message: messages.Tick | messages.StageDone | messages.ProfileStart | messages.Done) -> None:
+        sys.stdout.write(messages.encode(message))
         sys.stdout.flush()
 
     def new_session(self, concurrency: int) -> FastHttpSession:
@@ -245,10 +201,10 @@ class Worker:
                     return
                 if worker.spec.bare:
                     # What a plain Locust test does: the baseline our recording's cost is measured against.
-                    worker.recorder.total += 1
-                    self.client.request(worker.spec.method, worker.path, data=worker.spec.body)  # type: ignore[arg-type]
+                    worker.counter.total += 1
+                    self.client.request(worker.spec.method, worker.path, data=worker.body)  # type: ignore[arg-type]
                     return
-                worker.fire(self.client, worker.path, "main")
+                worker.fire(self.client, worker.path, KIND_MAIN)
 
         return TargetUser
 
@@ -256,9 +212,9 @@ class Worker:
     def flusher(self) -> None:
         while True:
             gevent.sleep(FLUSH_EVERY_S)
-            self.recorder.flush()
+            self.log.flush()
             if os.getppid() != self.parent:  # the orchestrator is gone: never load on unattended
-                self.stop("profiler exited")
+                self.stop("orphaned", "profiler exited")
 
     def prober(self) -> None:
         assert self.spec.probe_path is not None
@@ -266,37 +222,29 @@ class Worker:
         gap = 1.0 / self.spec.probe_rate
         while not self.stopping:
             t0 = time.monotonic()
-            self.fire(client, self.spec.probe_path, "probe")
+            self.fire(client, self.spec.probe_path, KIND_PROBE)
             gevent.sleep(max(0.0, gap - (time.monotonic() - t0)))
 
     def ticker(self, stage: StagePlan, started: float) -> None:
         while True:
             gevent.sleep(TICK_EVERY_S)
             now = time.time()
-            window = [w for w in self.recorder.window if w[0] >= now - 2.0]
-            self.recorder.window = window
+            window = self.counter.recent(now)
             lat = sorted(w[1] for w in window)
-            span = min(2.0, max(0.25, now - started))
             self.emit(
-                {
-                    "type": "tick",
-                    "stage": stage.index,
-                    "users": stage.users,
-                    "rate": stage.rate,
-                    "stage_elapsed": now - started,
-                    "stage_duration": stage.duration_s,
-                    "rps": len(window) / span,
-                    "p50": percentile(lat, 50),
-                    "p95": percentile(lat, 95),
-                    "errors": sum(1 for w in window if w[2]),
-                    "requests": self.recorder.total,
-                }
+                messages.Tick(
+                    stage=stage.index,
+                    users=stage.users,
+                    rate=stage.rate,
+                    stage_elapsed_s=now - started,
+                    stage_planned_s=stage.planned_s,
+                    rps=len(window) / min(LIVE_WINDOW_S, max(0.25, now - started)),
+                    p50=percentile(lat, 50),
+                    p95=percentile(lat, 95),
+                    errors=sum(1 for w in window if w[2]),
+                    requests=self.counter.total,
+                )
             )
-
-    def run_stage_closed(self, stage: StagePlan, runner: Any) -> None:
-        assert stage.users is not None
-        runner.start(stage.users, spawn_rate=max(stage.users * 4, 10))
-        self.sleep_stage(stage)
 
     def run_stage_open(self, stage: StagePlan, client: FastHttpSession, pool: gevent.pool.Pool) -> None:
         assert stage.rate is not None
@@ -305,107 +253,78 @@ class Worker:
         n = 0
         while not self.stopping:
             intended = start + n * gap
-            if intended >= start + stage.duration_s:
+            if intended >= start + stage.planned_s:
                 break
             delay = intended - time.time()
-            if delay > 0:
-                gevent.sleep(delay)
-            else:
-                gevent.sleep(0)  # catching up: let the spawned requests start (and signals run)
+            gevent.sleep(max(0.0, delay))  # 0 when catching up: lets spawned requests (and signals) run
             if pool.full():
                 # The generator itself is out of slots: record the arrival as failed, never wait,
                 # or the schedule would bend to the target (coordinated omission).
-                self.recorder.add(intended, 0.0, 0.0, 0, 0, UNSENT, "main", "", "")
+                self.record(intended, 0.0, 0.0, 0, 0, UNSENT, KIND_MAIN, "", "", stage.index)
             else:
-                pool.spawn(self.fire, client, self.path, "main", intended)
+                pool.spawn(self.fire, client, self.path, KIND_MAIN, intended)
             n += 1
 
     def sleep_stage(self, stage: StagePlan) -> None:
-        end = time.monotonic() + stage.duration_s
+        end = time.monotonic() + stage.planned_s
         while not self.stopping and time.monotonic() < end:
             gevent.sleep(min(0.1, max(0.0, end - time.monotonic())))
 
-    def run_stage(
-        self, stage: StagePlan, runner: Any, open_client: FastHttpSession | None, pool: gevent.pool.Pool, profiled: bool
-    ) -> StageOutcome:
-        spec = self.spec
-        self.recorder.flush()
-        self.recorder.stage = stage.index
-        self.recorder.stage_latencies = []
-        self.recorder.stage_errors = 0
+    def run_stage(self, stage: StagePlan, runner: Any, open_client: Any, pool: Any, profiled: bool) -> StageOutcome:
+        self.log.flush()
+        self.counter.restart(stage.index)
         started = time.time()
-        total_before = self.recorder.total
-        self.stages_fh.write(
-            json.dumps(
-                {
-                    "event": "start",
-                    "index": stage.index,
-                    "users": stage.users,
-                    "rate": stage.rate,
-                    "t": started,
-                    "planned_s": stage.duration_s,
-                    "profiled": profiled,
-                }
-            )
-            + "\n"
-        )
-        self.stages_fh.flush()
+        total_before = self.counter.total
+        self.stages.write(StageStart(stage.index, stage.users, stage.rate, started, stage.planned_s, profiled))
         tick = gevent.spawn(self.ticker, stage, started)
         if runner is not None:
-            self.run_stage_closed(stage, runner)
+            assert stage.users is not None
+            runner.start(stage.users, spawn_rate=max(stage.users * 4, 10))
+            self.sleep_stage(stage)
         else:
-            assert open_client is not None
             self.run_stage_open(stage, open_client, pool)
         tick.kill()
         self.stage_ended = time.time()
-        lat = sorted(self.recorder.stage_latencies)
-        n = self.recorder.total - total_before if spec.bare else len(lat)
-        return StageOutcome(
-            stage.users,
-            n / max(self.stage_ended - started, 1e-9),
-            percentile(lat, 50),
-            percentile(lat, 95),
-            self.recorder.stage_errors / n if n else 0.0,
-            n,
-        )
+        lat = sorted(self.counter.latencies)
+        n = self.counter.total - total_before if self.spec.bare else len(lat)
+        elapsed = max(self.stage_ended - started, 1e-9)
+        error_rate = self.counter.errors / n if n else 0.0
+        return StageOutcome(stage.users, n / elapsed, percentile(lat, 50), percentile(lat, 95), error_rate, n)
 
     def end_stage(self, stage: StagePlan, outcome: StageOutcome, reason: str | None) -> None:
-        self.stages_fh.write(
-            json.dumps(
-                {
-                    "event": "end",
-                    "index": stage.index,
-                    "t": self.stage_ended,
-                    "requests": outcome.requests,
-                    "stop_reason": reason,
-                }
-            )
-            + "\n"
-        )
-        self.stages_fh.flush()
+        self.stages.write(StageEnd(stage.index, self.stage_ended, outcome.requests, reason))
         self.emit(
-            {
-                "type": "stage_end",
-                "stage": stage.index,
-                "users": stage.users,
-                "rate": stage.rate,
-                "rps": outcome.rps,
-                "p50": outcome.p50_ms,
-                "p95": outcome.p95_ms,
-                "error_rate": outcome.error_rate,
-                "requests": outcome.requests,
-            }
+            messages.StageDone(
+                stage=stage.index,
+                users=stage.users,
+                rate=stage.rate,
+                rps=outcome.rps,
+                p50=outcome.p50_ms,
+                p95=outcome.p95_ms,
+                error_rate=outcome.error_rate,
+                requests=outcome.requests,
+            )
         )
+
+    def profile_stage(self, history: list[StageOutcome], runner: Any, open_client: Any, pool: Any) -> None:
+        """A dedicated stage for py-spy, at the load that gave the most throughput: py-spy costs
+        the target ~13% of its throughput at 100 Hz (docs/benchmarks.md), so no capacity figure
+        is taken from this stage."""
+        assert self.spec.profile_s is not None
+        best = self.spec.plan[max(range(len(history)), key=lambda i: history[i].rps)]
+        stage = StagePlan(index=len(history), users=best.users, rate=best.rate, planned_s=self.spec.profile_s)
+        self.stopping = False
+        self.emit(messages.ProfileStart(stage=stage.index, planned_s=stage.planned_s))
+        self.end_stage(stage, self.run_stage(stage, runner, open_client, pool, profiled=True), None)
 
     def run(self) -> int:
         spec = self.spec
-        gevent.signal_handler(signal.SIGTERM, self.stop, "interrupted")
-        gevent.signal_handler(signal.SIGINT, self.stop, "interrupted")
+        gevent.signal_handler(signal.SIGTERM, self.stop, "interrupted", "interrupted")
+        gevent.signal_handler(signal.SIGINT, self.stop, "interrupted", "interrupted")
         greenlets = [gevent.spawn(self.flusher)]
         if spec.probe_path:
             greenlets.append(gevent.spawn(self.prober))
-        runner = None
-        open_client = None
+        runner = open_client = None
         pool = gevent.pool.Pool(spec.max_inflight)
         if spec.plan[0].users is not None:
             self.env.user_classes = [self.user_class()]
@@ -416,36 +335,27 @@ class Worker:
         for stage in spec.plan:
             if self.stopping:
                 break
-            outcome = self.run_stage(stage, runner, open_client, pool, profiled=False)
-            history.append(outcome)
+            history.append(self.run_stage(stage, runner, open_client, pool, profiled=False))
             reason = saturation_reason(history) if spec.early_stop and not self.stopping else None
-            self.end_stage(stage, outcome, reason)
+            self.end_stage(stage, history[-1], reason)
             if reason:
-                self.stop(f"saturated: {reason}")
-        if spec.profile_s and history and (self.stop_reason == "completed" or self.stop_reason.startswith("saturated")):
-            # A dedicated stage for py-spy, at the load that gave the most throughput: py-spy costs the
-            # target ~13% of its throughput at 100 Hz (docs/benchmarks.md), so no capacity figure is taken from this stage.
-            best = max(range(len(history)), key=lambda i: history[i].rps)
-            ran = spec.plan[best]
-            stage = StagePlan(index=len(history), users=ran.users, rate=ran.rate, duration_s=spec.profile_s)
-            self.stopping = False
-            self.emit({"type": "profile_start", "stage": stage.index, "duration_s": stage.duration_s})
-            outcome = self.run_stage(stage, runner, open_client, pool, profiled=True)
-            self.end_stage(stage, outcome, None)
+                self.stop("saturated", f"saturated: {reason}")
+        if spec.profile_s and history and self.status in ("completed", "saturated"):
+            self.profile_stage(history, runner, open_client, pool)
         self.stopping = True
         if runner is not None:
             runner.quit()
         pool.join(timeout=min(spec.timeout_s, 5.0))  # the orchestrator's patience is 10 s
         gevent.killall(greenlets, timeout=2)
-        self.recorder.close()
-        self.stages_fh.close()
-        self.emit({"type": "done", "reason": self.stop_reason, "requests": self.recorder.total})
+        self.log.close()
+        self.stages.close()
+        self.emit(messages.Done(status=self.status, reason=self.reason, requests=self.counter.total))
         return 0
 
 
 def main() -> int:
-    spec = Spec.load(Path(sys.argv[1]))
-    return Worker(spec).run()
+    source = sys.stdin.read() if sys.argv[1:] in ([], ["-"]) else open(sys.argv[1]).read()  # noqa: SIM115
+    return Worker(LoadSpec.model_validate_json(source)).run()
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def stage_table(report: Report) -> TextTable:
 
 def handoff_table(report: Report) -> TextTable | None:
     h = report.handoffs
-    if not h.stages and h.unattributed is None:
+    if not h.handoffs and h.unattributed is None:
         return None
     rows = [
         (
@@ -75,7 +75,7 @@ def handoff_table(report: Report) -> TextTable | None:
             _f(st.p95_ms, "{:.2f}"),
             _f(st.share * 100),
         )
-        for name, st in h.stages.items()
+        for name, st in h.handoffs.items()
     ]
     if h.unattributed is not None:
         u = h.unattributed

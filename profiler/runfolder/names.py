@@ -16,12 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 
 # The run folder's format. 1: no `format_version` in meta.json (profiler 0.1.0); 2: typed meta,
-# SLO stored as numbers, worker status explicit. `analyze` reads both.
+# SLO stored as numbers, Server-Timing stored parsed (handoff slots). `analyze` reads both.
 FORMAT_VERSION = 2
 
 META = "meta.json"
 REQUESTS = "requests.csv"
 STAGES = "stages.jsonl"
+HANDOFFS = "handoffs.jsonl"
 SAMPLES = "samples.jsonl"
 SAMPLER_INFO = "sampler.json"
 LOADGEN_SPEC = "loadgen-spec.json"

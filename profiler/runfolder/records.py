@@ -1,8 +1,143 @@
-"""Typed records at every file and process boundary of a run folder."""
+"""Typed records of requests.csv and stages.jsonl, and py-spy's output per stage.
+
+requests.csv (format 2) has one row per request. Server-Timing is stored parsed: the app's own
+`total` entry (else the sum of its entries) as `server_ms`, and each named handoff's duration in
+one of HANDOFF_SLOTS numeric columns `h0..h7`, the slot of each name given by handoffs.jsonl.
+Names beyond the slots go to `h_other` as `name=dur;name=dur`. The raw header is kept for the
+record, cut to RAW_TIMING_LIMIT characters, so a flood of entries never makes a row unreadable.
+Format 1 (profiler 0.1) had only the raw header; the reader parses it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+REQUEST_COLUMNS_V1 = (
+    "start",
+    "latency_ms",
+    "ttfb_ms",
+    "status",
+    "bytes",
+    "error",
+    "stage",
+    "kind",
+    "flags",
+    "server_timing",
+)
+HANDOFF_SLOTS = 8
+SLOT_COLUMNS = tuple(f"h{i}" for i in range(HANDOFF_SLOTS))
+REQUEST_COLUMNS = (
+    "start",  # epoch s; the intended arrival time in the open model
+    "latency_ms",  # request sent (or intended) to last byte read
+    "ttfb_ms",
+    "status",  # 0 = no response
+    "bytes",
+    "error",  # "" when the request succeeded
+    "stage",  # the stage it was sent in
+    "kind",  # KIND_MAIN or KIND_PROBE
+    "flags",  # FLAG_* letters
+    "server_ms",  # the server's own time from Server-Timing, "" when it reported none
+    "timing_malformed",  # Server-Timing entries that could not be parsed
+    *SLOT_COLUMNS,
+    "h_other",
+    "server_timing",  # the raw header, cut to RAW_TIMING_LIMIT
+)
+RAW_TIMING_LIMIT = 512
+SERVER_TOTAL = "total"  # the entry by which an app reports its whole server time
+
+KIND_MAIN, KIND_PROBE = "main", "probe"
+# flags: letters for what the analysis needs but a status code cannot show
+FLAG_COOKIE, FLAG_CHUNKED, FLAG_EVENT_STREAM, FLAG_TIMED = "c", "t", "e", "s"  # s: carried Server-Timing
+# The error of an open-model arrival the generator could not send (all its slots busy): counted
+# as a failure of the stage, never as a latency (it has none).
+UNSENT = "GeneratorSaturated"
+
+
+def failed(status: int, error: str) -> bool:
+    """The one definition of a failed request: an error, no response, or HTTP >= 400."""
+    return bool(error) or status == 0 or status >= 400
+
+
+@dataclass
+class HandoffSlots:
+    """Which column holds which handoff name; a name keeps its slot for the whole run."""
+
+    slots: dict[str, int] = field(default_factory=dict)
+
+    def slot(self, name: str) -> int | None:
+        """The slot of `name`, assigning the next free one; None when all are taken."""
+        found = self.slots.get(name)
+        if found is None and len(self.slots) < HANDOFF_SLOTS:
+            found = self.slots[name] = len(self.slots)
+        return found
+
+    @staticmethod
+    def line(name: str, slot: int) -> str:
+        return json.dumps({"slot": slot, "name": name}) + "\n"
+
+    @classmethod
+    def parse(cls, lines: list[dict[str, Any]]) -> HandoffSlots:
+        slots = {
+            str(d["name"]): int(d["slot"])
+            for d in lines
+            if isinstance(d.get("slot"), int) and 0 <= d["slot"] < HANDOFF_SLOTS and isinstance(d.get("name"), str)
+        }
+        return cls(slots)
+
+
+@dataclass(frozen=True, slots=True)
+class StageStart:
+    index: int
+    users: int | None
+    rate: float | None
+    t: float
+    planned_s: float
+    profiled: bool = False
+
+    def line(self) -> str:
+        return json.dumps({"event": "start", **asdict(self)}) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class StageEnd:
+    index: int
+    t: float
+    requests: int
+    stop_reason: str | None = None
+
+    def line(self) -> str:
+        return json.dumps({"event": "end", **asdict(self)}) + "\n"
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def parse_stage_event(d: dict[str, Any]) -> StageStart | StageEnd | None:
+    """A stages.jsonl line, or None for a line this profiler did not write (or a damaged one)."""
+    index, t = d.get("index"), _num(d.get("t"))
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0 or t is None:
+        return None
+    if d.get("event") == "start":
+        users = d.get("users")
+        return StageStart(
+            index=index,
+            users=users if isinstance(users, int) and not isinstance(users, bool) and users > 0 else None,
+            rate=_num(d.get("rate")),
+            t=t,
+            planned_s=_num(d.get("planned_s")) or 0.0,
+            profiled=d.get("profiled") is True,
+        )
+    requests = d.get("requests")
+    reason = d.get("stop_reason")
+    return StageEnd(
+        index=index,
+        t=t,
+        requests=requests if isinstance(requests, int) and not isinstance(requests, bool) else 0,
+        stop_reason=reason if isinstance(reason, str) else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,3 +148,50 @@ class StageProfile:
     stacks: str
     sources: dict[str, str]
     gil_stacks: str | None = None
+
+
+@dataclass(slots=True)
+class ProcessSample:
+    pid: int
+    cpu: float  # % of one core
+    rss: int  # bytes
+
+
+@dataclass(slots=True)
+class TreeSample:
+    """A process tree at one tick; the detail fields only for the target."""
+
+    cpu: float  # % of one core, as `top` shows it (200 = two cores busy)
+    rss: int
+    threads: int
+    procs: int
+    fds: int | None = None
+    sockets: int | None = None
+    ctx_vol: int | None = None
+    ctx_invol: int | None = None
+    per_process: list[ProcessSample] | None = None
+
+
+@dataclass(slots=True)
+class MachineSample:
+    cpu: float  # % of all cores
+    steal: float
+    ncpu: int
+
+
+@dataclass(slots=True)
+class Sample:
+    """One line of samples.jsonl (format 2: `per_process` a list of {pid, cpu, rss})."""
+
+    t: float
+    target: TreeSample
+    loadgen: TreeSample
+    machine: MachineSample
+    gpu: list[dict[str, object]] | None = None
+    rapl_uj: dict[str, int] | None = None
+
+    def line(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        for part in ("target", "loadgen"):
+            data[part] = {k: v for k, v in data[part].items() if v is not None}
+        return json.dumps(data, separators=(",", ":")) + "\n"

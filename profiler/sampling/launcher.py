@@ -9,31 +9,17 @@ from pathlib import Path
 
 from profiler.errors import ProfilerError
 from profiler.procutil import child_preexec, stop_process_group
-from profiler.record import SAMPLES
-
-SAMPLER_INFO = "sampler.json"
+from profiler.runfolder.names import SAMPLER_INFO, SAMPLER_LOG, SAMPLES
 
 
 class SamplerProcess:
     def __init__(self, target_pid: int, folder: Path, interval_s: float, gpu: bool) -> None:
-        argv = [
-            sys.executable,
-            "-m",
-            "profiler.sampling.process",
-            "--target",
-            str(target_pid),
-            "--owner",
-            str(os.getpid()),
-            "--interval",
-            str(interval_s),
-            "--out",
-            str(folder / SAMPLES),
-            "--info",
-            str(folder / SAMPLER_INFO),
-        ]
+        argv = [sys.executable, "-m", "profiler.sampling.process", "--target", str(target_pid)]
+        argv += ["--owner", str(os.getpid()), "--interval", str(interval_s)]
+        argv += ["--out", str(folder / SAMPLES), "--info", str(folder / SAMPLER_INFO)]
         if not gpu:
             argv.append("--no-gpu")
-        log = (folder / "sampler.log").open("ab")
+        log = (folder / SAMPLER_LOG).open("ab")
         try:
             self.proc = subprocess.Popen(
                 argv,

@@ -2,33 +2,27 @@
 
 Run as `python -m profiler.sampling.process ...` by `profiler.sampling.launcher`. Real threads
 next to gevent starve for the GIL when Locust is busy; a separate process keeps a steady
-interval. Every tick it writes one JSON line to samples.jsonl:
-
-    {"t": epoch_s,
-     "target": {"cpu": %-of-one-core, "rss": bytes, "threads": n, "fds": n, "sockets": n,
-                "ctx_vol": n, "ctx_invol": n, "procs": n, "per_process": {pid: {"cpu": %, "rss": bytes}}},
-     "loadgen": {"cpu": %, "rss": bytes},
-     "machine": {"cpu": %-of-all-cores, "ncpu": n, "steal": %},
-     "gpu": [...per device...],          (when a GPU is readable)
-     "rapl_uj": {domain: microjoules}}   (when RAPL is readable)
-
-cpu is in percent of one core, as `top` shows it (200 = two cores busy).
+interval. Every tick it writes one `profiler.runfolder.records.Sample` as a JSON line to
+samples.jsonl: the target's tree (CPU, RSS, threads, fds, sockets, context switches, each
+process), the load generator, the machine, and GPU and RAPL readings where they can be had.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import time
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from profiler.errors import SamplerUnavailable
+from profiler.runfolder.meta import GpuInfo, RaplInfo, SamplerInfo
+from profiler.runfolder.records import MachineSample, ProcessSample, Sample, TreeSample
 
 CHILD_REFRESH_S = 1.0
 FLUSH_EVERY_S = 0.5
@@ -58,47 +52,47 @@ class TreeSampler:
         self.procs: dict[int, psutil.Process] = {}
         self.last_cpu: dict[int, float] = {}
 
-    def sample(self, pids: list[int], dt: float, detail: bool) -> dict[str, Any]:
-        total_cpu = 0.0
-        rss = threads = fds = sockets = vol = invol = 0
-        per: dict[str, dict[str, float]] = {}
-        alive = 0
-        for pid in pids:
-            proc = self.procs.get(pid)
+    def _read(self, pid: int, detail: bool) -> tuple[float, int, int, Any] | None:
+        proc = self.procs.get(pid)
+        try:
             if proc is None:
-                try:
-                    proc = self.procs[pid] = psutil.Process(pid)
-                except psutil.Error:
-                    continue
-            try:
-                with proc.oneshot():
-                    ct = proc.cpu_times()
-                    cpu_s = ct.user + ct.system
-                    mem = proc.memory_info().rss
-                    nth = proc.num_threads()
-                    ctx = proc.num_ctx_switches() if detail else None
-            except psutil.Error:
-                self.procs.pop(pid, None)
+                proc = self.procs[pid] = psutil.Process(pid)
+            with proc.oneshot():
+                ct = proc.cpu_times()
+                ctx = proc.num_ctx_switches() if detail else None
+                return ct.user + ct.system, proc.memory_info().rss, proc.num_threads(), ctx
+        except psutil.Error:
+            self.procs.pop(pid, None)
+            return None
+
+    def sample(self, pids: list[int], dt: float, detail: bool) -> TreeSample:
+        tree = TreeSample(cpu=0.0, rss=0, threads=0, procs=0)
+        if detail:
+            tree.fds = tree.sockets = tree.ctx_vol = tree.ctx_invol = 0
+            tree.per_process = []
+        for pid in pids:
+            read = self._read(pid, detail)
+            if read is None:
                 continue
-            alive += 1
+            cpu_s, mem, nth, ctx = read
             prev = self.last_cpu.get(pid)
             self.last_cpu[pid] = cpu_s
             pct = max(0.0, (cpu_s - prev) / dt * 100.0) if prev is not None and dt > 0 else 0.0
-            total_cpu += pct
-            rss += mem
-            threads += nth
-            if ctx is not None:
-                vol += ctx.voluntary
-                invol += ctx.involuntary
+            tree.procs += 1
+            tree.cpu += pct
+            tree.rss += mem
+            tree.threads += nth
             if detail:
                 nfd, nsock = count_sockets(pid)
-                fds += nfd
-                sockets += nsock
-                per[str(pid)] = {"cpu": round(pct, 2), "rss": mem}
-        out: dict[str, Any] = {"cpu": round(total_cpu, 2), "rss": rss, "threads": threads, "procs": alive}
-        if detail:
-            out.update(fds=fds, sockets=sockets, ctx_vol=vol, ctx_invol=invol, per_process=per)
-        return out
+                tree.fds, tree.sockets = (tree.fds or 0) + nfd, (tree.sockets or 0) + nsock
+                tree.ctx_vol, tree.ctx_invol = (
+                    (tree.ctx_vol or 0) + ctx.voluntary,
+                    (tree.ctx_invol or 0) + ctx.involuntary,
+                )
+                assert tree.per_process is not None
+                tree.per_process.append(ProcessSample(pid, round(pct, 2), mem))
+        tree.cpu = round(tree.cpu, 2)
+        return tree
 
 
 def tree_pids(root: psutil.Process) -> list[int]:
@@ -108,9 +102,93 @@ def tree_pids(root: psutil.Process) -> list[int]:
         return []
 
 
+def _open_devices(want_gpu: bool) -> tuple[Any, Any, GpuInfo, RaplInfo]:
+    """The GPU backend and RAPL reader where this machine has them, and what to say where not."""
+    gpu = rapl = None
+    gpu_info = GpuInfo(notice="GPU sampling off (--no-gpu).")
+    if want_gpu:
+        try:
+            from profiler.sampling.gpu import open_gpu_backend
+
+            gpu = open_gpu_backend()
+            gpu_info = GpuInfo(available=True, devices=[_asdict(d) for d in gpu.devices()])
+        except SamplerUnavailable as e:
+            gpu_info = GpuInfo(notice=str(e))
+    try:
+        from profiler.sampling.energy import RaplReader
+
+        rapl = RaplReader()
+        rapl_info = RaplInfo(available=True, max_range_uj=rapl.max_ranges, domains=sorted(rapl.read()))
+    except SamplerUnavailable as e:
+        rapl_info = RaplInfo(notice=str(e))
+    return gpu, rapl, gpu_info, rapl_info
+
+
+@dataclass
+class MachineClock:
+    """Whole-machine CPU between ticks, from /proc/stat's counters."""
+
+    ncpu: int
+    last: Any = field(default_factory=psutil.cpu_times)
+
+    def sample(self) -> MachineSample:
+        now = psutil.cpu_times()
+        busy = _busy(now) - _busy(self.last)
+        total = sum(now) - sum(self.last)
+        steal = getattr(now, "steal", 0.0) - getattr(self.last, "steal", 0.0)
+        self.last = now
+        if total <= 0:
+            return MachineSample(cpu=0.0, steal=0.0, ncpu=self.ncpu)
+        return MachineSample(cpu=round(100.0 * busy / total, 2), steal=round(100.0 * steal / total, 2), ncpu=self.ncpu)
+
+
+class Ticker:
+    """Fixed-rate ticks; far behind (a starved machine), it skips the missed ticks rather than burst."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.start = self.last = time.monotonic()
+        self.k = 0
+
+    def wait(self) -> float:
+        """Sleep until the next tick; the seconds since the previous one."""
+        self.k += 1
+        delay = self.start + self.k * self.interval - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        elif -delay > self.interval:
+            self.k = int((time.monotonic() - self.start) / self.interval)
+        now = time.monotonic()
+        dt, self.last = now - self.last, now
+        return dt
+
+
+@dataclass
+class Trees:
+    """The target's pids and the load generator's (the profiler's other children), refreshed each second."""
+
+    target: psutil.Process
+    owner: psutil.Process | None
+    pids: list[int] = field(default_factory=list)
+    gen_pids: list[int] = field(default_factory=list)
+    refreshed: float = -CHILD_REFRESH_S
+
+    def refresh(self, now: float) -> None:
+        if now - self.refreshed < CHILD_REFRESH_S:
+            return
+        self.refreshed = now
+        self.pids = tree_pids(self.target)
+        if self.owner is None:
+            return
+        skip = set(self.pids) | {os.getpid()}
+        try:
+            children = self.owner.children(recursive=True)
+            self.gen_pids = [c.pid for c in children if c.pid not in skip and not _is_pyspy(c)]
+        except psutil.Error:
+            self.gen_pids = []
+
+
 def run(args: argparse.Namespace) -> int:
-    out_path = Path(args.out)
-    info_path = Path(args.info)
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -120,109 +198,43 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     parent = os.getppid()
-    me = os.getpid()
     ncpu = psutil.cpu_count() or 1
-    info: dict[str, Any] = {
-        "interval_s": args.interval,
-        "ncpu": ncpu,
-        "target_pid": args.target,
-        "gpu": {"available": False, "notice": "GPU sampling off (--no-gpu)."},
-        "rapl": {"available": False, "notice": None, "max_range_uj": {}},
-    }
-    gpu = None
-    if args.gpu:
-        try:
-            from profiler.sampling.gpu import open_gpu_backend
-
-            gpu = open_gpu_backend()
-            info["gpu"] = {"available": True, "notice": None, "devices": [_asdict(d) for d in gpu.devices()]}
-        except SamplerUnavailable as e:
-            info["gpu"] = {"available": False, "notice": str(e)}
-    rapl = None
+    gpu, rapl, gpu_info, rapl_info = _open_devices(args.gpu)
+    info = SamplerInfo(interval_s=args.interval, ncpu=ncpu, target_pid=args.target, gpu=gpu_info, rapl=rapl_info)
+    Path(args.info).write_text(info.model_dump_json(indent=2) + "\n")
     try:
-        from profiler.sampling.energy import RaplReader
-
-        rapl = RaplReader()
-        first = rapl.read()
-        info["rapl"] = {"available": True, "notice": None, "max_range_uj": rapl.max_ranges, "domains": sorted(first)}
-    except SamplerUnavailable as e:
-        rapl = None
-        info["rapl"] = {"available": False, "notice": str(e), "max_range_uj": {}}
-    info_path.write_text(json.dumps(info, indent=2) + "\n")
-
-    try:
-        target = psutil.Process(args.target)
+        trees = Trees(psutil.Process(args.target), psutil.Process(args.owner) if args.owner else None)
     except psutil.NoSuchProcess:
         return 0
-    owner = psutil.Process(args.owner) if args.owner else None
-    target_sampler = TreeSampler()
-    gen_sampler = TreeSampler()
-    pids = tree_pids(target)
-    gen_pids: list[int] = []
-    last_refresh = 0.0
+    target_sampler, gen_sampler, machine = TreeSampler(), TreeSampler(), MachineClock(ncpu)
+    ticker = Ticker(args.interval)
     last_flush = time.monotonic()
-    last_machine = psutil.cpu_times()
-    fh = out_path.open("a")
-    start = time.monotonic()
-    last_tick = start
-    k = 0
-    try:
-        while not stop:
-            k += 1
-            deadline = start + k * args.interval
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            elif -delay > args.interval:
-                # Far behind (machine starved): skip the missed ticks rather than burst.
-                k = int((time.monotonic() - start) / args.interval)
-            now_m = time.monotonic()
-            dt = now_m - last_tick
-            last_tick = now_m
-            if os.getppid() != parent or not target.is_running():
-                break
-            if now_m - last_refresh >= CHILD_REFRESH_S:
-                last_refresh = now_m
-                pids = tree_pids(target)
-                if owner is not None:
-                    skip = set(pids) | {me}
+    with Path(args.out).open("a") as fh:
+        try:
+            while not stop:
+                dt = ticker.wait()
+                if os.getppid() != parent or not trees.target.is_running():
+                    break
+                trees.refresh(ticker.last)
+                sample = Sample(
+                    t=round(time.time(), 4),
+                    target=target_sampler.sample(trees.pids, dt, detail=True),
+                    loadgen=gen_sampler.sample(trees.gen_pids, dt, detail=False),
+                    machine=machine.sample(),
+                    gpu=gpu.sample(trees.pids) if gpu is not None else None,
+                )
+                if rapl is not None:
                     try:
-                        gen_pids = [
-                            c.pid for c in owner.children(recursive=True) if c.pid not in skip and not _is_pyspy(c)
-                        ]
-                    except psutil.Error:
-                        gen_pids = []
-            machine = psutil.cpu_times()
-            busy_delta = _busy(machine) - _busy(last_machine)
-            total_delta = sum(machine) - sum(last_machine)
-            steal_delta = getattr(machine, "steal", 0.0) - getattr(last_machine, "steal", 0.0)
-            last_machine = machine
-            line: dict[str, Any] = {
-                "t": round(time.time(), 4),
-                "target": target_sampler.sample(pids, dt, detail=True),
-                "loadgen": gen_sampler.sample(gen_pids, dt, detail=False),
-                "machine": {
-                    "cpu": round(100.0 * busy_delta / total_delta, 2) if total_delta > 0 else 0.0,
-                    "steal": round(100.0 * steal_delta / total_delta, 2) if total_delta > 0 else 0.0,
-                    "ncpu": ncpu,
-                },
-            }
+                        sample.rapl_uj = rapl.read()
+                    except SamplerUnavailable:
+                        rapl = None
+                fh.write(sample.line())
+                if ticker.last - last_flush >= FLUSH_EVERY_S:
+                    fh.flush()
+                    last_flush = ticker.last
+        finally:
             if gpu is not None:
-                line["gpu"] = gpu.sample(pids)
-            if rapl is not None:
-                try:
-                    line["rapl_uj"] = rapl.read()
-                except SamplerUnavailable:
-                    rapl = None
-            fh.write(json.dumps(line, separators=(",", ":")) + "\n")
-            if now_m - last_flush >= FLUSH_EVERY_S:
-                fh.flush()
-                last_flush = now_m
-    finally:
-        fh.flush()
-        fh.close()
-        if gpu is not None:
-            gpu.close()
+                gpu.close()
     return 0
 
 
@@ -240,8 +252,6 @@ def _busy(ct: Any) -> float:
 
 
 def _asdict(obj: Any) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
     return asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else dict(obj)
 
 

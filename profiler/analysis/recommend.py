@@ -1,0 +1,412 @@
+"""Scaling and hosting recommendations: a table of small rules over the typed findings and capacity.
+
+No recommendation without evidence: every rule below fires only on a trait (or a capacity figure)
+present in the report, and says which in its `evidence`. The rules read the traits' typed
+evidence (profiler/analysis/evidence.py), never a string key.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from profiler.analysis import evidence as ev
+from profiler.schema import CapacitySection, Recommendation
+
+E = TypeVar("E", bound=ev.TraitEvidence)
+INSTANCE_FAMILY = "instance-family"
+AUTOSCALE_ON_CONCURRENCY = "autoscale-on-concurrency"
+
+# One instance-family line: the scarcest resource wins (a GPU, then memory that runs out, then
+# CPU, then plain connections). Priority is the order of this table.
+FAMILIES: dict[type[ev.TraitEvidence], tuple[str, str]] = {
+    ev.GpuBound: ("Use GPU-optimised instances.", "The GPU sets the plateau."),
+    ev.MemoryGrowth: (
+        "Until the leak is fixed, prefer memory-optimised instances.",
+        "Memory, not CPU, ends an instance's life.",
+    ),
+    ev.CpuBound: ("Use compute-optimised instances (more and faster cores per GB).", "The plateau is set by CPU."),
+    ev.IoBound: (
+        "Use general-purpose or smaller instances; the app needs connections, not cores.",
+        "CPU per request is a small share of latency.",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceContext:
+    """What the rules read: the typed evidence by kind (the last finding of a kind wins), the
+    capacity section, and how the target ran (cores, worker processes)."""
+
+    evidence: Mapping[type[ev.TraitEvidence], ev.TraitEvidence]
+    capacity: CapacitySection | None
+    ncpu: int
+    processes: int
+
+    @classmethod
+    def of(
+        cls, findings: Sequence[ev.Finding[ev.TraitEvidence]], capacity: CapacitySection | None, ncpu: int, processes: int
+    ) -> AdviceContext:
+        return cls({type(f.data): f.data for f in findings}, capacity, ncpu, processes)
+
+    def get(self, kind: type[E]) -> E | None:
+        found = self.evidence.get(kind)
+        return found if isinstance(found, kind) else None
+
+
+Rule = Callable[[AdviceContext], list[Recommendation]]
+
+
+def for_trait(kind: type[E]) -> Callable[[Callable[[E, AdviceContext], list[Recommendation]]], Rule]:
+    """Make a rule of advice on one trait: it runs only when `kind` was found, and reads its evidence."""
+
+    def wrap(advice: Callable[[E, AdviceContext], list[Recommendation]]) -> Rule:
+        @functools.wraps(advice)
+        def rule(ctx: AdviceContext) -> list[Recommendation]:
+            found = ctx.get(kind)
+            return advice(found, ctx) if found is not None else []
+
+        return rule
+
+    return wrap
+
+
+def _advice(
+    id_: str, action: str, rationale: str, traits: Sequence[str] = (), **values: float | int | str | bool | None
+) -> list[Recommendation]:
+    """One recommendation (in a list, as rules return them); floats rounded to 3 decimals."""
+    evidence: dict[str, float | int | str | bool | None] = {
+        k: (round(v, 3) if isinstance(v, float) else v) for k, v in values.items()
+    }
+    if traits:
+        evidence["traits"] = ",".join(traits)
+    return [Recommendation(id=id_, action=action, rationale=rationale, evidence=evidence)]
+
+
+def _float(value: float | None) -> float | None:
+    """A trait's number as the recommendation cites it: always a float (an int count too)."""
+    return None if value is None else float(value)
+
+
+def _family(kind: type[ev.TraitEvidence]) -> Recommendation:
+    action, rationale = FAMILIES[kind]
+    return _advice(INSTANCE_FAMILY, action, rationale, [kind.ID])
+
+
+def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
+    capacity = ctx.capacity
+    if capacity is None or capacity.peak_rps is None:
+        return []
+    cap = capacity.capacity_rps
+    if not cap:
+        return [
+            _advice(
+                "instances-for-peak",
+                "No stage met the latency limit: fix the latency at light load before sizing.",
+                "Without a stage inside the limit there is no capacity to divide the peak by.",
+                peak_rps=capacity.peak_rps,
+                latency_limit_ms=capacity.latency_limit_ms,
+            )
+        ]
+    return [
+        _advice(
+            "instances-for-peak",
+            f"Run {capacity.instances_needed} instances for {capacity.peak_rps:g} rps "
+            f"({cap:.1f} rps each at {capacity.slo or 'the light-load latency limit'}, {capacity.headroom or 0:.0%} headroom).",
+            "Capacity per instance is the best stage that met the latency limit without errors.",
+            capacity_rps=cap,
+            peak_rps=capacity.peak_rps,
+            headroom=capacity.headroom,
+            instances=capacity.instances_needed,
+        )
+    ]
+
+
+@for_trait(ev.CpuBound)
+def cpu_bound(cpu: ev.CpuBound, ctx: AdviceContext) -> list[Recommendation]:
+    recs: list[Recommendation] = []
+    n, processes = ctx.ncpu, ctx.processes
+    if cpu.scope == "one-core" and processes < n:
+        who = (
+            "One Python process saturated one core"
+            if processes <= 1
+            else f"{processes} Python processes saturated one core each"
+        )
+        recs.append(
+            _advice(
+                "worker-processes",
+                f"Run {n} worker processes per instance (e.g. `uvicorn --workers {n}` or gunicorn -w {n}); "
+                "threads will not help.",
+                who + " (the GIL) while other cores had room.",
+                [ev.CpuBound.ID],
+                busiest_process_cpu_pct=_float(cpu.busiest_process_cpu_pct),
+                ncpu=n,
+            )
+        )
+    autoscale = _advice(
+        "autoscale-on-cpu",
+        "Autoscale on CPU utilisation, target 60-70%.",
+        "Throughput is limited by CPU, so CPU tracks load until the plateau.",
+        [ev.CpuBound.ID],
+        plateau_rps=_float(cpu.plateau_rps),
+    )
+    return [*recs, autoscale, _family(ev.CpuBound)]
+
+
+@for_trait(ev.IoBound)
+def io_bound(io: ev.IoBound, ctx: AdviceContext) -> list[Recommendation]:
+    users = ctx.capacity.knee_users if ctx.capacity and ctx.capacity.knee_users else None
+    autoscale = _advice(
+        AUTOSCALE_ON_CONCURRENCY,
+        "Autoscale on in-flight requests (concurrency per instance)"
+        + (f", target about {users} per instance (the measured knee)." if users else "."),
+        "Requests mostly wait; CPU stays low while the instance still has room, so CPU is a poor signal.",
+        [ev.IoBound.ID],
+        cpu_share_of_latency=_float(io.cpu_share_of_latency),
+        knee_users=users,
+    )
+    return [autoscale, _family(ev.IoBound)]
+
+
+@for_trait(ev.EventLoopBlocked)
+def event_loop_blocked(loop: ev.EventLoopBlocked, ctx: AdviceContext) -> list[Recommendation]:
+    fn = loop.blocking_function
+    return [
+        _advice(
+            "unblock-event-loop",
+            "Move the blocking call off the event loop"
+            + (f" ({fn})" if fn else "")
+            + ": `await asyncio.to_thread(...)`, an async client, or a plain `def` endpoint (run in the threadpool).",
+            f"The loop served about one request at a time ({loop.plateau_rps:.0f} rps) with the CPU idle; "
+            "more instances would each be just as capped.",
+            [ev.EventLoopBlocked.ID],
+            plateau_rps=_float(loop.plateau_rps),
+            service_ms=_float(loop.service_ms),
+        )
+    ]
+
+
+@for_trait(ev.ConcurrencyCapped)
+def concurrency_capped(capped: ev.ConcurrencyCapped, ctx: AdviceContext) -> list[Recommendation]:
+    k = _float(capped.in_service) or 0
+    raise_cap = _advice(
+        "raise-concurrency-limit",
+        f"Find and raise the cap that lets only ~{k:.0f} requests in at a time (a lock, a connection/thread pool, "
+        "a semaphore, one worker), or add workers.",
+        "Throughput plateaued with the CPU idle and the app still answering at once.",
+        [ev.ConcurrencyCapped.ID],
+        in_service=k,
+        plateau_rps=_float(capped.plateau_rps),
+    )
+    autoscale = _advice(
+        AUTOSCALE_ON_CONCURRENCY,
+        "Autoscale on in-flight requests, not CPU.",
+        "CPU stays low even at the cap.",
+        [ev.ConcurrencyCapped.ID],
+    )
+    return [raise_cap, autoscale]
+
+
+def concurrency_limit(ctx: AdviceContext) -> list[Recommendation]:
+    capacity = ctx.capacity
+    usl = capacity.usl if capacity else None
+    retro = ctx.get(ev.RetrogradeScaling)
+    tested = capacity.max_tested_users if capacity else None
+    # The measured peak beats a model; a fitted N* counts only from a fit that is not poor and
+    # only inside the range actually tested (extrapolated peaks are guesses).
+    usl_peak = (
+        usl.n_star
+        if usl is not None
+        and usl.n_star
+        and usl.kappa > 0
+        and usl.quality != "poor"
+        and tested is not None
+        and usl.n_star <= tested
+        else None
+    )
+    peak_users = _float(retro.peak_users) if retro is not None else None
+    limit = peak_users or usl_peak
+    if not limit:
+        return []
+    return [
+        _advice(
+            "concurrency-limit",
+            f"Cap concurrency per instance near {math.floor(limit)} (e.g. `uvicorn --limit-concurrency`, a proxy's "
+            "max connections) and queue or shed the rest.",
+            "Past that point throughput falls or stops rising while latency grows.",
+            [ev.RetrogradeScaling.ID] if retro else [],
+            n_star=usl.n_star if usl else None,
+            peak_users=peak_users,
+        )
+    ]
+
+
+@for_trait(ev.ErrorsUnderLoad)
+def backpressure(errors: ev.ErrorsUnderLoad, ctx: AdviceContext) -> list[Recommendation]:
+    return [
+        _advice(
+            "backpressure",
+            "Add backpressure: a bounded queue with a timeout in front of the app, and clients that retry with "
+            "jittered backoff; scale out before the onset load.",
+            f"Errors reached {errors.error_rate_max:.0%} under load (mostly {errors.main_error}).",
+            [ev.ErrorsUnderLoad.ID],
+            onset_users=_float(errors.onset_users),
+            error_rate_max=_float(errors.error_rate_max),
+        )
+    ]
+
+
+@for_trait(ev.MemoryGrowth)
+def memory_growth(mem: ev.MemoryGrowth, ctx: AdviceContext) -> list[Recommendation]:
+    minutes = _float(mem.minutes_to_limit)
+    limit = _advice(
+        "memory-limit",
+        f"Set a memory limit with automatic restart (e.g. gunicorn --max-requests, or a container limit) and find the "
+        f"leak: {mem.mib_per_1k_requests:.2f} MiB per 1k requests"
+        + (f", {mem.limit_mib} MiB reached in ~{minutes:.0f} min at the tested rate." if minutes else "."),
+        "Memory grows with work done and does not level off.",
+        [ev.MemoryGrowth.ID],
+        mib_per_1k_requests=_float(mem.mib_per_1k_requests),
+        minutes_to_limit=minutes,
+    )
+    return [limit, _family(ev.MemoryGrowth)]
+
+
+@for_trait(ev.StatefulSessions)
+def session_state(sessions: ev.StatefulSessions, ctx: AdviceContext) -> list[Recommendation]:
+    return [
+        _advice(
+            "session-state",
+            "Externalise session state (Redis, a database, signed cookies); until then enable sticky sessions "
+            "(session affinity) on the load balancer.",
+            "The app sets per-client cookies: without affinity a client's next request may land where its state is not.",
+            [ev.StatefulSessions.ID],
+        )
+    ]
+
+
+@for_trait(ev.StreamingResponses)
+def lb_least_connections(streams: ev.StreamingResponses, ctx: AdviceContext) -> list[Recommendation]:
+    return [
+        _advice(
+            "lb-least-connections",
+            "Balance by least connections, raise idle/read timeouts above the stream length, and drain connections "
+            "on deploy.",
+            "Streams hold connections for their whole length; round-robin piles them onto some instances.",
+            [ev.StreamingResponses.ID],
+        )
+    ]
+
+
+@for_trait(ev.ColdStart)
+def warm_up(cold: ev.ColdStart, ctx: AdviceContext) -> list[Recommendation]:
+    return [
+        _advice(
+            "warm-up",
+            "Warm up before taking traffic: send a few requests in the readiness probe (or load models at start-up), "
+            "and keep a minimum of 1+ warm instances.",
+            f"The first request took {cold.first_request_ms:.0f} ms against {cold.steady_p50_ms:.1f} ms steady.",
+            [ev.ColdStart.ID],
+            requests_to_settle=_float(cold.requests_to_settle),
+        )
+    ]
+
+
+@for_trait(ev.TailHeavy)
+def tail_latency(tail: ev.TailHeavy, ctx: AdviceContext) -> list[Recommendation]:
+    p95, p99 = _float(tail.p95_ms) or 0, _float(tail.p99_ms) or 0
+    return [
+        _advice(
+            "tail-latency",
+            f"Set client timeouts near {max(p99 * 2, 1):.0f} ms and hedge (send a second request) after "
+            f"~{max(p95, 1):.0f} ms for idempotent calls; find what makes 1% of requests slow.",
+            "The tail exists without load, so more instances will not remove it.",
+            [ev.TailHeavy.ID],
+            p95_ms=p95,
+            p99_ms=p99,
+        )
+    ]
+
+
+@for_trait(ev.GpuUnderutilized)
+def dynamic_batching(gpu: ev.GpuUnderutilized, ctx: AdviceContext) -> list[Recommendation]:
+    return [
+        _advice(
+            "dynamic-batching",
+            "Batch requests on the GPU (dynamic batching, e.g. a few ms window) and autoscale on GPU queue depth.",
+            f"Requests queued while the GPU was {gpu.gpu_util_pct:.0f}% busy.",
+            [ev.GpuUnderutilized.ID],
+        )
+    ]
+
+
+@for_trait(ev.GpuBound)
+def gpu_bound(gpu: ev.GpuBound, ctx: AdviceContext) -> list[Recommendation]:
+    autoscale = _advice(
+        "autoscale-on-gpu",
+        "Autoscale on GPU utilisation (or queue depth); use GPU instances sized to the model.",
+        "The GPU is the bottleneck at the plateau.",
+        [ev.GpuBound.ID],
+    )
+    return [autoscale, _family(ev.GpuBound)]
+
+
+@for_trait(ev.DominantHandoff)
+def optimise_dominant_handoff(dom: ev.DominantHandoff, ctx: AdviceContext) -> list[Recommendation]:
+    return [
+        _advice(
+            "optimise-dominant-handoff",
+            f"Optimise '{dom.handoff}' first (cache, batch or move it): it is {dom.share:.0%} of latency.",
+            "Speeding up anything else can win at most the remaining share.",
+            [ev.DominantHandoff.ID],
+            share=_float(dom.share),
+        )
+    ]
+
+
+# In output order.
+RULES: tuple[Rule, ...] = (
+    instances_for_peak,
+    cpu_bound,
+    io_bound,
+    event_loop_blocked,
+    concurrency_capped,
+    concurrency_limit,
+    backpressure,
+    memory_growth,
+    session_state,
+    lb_least_connections,
+    warm_up,
+    tail_latency,
+    dynamic_batching,
+    gpu_bound,
+    optimise_dominant_handoff,
+)
+
+
+def _one_of_each(recs: list[Recommendation]) -> list[Recommendation]:
+    """One instance-family line (by FAMILIES' priority) and one autoscale-on-concurrency line."""
+    priority = {kind.ID: i for i, kind in enumerate(FAMILIES)}
+    families = [r for r in recs if r.id == INSTANCE_FAMILY]
+    best_family = min(families, key=lambda r: priority.get(str(r.evidence.get("traits")), 9)) if families else None
+    seen: set[str] = set()
+    out: list[Recommendation] = []
+    for r in recs:
+        if r.id == INSTANCE_FAMILY and r is not best_family:
+            continue
+        if r.id in seen and r.id == AUTOSCALE_ON_CONCURRENCY:
+            continue
+        seen.add(r.id)
+        out.append(r)
+    return out
+
+
+def recommend(
+    findings: Sequence[ev.Finding[ev.TraitEvidence]], capacity: CapacitySection | None, ncpu: int, processes: int
+) -> list[Recommendation]:
+    """The recommendations for these findings (`traits.find_traits`) and capacity, in RULES order."""
+    ctx = AdviceContext.of(findings, capacity, ncpu, processes)
+    return _one_of_each([r for rule in RULES for r in rule(ctx)])

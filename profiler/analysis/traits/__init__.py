@@ -1,0 +1,134 @@
+"""Behavioural traits: fixed ids, each a pure rule over `Signals` with its typed evidence.
+
+Every rule rests on signals that separate behaviours physically (docs/traits.md has the table):
+CPU of the target at the throughput plateau (cpu-bound vs not), the light probe's latency (a
+blocked event loop makes even a free request wait; a capped pool does not), throughput growth
+with concurrency (waiting scales, computing does not), and so on. A rule whose signals the run
+does not have returns None: absent, not guessed.
+
+`find_traits` gives the findings (each a `Trait` for the report and its typed evidence, which the
+recommendation rules read); `classify` gives just the `Trait`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from profiler.analysis.evidence import CpuBound, Finding, GpuBound, TraitEvidence
+from profiler.analysis.signals import Signals
+from profiler.analysis.traits.hardware import gpu_bound, gpu_underutilized, memory_growth
+from profiler.analysis.traits.latency import cold_start, dominant_handoff, streaming_responses, tail_heavy
+from profiler.analysis.traits.plateau import (
+    concurrency_capped,
+    cpu_bound,
+    event_loop_blocked,
+    io_bound,
+    retrograde_scaling,
+)
+from profiler.analysis.traits.thresholds import (
+    BLOCKING_SHARE,
+    COLD_FACTOR,
+    COLD_MIN_MS,
+    CPU_IDLE,
+    CPU_SATURATED,
+    DOMINANT_SHARE,
+    ERRORS_HIGH,
+    ERRORS_LOW,
+    GPU_BUSY,
+    GPU_IDLE,
+    IO_CPU_SHARE,
+    IO_EFFICIENCY,
+    MEMORY_MIN_GROWTH_MB,
+    MEMORY_MIN_R2,
+    MULTI_CORE_PROCESS,
+    PROBE_FAST,
+    PROBE_WAITS,
+    RETROGRADE_DROP,
+    STREAM_TTFB_SHARE,
+    TAIL_FACTOR,
+    TAIL_MIN_MS,
+)
+from profiler.analysis.traits.traffic import errors_under_load, stateful_sessions
+from profiler.config import DEFAULT_MEMORY_LIMIT_MB
+from profiler.schema import Trait
+
+__all__ = [
+    "BLOCKING_SHARE",
+    "COLD_FACTOR",
+    "COLD_MIN_MS",
+    "CPU_IDLE",
+    "CPU_SATURATED",
+    "DOMINANT_SHARE",
+    "ERRORS_HIGH",
+    "ERRORS_LOW",
+    "GPU_BUSY",
+    "GPU_IDLE",
+    "IO_CPU_SHARE",
+    "IO_EFFICIENCY",
+    "MEMORY_MIN_GROWTH_MB",
+    "MEMORY_MIN_R2",
+    "MULTI_CORE_PROCESS",
+    "PROBE_FAST",
+    "PROBE_WAITS",
+    "RETROGRADE_DROP",
+    "RULES",
+    "STREAM_TTFB_SHARE",
+    "TAIL_FACTOR",
+    "TAIL_MIN_MS",
+    "Finding",
+    "classify",
+    "cold_start",
+    "concurrency_capped",
+    "cpu_bound",
+    "dominant_handoff",
+    "errors_under_load",
+    "event_loop_blocked",
+    "find_traits",
+    "gpu_bound",
+    "gpu_underutilized",
+    "io_bound",
+    "memory_growth",
+    "retrograde_scaling",
+    "stateful_sessions",
+    "streaming_responses",
+    "tail_heavy",
+]
+
+# The rules that need nothing but the signals, in report order before sorting by confidence.
+RULES: tuple[Callable[[Signals], Finding[TraitEvidence] | None], ...] = (
+    cpu_bound,
+    io_bound,
+    event_loop_blocked,
+    concurrency_capped,
+    gpu_bound,
+    gpu_underutilized,
+    stateful_sessions,
+    streaming_responses,
+    errors_under_load,
+    retrograde_scaling,
+    dominant_handoff,
+)
+
+
+def find_traits(signals: Signals, memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB) -> list[Finding[TraitEvidence]]:
+    """Every trait the run shows, most confident first, each with its typed evidence."""
+    found = [f for rule in RULES if (f := rule(signals)) is not None]
+    if any(isinstance(f.data, GpuBound) for f in found):
+        # The GPU sets the plateau; CPU busy at the same time is mostly the host waiting on it
+        # (CUDA's synchronize spin-waits), not a CPU bottleneck.
+        found = [f for f in found if not isinstance(f.data, CpuBound)]
+    cold = cold_start(signals)
+    if cold is not None:
+        found.append(cold)
+    tail = tail_heavy(signals, cold.data.requests_to_settle if cold is not None else 0)
+    if tail is not None:
+        found.append(tail)
+    mem = memory_growth(signals, memory_limit_mb)
+    if mem is not None:
+        found.append(mem)
+    return sorted(found, key=lambda f: -f.confidence)
+
+
+def classify(signals: Signals, memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB) -> list[Trait]:
+    """The report's traits: `find_traits` without the typed evidence."""
+    return [f.trait for f in find_traits(signals, memory_limit_mb)]

@@ -1,0 +1,25 @@
+"""Thresholds of the trait rules (documented in docs/traits.md; tests pin the edges)."""
+
+from __future__ import annotations
+
+CPU_SATURATED = 80.0  # % of one core for the busiest process, or of all cores for the tree
+CPU_IDLE = 50.0  # busiest process below half a core at the plateau: something else limits
+MULTI_CORE_PROCESS = 150.0  # one process above 1.5 cores runs native threads: not GIL-bound
+PROBE_WAITS = 0.3  # probe p50 >= 30% of a real request's p50: the loop itself is queueing
+PROBE_FAST = 0.2  # probe p50 < 20% of a real request's: the app still answers at once
+BLOCKING_SHARE = 0.3  # py-spy: share of samples in a blocking call on the loop that confirms it
+IO_CPU_SHARE = 0.25  # CPU time per request < 25% of its latency: mostly waiting
+IO_EFFICIENCY = 0.5  # throughput grew at least half as fast as concurrency
+COLD_FACTOR = 3.0
+COLD_MIN_MS = 50.0
+TAIL_FACTOR = 5.0
+TAIL_MIN_MS = 20.0
+ERRORS_HIGH = 0.05
+ERRORS_LOW = 0.01
+RETROGRADE_DROP = 0.8
+DOMINANT_SHARE = 0.4
+MEMORY_MIN_GROWTH_MB = 20.0
+MEMORY_MIN_R2 = 0.8
+GPU_BUSY = 85.0
+GPU_IDLE = 40.0
+STREAM_TTFB_SHARE = 0.3

@@ -1,0 +1,42 @@
+"""`profiler analyze`: rebuild a run's report from its folder alone, no load sent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from profiler.config import Slo
+from profiler.errors import RunFolderError
+from profiler.report.build import AnalysisOptions, build_report
+from profiler.runfolder.atomic import write_json_atomic
+from profiler.runfolder.names import REPORT
+from profiler.runfolder.read import read_run
+from profiler.schema import Report
+
+
+def reanalyse(
+    folder: Path,
+    slo: Slo | None = None,
+    peak_rps: float | None = None,
+    headroom: float | None = None,
+    memory_limit_mb: float | None = None,
+) -> Report:
+    """Rebuild report.json from the folder alone; given options override the run's own."""
+    run = read_run(folder)
+    base = AnalysisOptions.of(run)
+    options = replace(
+        base,
+        slo=slo if slo is not None else base.slo,
+        peak_rps=peak_rps if peak_rps is not None else base.peak_rps,
+        headroom=headroom if headroom is not None else base.headroom,
+        memory_limit_mb=memory_limit_mb if memory_limit_mb is not None else base.memory_limit_mb,
+    )
+    report = build_report(run, options)
+    try:
+        write_json_atomic(folder / REPORT, report.model_dump(mode="json", by_alias=True))
+    except OSError as e:
+        raise RunFolderError(
+            f"cannot write {folder / REPORT}: {e.strerror or e}.",
+            "run `profiler analyze` as a user who may write the run folder (or copy the folder first)",
+        ) from None
+    return report

@@ -1,0 +1,66 @@
+"""What the load worker is told to do: one typed record, built by the driver, read by the worker.
+
+It travels on the worker's stdin, so headers and body (secrets) never touch the disk; the copy
+kept in the run folder (`masked`) has them masked.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from profiler.config import RunConfig
+from profiler.load.plan import StagePlan
+from profiler.secrets import mask_header
+
+
+class LoadSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    method: str
+    headers: dict[str, str]
+    body_b64: str | None
+    timeout_s: float
+    plan: list[StagePlan]
+    out_dir: Path
+    probe_path: str | None
+    probe_rate: float
+    early_stop: bool
+    max_requests: int
+    max_inflight: int
+    profile_s: float | None  # length of the extra stage run with py-spy attached; None: no such stage
+    bare: bool = False  # benchmarks only: plain Locust requests, none of our recording
+
+    @classmethod
+    def of(cls, config: RunConfig, plan: tuple[StagePlan, ...], folder: Path) -> LoadSpec:
+        return cls(
+            url=config.url,
+            method=config.method,
+            headers=dict(config.headers),
+            body_b64=base64.b64encode(config.body).decode() if config.body else None,
+            timeout_s=config.request_timeout_s,
+            plan=list(plan),
+            out_dir=folder,
+            probe_path=config.probe_path if config.probe else None,
+            probe_rate=config.probe_rate,
+            early_stop=config.early_stop,
+            max_requests=config.max_requests,
+            max_inflight=config.max_inflight,
+            profile_s=config.pyspy_seconds if config.pyspy else None,
+        )
+
+    @property
+    def body(self) -> bytes | None:
+        return base64.b64decode(self.body_b64) if self.body_b64 else None
+
+    def masked(self) -> LoadSpec:
+        """The copy for the record: secret headers masked, the body left out."""
+        return self.model_copy(
+            update={
+                "headers": {k: mask_header(k, v) for k, v in self.headers.items()},
+                "body_b64": "<omitted>" if self.body_b64 else None,
+            }
+        )

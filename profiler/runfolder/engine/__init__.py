@@ -1,0 +1,26 @@
+"""The columnar engine: polars reads, filters and groups the run folder's tables.
+
+The only place that imports polars (ruff's banned-api enforces it). Callers get typed figures
+(dataclasses of floats and ints), never a DataFrame, so the rest of the package stays plain
+Python and each computation is written once, here. docs/run-folder.md says why polars.
+"""
+
+from profiler.runfolder.engine.requests import (
+    Distribution,
+    HandoffTally,
+    RequestTable,
+    StageHandoffs,
+    StageTally,
+)
+from profiler.runfolder.engine.samples import SampleTable, TreeFigures, WindowFigures
+
+__all__ = [
+    "Distribution",
+    "HandoffTally",
+    "RequestTable",
+    "SampleTable",
+    "StageHandoffs",
+    "StageTally",
+    "TreeFigures",
+    "WindowFigures",
+]

@@ -1,0 +1,238 @@
+"""samples.jsonl through the engine: per-window and whole-run figures of the target's tree, the
+load generator and the machine. GPU and RAPL readings stay raw rows for `analysis.devices`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from profiler.runfolder.engine.read import read_tolerant
+
+_TREE = ("cpu", "rss", "threads", "fds", "sockets", "procs", "ctx_vol", "ctx_invol")
+_FLAT = {
+    "t": pl.Float64,
+    **{k: pl.Float64 for k in _TREE},
+    "loadgen_cpu": pl.Float64,
+    "machine_cpu": pl.Float64,
+}
+_PROCS = {"t": pl.Float64, "pid": pl.Int64, "cpu": pl.Float64, "rss": pl.Float64}
+_NDJSON: dict[str, pl.DataType | type[pl.DataType]] = {
+    "t": pl.Float64,
+    "target": pl.Struct(
+        {
+            **{k: pl.Float64 for k in _TREE},
+            "per_process": pl.List(pl.Struct({"pid": pl.Int64, "cpu": pl.Float64, "rss": pl.Float64})),
+        }
+    ),
+    "loadgen": pl.Struct({"cpu": pl.Float64}),
+    "machine": pl.Struct({"cpu": pl.Float64}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """The samples inside one stage's window (edges included); None where none had the field."""
+
+    cpu_mean: float | None
+    cpu_max: float | None
+    busiest_cpu: float | None  # mean CPU of the busiest single process of the tree
+    rss_max: float | None
+    threads_max: float | None
+    sockets_max: float | None
+    loadgen_cpu_mean: float | None
+    machine_cpu_mean: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TreeFigures:
+    """The target's tree over the whole run (samples while it had processes)."""
+
+    cpu_mean: float  # the first sample left out: it has no CPU delta yet
+    cpu_max: float
+    rss_start: float
+    rss_end: float
+    rss_max: float
+    threads_max: int
+    fds_max: int
+    sockets_max: int
+    processes_max: int
+    ctx_vol: int
+    ctx_invol: int
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _section(d: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = d.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _flatten(lines: Iterable[Mapping[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Format 1 (or a damaged file): the same two tables, built line by line."""
+    flat: dict[str, list[float | None]] = {k: [] for k in _FLAT}
+    procs: dict[str, list[float | None]] = {k: [] for k in _PROCS}
+    for d in lines:
+        t = _num(d.get("t"))
+        if t is None:
+            continue
+        target = _section(d, "target")
+        flat["t"].append(t)
+        for k in _TREE:
+            flat[k].append(_num(target.get(k)))
+        flat["loadgen_cpu"].append(_num(_section(d, "loadgen").get("cpu")))
+        flat["machine_cpu"].append(_num(_section(d, "machine").get("cpu")))
+        per = target.get("per_process")
+        items = (
+            per.items()
+            if isinstance(per, Mapping)
+            else ((p.get("pid"), p) for p in per or () if isinstance(p, Mapping))
+        )
+        for pid, p in items:
+            if isinstance(p, Mapping) and str(pid).isdigit():
+                for k, v in (
+                    ("t", t),
+                    ("pid", float(str(pid))),
+                    ("cpu", _num(p.get("cpu"))),
+                    ("rss", _num(p.get("rss"))),
+                ):
+                    procs[k].append(v)
+    return pl.DataFrame(flat, schema=_FLAT), pl.DataFrame(procs, schema=_PROCS)
+
+
+def _read_ndjson(source: Path | bytes) -> pl.DataFrame:
+    return pl.read_ndjson(source, schema=_NDJSON)
+
+
+def _from_ndjson(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    target = pl.col("target")
+    flat = raw.select(
+        "t",
+        *(target.struct.field(k).alias(k) for k in _TREE),
+        pl.col("loadgen").struct.field("cpu").alias("loadgen_cpu"),
+        pl.col("machine").struct.field("cpu").alias("machine_cpu"),
+    ).filter(pl.col("t").is_not_null())
+    procs = (
+        raw.select("t", target.struct.field("per_process").alias("p"))
+        .explode("p")
+        .drop_nulls("p")
+        .unnest("p")
+        .select(list(_PROCS))
+    )
+    return flat, procs
+
+
+class SampleTable:
+    def __init__(self, flat: pl.DataFrame, procs: pl.DataFrame, device_rows: tuple[dict[str, Any], ...]) -> None:
+        self._flat = flat.sort("t")
+        self._procs = procs
+        self.device_rows = device_rows  # samples that carry `gpu` or `rapl_uj`, as written
+
+    @classmethod
+    def read(cls, path: Path, format_version: int) -> SampleTable:
+        if not path.exists():
+            return cls(pl.DataFrame(schema=_FLAT), pl.DataFrame(schema=_PROCS), ())
+        text = path.read_bytes()
+        devices = tuple(_device_rows(text)) if b'"gpu"' in text or b'"rapl_uj"' in text else ()
+        if format_version >= 2:
+            try:
+                return cls(*_from_ndjson(read_tolerant(path, _read_ndjson)), devices)
+            except Exception:  # noqa: BLE001 - any surprise in the fast path: the careful one decides
+                pass
+        return cls(*_flatten(_json_lines(text)), devices)
+
+    @property
+    def count(self) -> int:
+        return self._flat.height
+
+    @property
+    def times(self) -> tuple[float, ...]:
+        return tuple(self._flat.get_column("t").to_list())
+
+    def last_time(self) -> float | None:
+        return float(self._flat.get_column("t").max()) if self.count else None  # type: ignore[arg-type]
+
+    def achieved_interval(self) -> float | None:
+        if self.count < 2:
+            return None
+        return float(self._flat.get_column("t").diff().drop_nulls().quantile(0.5, "linear"))  # type: ignore[arg-type]
+
+    def window(self, start: float, end: float) -> WindowFigures:
+        inside = self._flat.filter(pl.col("t").is_between(start, end))
+        c = pl.col
+        (r,) = inside.select(
+            c("cpu").mean().alias("cpu_mean"),
+            c("cpu").max().alias("cpu_max"),
+            c("rss").max().alias("rss_max"),
+            c("threads").max().alias("threads_max"),
+            c("sockets").max().alias("sockets_max"),
+            c("loadgen_cpu").mean().alias("loadgen_cpu_mean"),
+            c("machine_cpu").mean().alias("machine_cpu_mean"),
+        ).iter_rows(named=True)
+        per_pid = self._procs.filter(c("t").is_between(start, end)).group_by("pid").agg(c("cpu").mean())
+        busiest = per_pid.get_column("cpu").max() if per_pid.height else None
+        return WindowFigures(busiest_cpu=_num(busiest), **{k: _num(v) for k, v in r.items()})
+
+    def tree(self) -> TreeFigures | None:
+        rows = self._flat.filter(pl.col("procs") > 0)
+        if rows.height == 0:
+            return None
+        col = rows.get_column
+        cpu = col("cpu").fill_null(0.0).slice(1) if rows.height > 1 else pl.Series([0.0])
+        rss = col("rss").fill_null(0.0)
+
+        def top(name: str) -> int:
+            return int(col(name).fill_null(0).max() or 0)  # type: ignore[arg-type]
+
+        def delta(name: str) -> int:
+            values = col(name).fill_null(0)
+            return max(0, int(values[-1] - values[0]))
+
+        return TreeFigures(
+            cpu_mean=float(cpu.mean() or 0.0),  # type: ignore[arg-type]
+            cpu_max=float(cpu.max() or 0.0),  # type: ignore[arg-type]
+            rss_start=float(rss[0]),
+            rss_end=float(rss[-1]),
+            rss_max=float(rss.max() or 0.0),  # type: ignore[arg-type]
+            threads_max=top("threads"),
+            fds_max=top("fds"),
+            sockets_max=top("sockets"),
+            processes_max=top("procs"),
+            ctx_vol=delta("ctx_vol"),
+            ctx_invol=delta("ctx_invol"),
+        )
+
+    def rss_series(self) -> tuple[tuple[float, float], ...]:
+        """(time, resident bytes) of the target while it had processes."""
+        rows = self._flat.filter(pl.col("procs") > 0).select("t", pl.col("rss").fill_null(0.0))
+        return tuple((float(t), float(r)) for t, r in rows.iter_rows())
+
+    def processes_max(self) -> int:
+        procs = self._flat.get_column("procs").drop_nulls()
+        return int(procs.max()) if procs.len() else 1  # type: ignore[arg-type]
+
+    def column_max(self, name: str) -> float | None:
+        """Highest value of `loadgen_cpu` or `machine_cpu` over the run."""
+        return _num(self._flat.get_column(name).max())
+
+
+def _json_lines(text: bytes) -> Iterable[dict[str, Any]]:
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # a line cut short by a crash: at most the last one
+        if isinstance(value, dict):
+            yield value
+
+
+def _device_rows(text: bytes) -> Iterable[dict[str, Any]]:
+    for d in _json_lines(text):
+        if _num(d.get("t")) is not None and ("gpu" in d or "rapl_uj" in d):
+            yield {k: d[k] for k in ("t", "gpu", "rapl_uj") if k in d}

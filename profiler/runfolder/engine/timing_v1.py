@@ -1,0 +1,64 @@
+"""Server-Timing stored raw (format 1) or past the slots (`h_other`): parsed into columns.
+
+Format 2 folders hold the parsed durations already, so this per-row Python runs only on the
+rare rows a handoff beyond the slots was seen in, and on folders written by profiler 0.1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from profiler.runfolder.records import FLAG_TIMED, SERVER_TOTAL
+from profiler.servertiming import parse_fast
+
+
+def _with_columns(frame: pl.DataFrame, columns: dict[str, list[float | None]]) -> pl.DataFrame:
+    return frame.with_columns(pl.Series(name, values, dtype=pl.Float64) for name, values in columns.items())
+
+
+def parse_raw_timing(frame: pl.DataFrame) -> pl.DataFrame:
+    """Format 1: the raw `server_timing` header becomes `server_ms`, `timing_malformed`, a column
+    per handoff name and the `s` flag, as the format-2 writer stores them."""
+    headers = frame.get_column("server_timing").to_list()
+    n = len(headers)
+    server: list[float | None] = [None] * n
+    malformed = [0] * n
+    columns: dict[str, list[float | None]] = {}
+    for i, header in enumerate(headers):
+        if not header:
+            continue
+        parsed = parse_fast(header)
+        malformed[i] = parsed.malformed
+        durations = dict(parsed.durations)
+        total = durations.pop(SERVER_TOTAL, None)
+        server[i] = total if total is not None else (math.fsum(durations.values()) if durations else None)
+        for name, dur in durations.items():
+            columns.setdefault(name, [None] * n)[i] = dur
+    timed = pl.col("server_timing").fill_null("") != ""
+    frame = frame.with_columns(
+        pl.Series("server_ms", server, dtype=pl.Float64),
+        pl.Series("timing_malformed", malformed, dtype=pl.Int64),
+        pl.when(timed).then(pl.col("flags") + FLAG_TIMED).otherwise(pl.col("flags")).alias("flags"),
+    ).drop("server_timing")
+    return _with_columns(frame, columns)
+
+
+def parse_other_column(frame: pl.DataFrame) -> pl.DataFrame:
+    """`h_other` (`name=dur;name=dur`, handoffs beyond the slots) becomes a column per name."""
+    other = frame.get_column("h_other").fill_null("")
+    if not (other.str.len_bytes() > 0).any():
+        return frame.drop("h_other")
+    n = frame.height
+    columns: dict[str, list[float | None]] = {}
+    for i, text in enumerate(other.to_list()):
+        for item in text.split(";") if text else ():
+            name, _, value = item.partition("=")
+            try:
+                dur = float(value)
+            except ValueError:
+                continue
+            if name not in frame.columns:
+                columns.setdefault(name, [None] * n)[i] = dur
+    return _with_columns(frame.drop("h_other"), columns)

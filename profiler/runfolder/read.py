@@ -1,0 +1,152 @@
+"""Reading a run folder back whole, for analysis: typed meta, stage windows, the engine's tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from profiler.errors import RunFolderError
+from profiler.runfolder.engine import RequestTable, SampleTable, StageTally
+from profiler.runfolder.meta import Meta, SamplerInfo, parse_meta
+from profiler.runfolder.names import HANDOFFS, META, PYSPY_DIR, REQUESTS, SAMPLER_INFO, SAMPLES, STAGES
+from profiler.runfolder.records import HandoffSlots, StageEnd, StageProfile, StageStart, parse_stage_event
+
+
+@dataclass(frozen=True, slots=True)
+class StageWindow:
+    """One stage as it ran: its load and its real start and end (not the plan's)."""
+
+    index: int
+    users: int | None
+    rate: float | None
+    start: float
+    end: float
+    ended: bool  # False when the run stopped inside this stage
+    profiled: bool = False
+
+    @property
+    def measured_s(self) -> float:
+        return max(self.end - self.start, 1e-9)
+
+
+@dataclass(frozen=True)
+class RunData:
+    folder: Path
+    meta: Meta
+    stages: tuple[StageWindow, ...]
+    requests: RequestTable
+    tallies: dict[int, StageTally]
+    samples: SampleTable
+    profiles: dict[int, StageProfile] = field(default_factory=dict)
+
+    def tally(self, stage: int) -> StageTally | None:
+        return self.tallies.get(stage)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a .jsonl file; a line cut short by a crash is skipped."""
+    out: list[dict[str, Any]] = []
+    if not path.exists():
+        return out
+    with path.open(errors="replace") as fh:
+        for line in fh:
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+    return out
+
+
+def stage_windows(
+    events: list[StageStart | StageEnd], tallies: dict[int, StageTally], last_t: float
+) -> tuple[StageWindow, ...]:
+    starts = {e.index: e for e in events if isinstance(e, StageStart)}
+    ends = {e.index: e for e in events if isinstance(e, StageEnd)}
+    windows: list[StageWindow] = []
+    for idx in sorted(starts):
+        s, e = starts[idx], ends.get(idx)
+        if e is not None:
+            end = e.t
+        else:
+            # The run stopped inside this stage: it ends at its last request (or last sample).
+            tally = tallies.get(idx)
+            end = tally.last_start if tally is not None and tally.last_start is not None else last_t
+            end = max(end, s.t)
+        windows.append(StageWindow(idx, s.users, s.rate, s.t, end, e is not None, s.profiled))
+    return tuple(windows)
+
+
+def read_meta(folder: Path) -> Meta:
+    if not folder.is_dir():
+        raise RunFolderError(f"'{folder}' is not a folder.", "give the --out folder of an earlier `profiler run`")
+    path = folder / META
+    if not path.exists():
+        raise RunFolderError(
+            f"'{folder}' holds no run (no {META}).", "give the --out folder of an earlier `profiler run`"
+        )
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, UnicodeError, json.JSONDecodeError) as e:
+        raise RunFolderError(f"cannot read '{path}': {e}.", "the run folder is damaged; run again") from None
+    meta = parse_meta(raw, str(path))
+    if not meta.sampler.interval_s and (folder / SAMPLER_INFO).exists():
+        try:  # the run was cut before the end wrote sampler.json's contents into meta.json
+            meta.sampler = SamplerInfo.model_validate(json.loads((folder / SAMPLER_INFO).read_text()))
+        except (OSError, ValueError):
+            pass
+    return meta
+
+
+def read_run(folder: Path) -> RunData:
+    meta = read_meta(folder)
+    try:
+        slots = HandoffSlots.parse(read_jsonl(folder / HANDOFFS))
+        requests = RequestTable.read(folder / REQUESTS, {v: k for k, v in slots.slots.items()})
+        samples = SampleTable.read(folder / SAMPLES, meta.format_version)
+        events = [e for d in read_jsonl(folder / STAGES) if (e := parse_stage_event(d)) is not None]
+    except (OSError, UnicodeError) as e:
+        raise RunFolderError(
+            f"cannot read the run folder '{folder}': {e}.", "check the files' permissions, or run again"
+        ) from None
+    tallies = requests.stages()
+    last_t = samples.last_time() or meta.started_at
+    return RunData(
+        folder=folder,
+        meta=meta,
+        stages=stage_windows(events, tallies, last_t),
+        requests=requests,
+        tallies=tallies,
+        samples=samples,
+        profiles=read_profiles(folder / PYSPY_DIR),
+    )
+
+
+def read_profiles(folder: Path) -> dict[int, StageProfile]:
+    out: dict[int, StageProfile] = {}
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("stage-*.txt")):
+        if path.name.endswith(".gil.txt"):
+            continue
+        try:
+            stage = int(path.stem.split("-", 1)[1])
+            text = path.read_text(errors="replace")
+        except (ValueError, OSError):
+            continue
+        sources: dict[str, str] = {}
+        try:
+            loaded = json.loads(path.with_name(f"{path.stem}.sources.json").read_text())
+            sources = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            pass
+        gil_path = path.with_name(f"{path.stem}.gil.txt")
+        try:
+            gil = gil_path.read_text(errors="replace") if gil_path.exists() else None
+        except OSError:
+            gil = None
+        out[stage] = StageProfile(text, sources, gil)
+    return out

@@ -1,0 +1,133 @@
+"""Writing a run folder: created once, appended while the run goes, every file readable after a crash."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import TextIO
+
+from profiler.errors import RunFolderError
+from profiler.runfolder.names import HANDOFFS, META, REQUESTS, STAGES
+from profiler.runfolder.records import (
+    FLAG_TIMED,
+    HANDOFF_SLOTS,
+    RAW_TIMING_LIMIT,
+    REQUEST_COLUMNS,
+    SERVER_TOTAL,
+    HandoffSlots,
+    StageEnd,
+    StageStart,
+)
+from profiler.servertiming import parse_fast
+
+
+def prepare_folder(path: Path) -> Path:
+    """Create the run folder; refuse to mix two runs in one folder."""
+    try:
+        if path.exists() and not path.is_dir():
+            raise RunFolderError(f"--out '{path}' exists and is not a folder.", "choose another --out")
+        if path.is_dir() and (path / META).exists():
+            raise RunFolderError(
+                f"'{path}' already holds a run.", "choose a new --out folder, or delete the old run first"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise RunFolderError(
+            f"cannot write to '{path}': {e.strerror or e}.", "choose a writable --out folder"
+        ) from None
+    return path
+
+
+class RequestLog:
+    """requests.csv and handoffs.jsonl, appended by the load worker.
+
+    Rows are buffered and written by `flush`; a handoff's slot is written (and flushed) the
+    moment its name is first seen, so every row on disk has its slot names on disk before it.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        path = folder / REQUESTS
+        new = not path.exists()
+        self._fh = path.open("a", newline="")
+        self._csv = csv.writer(self._fh)
+        if new:
+            self._csv.writerow(REQUEST_COLUMNS)
+            self._fh.flush()
+        self._slots_fh = (folder / HANDOFFS).open("a")
+        self.slots = HandoffSlots()
+        self.rows: list[tuple[object, ...]] = []
+
+    def add(
+        self,
+        start: float,
+        latency_ms: float,
+        ttfb_ms: float,
+        status: int,
+        nbytes: int,
+        error: str,
+        stage: int,
+        kind: str,
+        flags: str,
+        timing: str,
+    ) -> None:
+        self.rows.append(
+            (f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind)
+            + self._timing_fields(flags, timing)
+        )
+
+    def _timing_fields(self, flags: str, header: str) -> tuple[object, ...]:
+        if not header:
+            return (flags, "", 0, *([""] * HANDOFF_SLOTS), "", "")
+        parsed = parse_fast(header)
+        durations = dict(parsed.durations)
+        total = durations.pop(SERVER_TOTAL, None)
+        server = total if total is not None else (math.fsum(durations.values()) if durations else None)
+        slots: list[str] = [""] * HANDOFF_SLOTS
+        other: list[str] = []
+        for name, dur in durations.items():
+            known = name in self.slots.slots
+            slot = self.slots.slot(name)
+            if slot is None:
+                other.append(f"{name}={dur!r}")
+                continue
+            if not known:
+                self._slots_fh.write(HandoffSlots.line(name, slot))
+                self._slots_fh.flush()
+            slots[slot] = repr(dur)
+        return (
+            flags + FLAG_TIMED,
+            "" if server is None else repr(server),
+            parsed.malformed,
+            *slots,
+            ";".join(other),
+            header[:RAW_TIMING_LIMIT],
+        )
+
+    def flush(self) -> None:
+        if self.rows:
+            rows, self.rows = self.rows, []
+            self._csv.writerows(rows)
+            self._fh.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self._fh.close()
+        self._slots_fh.close()
+
+
+class StageLog:
+    """stages.jsonl: a line when a stage starts and when it ends, flushed at once."""
+
+    def __init__(self, folder: Path) -> None:
+        self._fh: TextIO = (folder / STAGES).open("a")
+
+    def write(self, event: StageStart | StageEnd) -> None:
+        self._fh.write(event.line())
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
