@@ -33,7 +33,7 @@ EXPECTED = {
     "tail_heavy": "tail-heavy",
     "errors_under_load": "errors-under-load",
     "retrograde": "retrograde-scaling",
-    "demo_app": "dominant-stage",
+    "demo_app": "dominant-handoff",
 }
 
 

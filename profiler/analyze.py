@@ -7,8 +7,8 @@ from pathlib import Path
 
 from profiler.config import Slo
 from profiler.errors import RunFolderError
+from profiler.report import json_file
 from profiler.report.build import AnalysisOptions, build_report
-from profiler.runfolder.atomic import write_json_atomic
 from profiler.runfolder.names import REPORT
 from profiler.runfolder.read import read_run
 from profiler.schema import Report
@@ -33,7 +33,7 @@ def reanalyse(
     )
     report = build_report(run, options)
     try:
-        write_json_atomic(folder / REPORT, report.model_dump(mode="json", by_alias=True))
+        json_file.save(report, folder)
     except OSError as e:
         raise RunFolderError(
             f"cannot write {folder / REPORT}: {e.strerror or e}.",

@@ -6,7 +6,6 @@ exit code; nothing a user can cause ends in a traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -53,7 +52,9 @@ def _emit(outcome_report: object, as_json: bool, quiet: bool) -> None:
 
     assert isinstance(outcome_report, Report)
     if as_json:
-        sys.stdout.write(json.dumps(outcome_report.model_dump(mode="json", by_alias=True), indent=2) + "\n")
+        from profiler.report import json_file
+
+        sys.stdout.write(json_file.render(outcome_report))
     elif not quiet:
         from profiler.console import print_report
 
@@ -198,62 +199,55 @@ def run(
     as_json: AsJson = False,
 ) -> None:
     """Load a target in stages, sample it, and save a run folder with report.json."""
-    try:
-        if (launch is None) == (pid is None):
-            raise ConfigError(
-                "give exactly one of --launch or --pid.",
-                "--launch 'uvicorn app:app --port 8000' starts the app; --pid 4242 attaches to it",
-            )
-        url, launch = substitute_port(url, launch)
-        if users is not None and rate is not None:
-            raise ConfigError(
-                "--users and --rate cannot be combined.", "--users is the closed model, --rate the open one"
-            )
-        user_list: tuple[int, ...] = ()
-        max_users = DEFAULT_MAX_USERS
-        if users is not None:
-            parsed = parse_int_list(users, "--users")
-            if len(parsed) == 1 and stages is None or len(parsed) == 1:
-                max_users = parsed[0]
-            else:
-                user_list = parsed
-        config = RunConfig(
-            url=validate_url(url, allow_remote),
-            out=out or _default_out(),
-            launch=launch,
-            pid=pid,
-            cwd=cwd,
-            ready_timeout_s=ready_timeout,
-            duration_s=duration or DEFAULT_DURATION_S,
-            users=user_list,
-            max_users=max_users,
-            stage_count=stages,
-            rates=parse_float_list(rate, "--rate") if rate is not None else (),
-            method=method.upper(),
-            headers=tuple(parse_header(h) for h in header or ()),
-            body=parse_body(body),
-            request_timeout_s=timeout,
-            sample_interval_s=interval,
-            probe=not no_probe,
-            probe_path=validate_probe_path(probe_path),
-            early_stop=not no_early_stop,
-            max_requests=max_requests,
-            allow_remote=allow_remote,
-            slo=parse_slo(slo),
-            peak_rps=peak_rps,
-            headroom=headroom,
-            pyspy=not no_pyspy,
-            pyspy_rate=pyspy_rate,
-            pyspy_seconds=pyspy_seconds,
-            pyspy_gil=pyspy_gil,
-            memory_limit_mb=memory_limit,
-            gpu=not no_gpu,
+    if (launch is None) == (pid is None):
+        raise ConfigError(
+            "give exactly one of --launch or --pid.",
+            "--launch 'uvicorn app:app --port 8000' starts the app; --pid 4242 attaches to it",
         )
-        code = _run(config, quiet, as_json)
-    except ProfilerError as e:
-        _fail(e)
-        raise typer.Exit(e.exit_code) from None
-    raise typer.Exit(code)
+    url, launch = substitute_port(url, launch)
+    if users is not None and rate is not None:
+        raise ConfigError("--users and --rate cannot be combined.", "--users is the closed model, --rate the open one")
+    user_list: tuple[int, ...] = ()
+    max_users = DEFAULT_MAX_USERS
+    if users is not None:
+        parsed = parse_int_list(users, "--users")
+        if len(parsed) == 1 and stages is None or len(parsed) == 1:
+            max_users = parsed[0]
+        else:
+            user_list = parsed
+    config = RunConfig(
+        url=validate_url(url, allow_remote),
+        out=out or _default_out(),
+        launch=launch,
+        pid=pid,
+        cwd=cwd,
+        ready_timeout_s=ready_timeout,
+        duration_s=duration or DEFAULT_DURATION_S,
+        users=user_list,
+        max_users=max_users,
+        stage_count=stages,
+        rates=parse_float_list(rate, "--rate") if rate is not None else (),
+        method=method.upper(),
+        headers=tuple(parse_header(h) for h in header or ()),
+        body=parse_body(body),
+        request_timeout_s=timeout,
+        sample_interval_s=interval,
+        probe=not no_probe,
+        probe_path=validate_probe_path(probe_path),
+        early_stop=not no_early_stop,
+        max_requests=max_requests,
+        allow_remote=allow_remote,
+        slo=parse_slo(slo),
+        peak_rps=peak_rps,
+        headroom=headroom,
+        pyspy=not no_pyspy,
+        pyspy_rate=pyspy_rate,
+        pyspy_seconds=pyspy_seconds,
+        pyspy_gil=pyspy_gil,
+        memory_limit_mb=memory_limit,
+        gpu=not no_gpu,
+    )
+    raise typer.Exit(_run(config, quiet, as_json))
 
 
 @app.command()
@@ -272,15 +266,9 @@ def analyze(
     as_json: AsJson = False,
 ) -> None:
     """Rebuild report.json from a saved run folder (no load is sent); options override the run's."""
-    try:
-        from profiler.analyze import reanalyse
+    from profiler.analyze import reanalyse
 
-        report = reanalyse(
-            folder, slo=parse_slo(slo), peak_rps=peak_rps, headroom=headroom, memory_limit_mb=memory_limit
-        )
-    except ProfilerError as e:
-        _fail(e)
-        raise typer.Exit(e.exit_code) from None
+    report = reanalyse(folder, slo=parse_slo(slo), peak_rps=peak_rps, headroom=headroom, memory_limit_mb=memory_limit)
     _emit(report, as_json, quiet)
 
 
@@ -294,15 +282,10 @@ def demo(
     """Profile the bundled example app (a pilot AI endpoint) end to end."""
     launch_cmd = f"{sys.executable} -m profiler.demo_app --port {{port}}"
     url, launch_cmd2 = substitute_port("http://127.0.0.1:{port}/predict", launch_cmd)
-    try:
-        config = RunConfig(
-            url=url, out=out or _default_out(), launch=launch_cmd2, duration_s=duration or DEFAULT_DURATION_S
-        )
-        code = _run(config, quiet, as_json)
-    except ProfilerError as e:
-        _fail(e)
-        raise typer.Exit(e.exit_code) from None
-    raise typer.Exit(code)
+    config = RunConfig(
+        url=url, out=out or _default_out(), launch=launch_cmd2, duration_s=duration or DEFAULT_DURATION_S
+    )
+    raise typer.Exit(_run(config, quiet, as_json))
 
 
 def _version(value: bool) -> None:
@@ -321,8 +304,12 @@ def _main(
 
 
 def main() -> None:
+    """The one place a ProfilerError is caught: one line on stderr, its exit code."""
     try:
         app()
+    except ProfilerError as e:
+        _fail(e)
+        raise SystemExit(e.exit_code) from None
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130) from None

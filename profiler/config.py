@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from profiler.errors import ConfigError
+from profiler.servertiming import TOKEN_CHARS
 
 DEFAULT_DURATION_S = 42.0
 DEFAULT_MAX_USERS = 64
@@ -122,24 +123,25 @@ def validate_url(url: str, allow_remote: bool) -> str:
     return url
 
 
-def parse_int_list(text: str, what: str) -> tuple[int, ...]:
+def _parse_list(text: str, what: str, kind: type[float] | type[int], noun: str, example: str) -> tuple[float, ...]:
     try:
-        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+        values = tuple(kind(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
-        raise ConfigError(f"{what} '{text}' is not a list of whole numbers.", f"e.g. {what} 1,2,4,8") from None
-    if not values or any(v < 1 for v in values):
-        raise ConfigError(f"{what} '{text}' must hold numbers >= 1.", f"e.g. {what} 1,2,4,8")
+        raise ConfigError(f"{what} '{text}' is not a list of {noun}.", f"e.g. {what} {example}") from None
+    lowest = 1 if kind is int else 0
+    if not values or any(not (lowest <= v < float("inf")) or v == 0 for v in values):
+        raise ConfigError(
+            f"{what} '{text}' must hold numbers {'>= 1' if kind is int else '> 0'}.", f"e.g. {what} {example}"
+        )
     return values
+
+
+def parse_int_list(text: str, what: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in _parse_list(text, what, int, "whole numbers", "1,2,4,8"))
 
 
 def parse_float_list(text: str, what: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise ConfigError(f"{what} '{text}' is not a list of numbers.", f"e.g. {what} 10,20,40") from None
-    if not values or any(not (0 < v < float("inf")) for v in values):
-        raise ConfigError(f"{what} '{text}' must hold numbers > 0.", f"e.g. {what} 10,20,40")
-    return values
+    return _parse_list(text, what, float, "numbers", "10,20,40")
 
 
 def validate_probe_path(path: str) -> str:
@@ -150,7 +152,7 @@ def validate_probe_path(path: str) -> str:
 
 def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
-    if not sep or not name.strip() or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name.strip()):
+    if not sep or not name.strip() or not re.fullmatch(f"[{TOKEN_CHARS}]+", name.strip()):
         raise ConfigError(f"header '{text}' is not 'Name: value'.", "e.g. --header 'Authorization: Bearer x'")
     return name.strip(), value.strip()
 

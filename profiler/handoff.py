@@ -38,6 +38,8 @@ from contextvars import ContextVar
 from time import perf_counter
 from typing import Any
 
+from profiler.servertiming import TOKEN_CHARS
+
 __all__ = [
     "ServerTimingMiddleware",
     "ServerTimingWSGIMiddleware",
@@ -54,7 +56,7 @@ _current: ContextVar[_Marks | None] = ContextVar("profiler_server_timing", defau
 
 # Server-Timing metric names must be RFC 7230 tokens; anything else would make
 # the whole header unparsable, so replace offending characters instead.
-_NOT_TOKEN = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+_NOT_TOKEN = re.compile(f"[^{TOKEN_CHARS}]")
 _NOT_PRINTABLE = re.compile(r"[^ -~]")
 
 

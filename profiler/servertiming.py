@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# The characters of an HTTP token (RFC 9110): header names and Server-Timing entry names.
+TOKEN_CHARS = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_TOKEN = re.compile(rf"^[{TOKEN_CHARS}]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,7 @@ def parse_server_timing(header: str | None) -> ParsedTiming:
 
 
 _ENTRY = re.compile(
-    r"(?:^|,)[ \t]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*(?:;[^,]*)?;[ \t]*dur=([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)[ \t]*(?=;|,|$)"
+    rf"(?:^|,)[ \t]*([{TOKEN_CHARS}]+)[ \t]*(?:;[^,]*)?;[ \t]*dur=([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)[ \t]*(?=;|,|$)"
 )
 _QUOTED_SEPARATOR = re.compile(r'"[^"]*[,;\\][^"]*"')  # a quoted value hiding a separator
 

@@ -26,11 +26,12 @@ from profiler.load.driver import LoadProcess, Message, write_spec
 from profiler.load.plan import StagePlan, build_plan
 from profiler.load.spec import LoadSpec
 from profiler.pyspy_stage import PySpyStage
+from profiler.report import json_file
 from profiler.report.build import build_report
 from profiler.runfolder import messages
 from profiler.runfolder.atomic import write_json_atomic
 from profiler.runfolder.meta import Meta, PlannedStage, RecordedConfig, RunStatus, SamplerInfo, SloSetting
-from profiler.runfolder.names import META, REPORT, SAMPLER_INFO, SAMPLES, TARGET_LOG
+from profiler.runfolder.names import META, SAMPLER_INFO, SAMPLES, TARGET_LOG
 from profiler.runfolder.read import read_run
 from profiler.runfolder.write import prepare_folder
 from profiler.sampling.launcher import SamplerProcess
@@ -209,7 +210,7 @@ class Session:
             for s, handler in previous.items():
                 signal.signal(s, handler)
         report = build_report(read_run(self.folder))
-        write_json_atomic(self.folder / REPORT, report.model_dump(mode="json", by_alias=True))
+        json_file.save(report, self.folder)
         return Outcome(report=report, folder=self.folder, status=status, error=self._exit_error(status, error))
 
     def _measure(self) -> RunStatus:

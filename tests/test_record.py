@@ -1,4 +1,5 @@
-"""Reading a run folder back: hand-written folders, including ones a crash cut short."""
+"""Reading a run folder back: hand-written folders (format 1, as profiler 0.1 wrote them, and format 2
+through the worker's own writer), including ones a crash cut short."""
 
 from __future__ import annotations
 
@@ -12,17 +13,14 @@ from typing import Any
 import pytest
 
 from profiler.errors import RunFolderError
-from profiler.record import (
-    META,
-    REQUEST_COLUMNS,
-    REQUESTS,
-    SAMPLES,
-    STAGES,
-    prepare_folder,
-    read_requests,
-    read_run,
-)
+from profiler.runfolder.engine import RequestTable
+from profiler.runfolder.names import META, REQUESTS, SAMPLES, STAGES
+from profiler.runfolder.read import read_run
+from profiler.runfolder.records import RAW_TIMING_LIMIT, REQUEST_COLUMNS_V1
+from profiler.runfolder.write import RequestLog, prepare_folder
 from profiler.servertiming import parse_server_timing
+
+REQUEST_COLUMNS = REQUEST_COLUMNS_V1  # these folders are written as profiler 0.1 wrote them
 
 T0 = 1_700_000_000.0
 
@@ -97,7 +95,28 @@ def _end(index: int, t: float, requests: int = 0, reason: str | None = None) -> 
 
 
 def _nan_list(values: Any) -> list[float | None]:
-    return [None if math.isnan(v) else v for v in values]
+    return [None if v is None or math.isnan(v) else v for v in values]
+
+
+def read_requests(path: Path) -> dict[int, Any]:
+    """Per stage, what the engine read: its tally and its columns (for the assertions below)."""
+    table = RequestTable.read(path, {})
+    return {i: _Stage(table, i, t) for i, t in table.stages().items()}
+
+
+class _Stage:
+    def __init__(self, table: RequestTable, index: int, tally: Any) -> None:
+        self.table, self.index, self.tally = table, index, tally
+        self.count, self.timed, self.malformed_timing = tally.count, tally.timed, tally.malformed_timing
+        self.latency = table.values(index, "latency_ms")
+        self.server_total = table.values(index, "server_ms")
+        self.handoffs = {
+            n: table.values(index, n) for n in table.handoff_names if any(v is not None for v in table.values(index, n))
+        }
+
+
+def _requests(folder: Path) -> dict[int, Any]:
+    return read_requests(folder / REQUESTS)
 
 
 # ---------------------------------------------------------------- a complete run
@@ -112,33 +131,31 @@ def test_read_run_complete(tmp_path: Path) -> None:
     ]
     stages = [_start(0, T0, 1), _end(0, T0 + 5.0, 3), _start(1, T0 + 5.0, 2), _end(1, T0 + 10.0, 1, "saturated")]
     samples = [{"t": T0 + 1.0, "target": {"cpu": 50.0}}, {"t": T0 + 2.0, "target": {"cpu": 60.0}}]
-    folder = _make_run(tmp_path / "run", rows, stages, samples, meta={"started_at": T0, "url": "x"})
+    folder = _make_run(tmp_path / "run", rows, stages, samples, meta={"started_at": T0, "config": {"url": "x"}})
     run = read_run(folder)
 
-    assert run.meta == {"started_at": T0, "url": "x"}
-    assert [s["t"] for s in run.samples] == [T0 + 1.0, T0 + 2.0]
+    assert (run.meta.started_at, run.meta.config.url, run.meta.format_version) == (T0, "x", 1)
+    assert run.samples.times == (T0 + 1.0, T0 + 2.0)
     assert [(w.index, w.users, w.start, w.end, w.ended) for w in run.stages] == [
         (0, 1, T0, T0 + 5.0, True),
         (1, 2, T0 + 5.0, T0 + 10.0, True),
     ]
-    assert run.stages[1].stop_reason == "saturated"
-    assert run.stages[0].planned_s == 5.0
-    assert run.stages[0].duration_s == pytest.approx(5.0)
+    assert run.stages[0].measured_s == pytest.approx(5.0)
 
-    s0 = run.requests[0]
+    s0 = run.tallies[0]
     assert s0.count == 3
-    assert list(s0.latency) == [10.0, 12.0, 0.0]
-    assert list(s0.ttfb) == [5.0, 6.0, 0.0]
-    assert list(s0.failed) == [0, 1, 1]
+    assert run.requests.values(0, "latency_ms") == [10.0, 12.0, 0.0]
+    assert run.requests.values(0, "ttfb_ms") == [5.0, 6.0, 0.0]
+    assert s0.failed == 2
     assert s0.bytes_total == 200
     assert s0.statuses == {200: 1, 503: 1, 0: 1}
     assert s0.errors == {"HTTP 503": 1, "ConnectionRefusedError": 1}
-    assert s0.flags == {"c": 1}
+    assert (s0.cookie, s0.chunked, s0.event_stream) == (1, 0, 0)
     assert s0.timed == 1
-    assert _nan_list(s0.server_total) == [8.0, None, None]
-    assert _nan_list(s0.handoffs["db"]) == [4.0, None, None]
-    assert "total" not in s0.handoffs
-    assert run.requests[1].flags == {"t": 1, "e": 1}
+    assert _nan_list(run.requests.values(0, "server_ms")) == [8.0, None, None]
+    assert _nan_list(run.requests.values(0, "db")) == [4.0, None, None]
+    assert "total" not in run.requests.handoff_names
+    assert (run.tallies[1].cookie, run.tallies[1].chunked, run.tallies[1].event_stream) == (0, 1, 1)
 
 
 def test_read_run_open_model_stage(tmp_path: Path) -> None:
@@ -156,7 +173,7 @@ def test_truncated_last_row_is_skipped(tmp_path: Path) -> None:
     text = _csv_text([_row(T0 + 0.1, 10.0), _row(T0 + 0.2, 11.0)])
     text += "1700000000.300000,12.0"  # the crash cut the last row short (no newline either)
     folder = _make_run(tmp_path / "run", requests_text=text, stages=[_start(0, T0), _end(0, T0 + 1.0)])
-    sr = read_run(folder).requests[0]
+    sr = _requests(folder)[0]
     assert sr.count == 2
     assert list(sr.latency) == [10.0, 11.0]
 
@@ -165,7 +182,7 @@ def test_truncated_row_inside_quoted_timing_does_not_crash(tmp_path: Path) -> No
     text = _csv_text([_row(T0 + 0.1, 10.0, timing="db;dur=1, app;dur=2")])
     text += '1700000000.200000,11.000,5.000,200,100,,0,main,,"db;dur=3, ap'
     folder = _make_run(tmp_path / "run", requests_text=text, stages=[_start(0, T0), _end(0, T0 + 1.0)])
-    sr = read_run(folder).requests[0]
+    sr = _requests(folder)[0]
     assert sr.count in (1, 2)  # the cut row may be kept (its other columns are whole) but never crashes
     assert list(sr.handoffs["db"])[0] == 1.0
 
@@ -173,7 +190,7 @@ def test_truncated_row_inside_quoted_timing_does_not_crash(tmp_path: Path) -> No
 def test_unparseable_numbers_in_a_row_are_skipped(tmp_path: Path) -> None:
     rows = [_row(T0 + 0.1), ["x", "1", "1", "200", "1", "", "0", "main", "", ""], _row(T0 + 0.3)]
     folder = _make_run(tmp_path / "run", rows, [_start(0, T0), _end(0, T0 + 1.0)])
-    assert read_run(folder).requests[0].count == 2
+    assert read_run(folder).tallies[0].count == 2
 
 
 def test_missing_end_event_ends_stage_at_last_request(tmp_path: Path) -> None:
@@ -191,7 +208,6 @@ def test_missing_end_event_ends_stage_at_last_request(tmp_path: Path) -> None:
     assert first.ended is True
     assert first.end == T0 + 5.0
     assert second.ended is False
-    assert second.stop_reason is None
     assert second.end == pytest.approx(T0 + 7.25)
 
 
@@ -218,7 +234,7 @@ def test_malformed_jsonl_lines_are_skipped(tmp_path: Path) -> None:
     stages_text = json.dumps(_start(0, T0)) + "\n" + '{"event": "end", "ind' + "\n"
     folder = _make_run(tmp_path / "run", [_row(T0 + 1.5)], samples_text=samples_text, stages_text=stages_text)
     run = read_run(folder)
-    assert [s["t"] for s in run.samples] == [T0 + 1.0, T0 + 2.0]
+    assert run.samples.times == (T0 + 1.0, T0 + 2.0)
     (window,) = run.stages
     assert window.ended is False  # the end event was the line cut short
 
@@ -236,7 +252,7 @@ def test_handoff_columns_align_when_a_name_first_appears_mid_stage(tmp_path: Pat
         _row(T0 + 0.5, timing="render;dur=5, total;dur=9"),
         _row(T0 + 0.6),
     ]
-    sr = read_run(_make_run(tmp_path / "run", rows, [_start(0, T0), _end(0, T0 + 1.0)])).requests[0]
+    sr = _requests(_make_run(tmp_path / "run", rows, [_start(0, T0), _end(0, T0 + 1.0)]))[0]
     assert sr.count == 6
     assert set(sr.handoffs) == {"db", "cache", "render"}
     for col in sr.handoffs.values():
@@ -245,7 +261,8 @@ def test_handoff_columns_align_when_a_name_first_appears_mid_stage(tmp_path: Pat
     assert _nan_list(sr.handoffs["db"]) == [1.0, None, 2.0, None, None, None]
     assert _nan_list(sr.handoffs["cache"]) == [None, None, 3.0, 4.0, None, None]
     assert _nan_list(sr.handoffs["render"]) == [None, None, None, None, 5.0, None]
-    assert _nan_list(sr.server_total) == [None, None, None, None, 9.0, None]
+    # server_ms is the app's `total` entry, else the sum of its handoffs (format 2 stores it so)
+    assert _nan_list(sr.server_total) == [1.0, None, 5.0, 4.0, 9.0, None]
     assert sr.timed == 4
 
 
@@ -259,17 +276,16 @@ def test_probe_rows_are_kept_apart(tmp_path: Path) -> None:
     ]
     stages = [_start(0, T0), _end(0, T0 + 5.0), _start(1, T0 + 5.0), _end(1, T0 + 10.0)]
     run = read_run(_make_run(tmp_path / "run", rows, stages))
-    s0 = run.requests[0]
+    s0 = run.tallies[0]
     assert s0.count == 2
-    assert list(s0.latency) == [10.0, 11.0]
-    assert list(s0.failed) == [0, 0]
+    assert run.requests.values(0, "latency_ms") == [10.0, 11.0]
+    assert s0.failed == 0
     assert s0.statuses == {200: 2}
     assert not s0.errors
-    assert list(s0.probe_latency) == [1.5, 2.5]
-    assert list(s0.probe_start) == [pytest.approx(T0 + 0.15), pytest.approx(T0 + 0.25)]
-    s1 = run.requests[1]
+    assert s0.probe is not None and (s0.probe.count, s0.probe.p50) == (2, 2.0)
+    s1 = run.tallies[1]
     assert s1.count == 0
-    assert list(s1.probe_latency) == [3.0]
+    assert s1.probe is not None and (s1.probe.count, s1.probe.max) == (1, 3.0)
 
 
 # ---------------------------------------------------------------- Server-Timing, fast path and fallback
@@ -279,7 +295,7 @@ def test_server_timing_fast_path_and_quoted_fallback_agree(tmp_path: Path) -> No
     fast = "db;dur=12.5, render;dur=3, db;dur=0.5, total;dur=20"
     quoted = 'db;dur=12.5;desc="select a, b; from t", render;desc="x";dur=3, db;dur=0.5, total;dur=20'
     rows = [_row(T0 + 0.1, timing=fast), _row(T0 + 0.2, timing=quoted)]
-    sr = read_run(_make_run(tmp_path / "run", rows, [_start(0, T0), _end(0, T0 + 1.0)])).requests[0]
+    sr = _requests(_make_run(tmp_path / "run", rows, [_start(0, T0), _end(0, T0 + 1.0)]))[0]
     assert list(sr.handoffs["db"]) == [13.0, 13.0]
     assert list(sr.handoffs["render"]) == [3.0, 3.0]
     assert list(sr.server_total) == [20.0, 20.0]
@@ -312,7 +328,7 @@ def test_read_requests_matches_the_general_parser(tmp_path: Path, header: str) -
     path.write_text(_csv_text([_row(T0, timing=header)]))
     sr = read_requests(path)[0]
     expected = parse_server_timing(header)
-    got = {name: col[0] for name, col in sr.handoffs.items() if not math.isnan(col[0])}
+    got = {name: col[0] for name, col in sr.handoffs.items() if col[0] is not None}
     assert got == expected.durations
     assert sr.malformed_timing == expected.malformed
 
@@ -328,7 +344,7 @@ def test_server_timing_param_ending_in_dur_is_not_dur(tmp_path: Path) -> None:
 
 def test_malformed_timing_counted_via_fallback(tmp_path: Path) -> None:
     rows = [_row(T0, timing="db;dur=abc, app;dur=2"), _row(T0 + 0.1, timing='x;dur=-1;desc="a,b", y;dur=1')]
-    sr = read_run(_make_run(tmp_path / "run", rows, [_start(0, T0), _end(0, T0 + 1.0)])).requests[0]
+    sr = _requests(_make_run(tmp_path / "run", rows, [_start(0, T0), _end(0, T0 + 1.0)]))[0]
     assert sr.malformed_timing == 2
     assert _nan_list(sr.handoffs["app"]) == [2.0, None]
     assert _nan_list(sr.handoffs["y"]) == [None, 1.0]
@@ -381,14 +397,14 @@ def test_read_run_without_data_files(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / META).write_text(json.dumps({"started_at": T0}))
     run = read_run(folder)
-    assert run.requests == {}
+    assert run.tallies == {}
     assert run.stages == ()
-    assert run.samples == ()
+    assert run.samples.count == 0
 
 
 def test_read_run_empty_requests_file(tmp_path: Path) -> None:
     folder = _make_run(tmp_path / "run", requests_text="")
-    assert read_run(folder).requests == {}
+    assert read_run(folder).tallies == {}
 
 
 # ---------------------------------------------------------------- prepare_folder
@@ -423,49 +439,102 @@ def test_prepare_folder_refuses_a_file(tmp_path: Path) -> None:
         prepare_folder(f)
 
 
-def test_reading_in_parallel_byte_ranges_matches_one_reader(tmp_path: Path) -> None:
-    import math
+def _v2_folder(folder: Path, rows: list[list[Any]]) -> Path:
+    """The same rows written by the worker's own writer (format 2: Server-Timing stored parsed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / META).write_text(json.dumps({"format_version": 2, "started_at": T0}))
+    log = RequestLog(folder)
+    for r in rows:
+        log.add(float(r[0]), float(r[1]), float(r[2]), int(r[3]), int(r[4]), r[5], int(r[6]), r[7], r[8], r[9])
+    log.close()
+    return folder
+
+
+def test_format_2_reads_as_format_1(tmp_path: Path) -> None:
+    """The worker stores Server-Timing parsed; the reader must find what parsing the raw header gives."""
     import random
 
     rng = random.Random(7)
     rows = []
     for i in range(60):
         timing = "" if i % 7 == 0 else f"db;dur={rng.uniform(0, 5):.3f}" + (", cache;dur=0.2" if i > 30 else "")
-        rows.append(
-            _row(
-                T0 + i * 0.01,
-                latency=rng.uniform(1, 50),
-                stage=i // 20,
-                timing=timing,
-                kind="probe" if i % 11 == 0 else "main",
-            )
-        )
-    path = tmp_path / "requests.csv"
-    path.write_text(_csv_text(rows))
+        if i % 13 == 0:
+            timing += ', total;dur=9, bad;dur=x, q;desc="a,b";dur=1'
+        kind = "probe" if i % 11 == 0 else "main"
+        rows.append(_row(T0 + i * 0.01, latency=rng.uniform(1, 50), stage=i // 20, timing=timing, kind=kind))
+    v1 = _make_run(tmp_path / "v1", rows, [])
+    v2 = _v2_folder(tmp_path / "v2", rows)
+    one, two = read_run(v1), read_run(v2)
+    assert (one.meta.format_version, two.meta.format_version) == (1, 2)
+    assert one.tallies == two.tallies
+    assert sum(t.count for t in one.tallies.values()) == 60 - 6  # six probe rows
+    for stage in one.tallies:
+        assert one.requests.handoffs([stage]) == two.requests.handoffs([stage])
+        for column in ("latency_ms", "server_ms", "db", "cache", "q"):
+            assert one.requests.values(stage, column) == two.requests.values(stage, column)
 
-    def flat(stages: dict) -> list:  # type: ignore[type-arg]
-        out = []
-        for idx in sorted(stages):
-            sr = stages[idx]
-            out.append(
-                (
-                    idx,
-                    list(sr.latency),
-                    list(sr.start),
-                    list(sr.probe_latency),
-                    sr.timed,
-                    dict(sr.statuses),
-                    {n: [None if math.isnan(v) else v for v in col] for n, col in sorted(sr.handoffs.items())},
-                    sr.timed_count,
-                    round(sr.timed_latency_total, 6),
-                    list(sr.unattributed_sorted),
-                    {n: list(col) for n, col in sorted(sr.handoffs_sorted.items())},
-                )
-            )
-        return out
 
-    one = flat(read_requests(path, workers=1))
-    assert sum(len(s[1]) for s in one) == 60 - 6  # six probe rows
-    # Many range counts put range boundaries everywhere, exactly on line starts included.
-    for workers in range(2, 24):
-        assert flat(read_requests(path, workers=workers)) == one, workers
+def test_handoffs_beyond_the_slots_are_kept(tmp_path: Path) -> None:
+    names = [f"step{i}" for i in range(12)]
+    header = ", ".join(f"{n};dur={i + 1}" for i, n in enumerate(names))
+    folder = _v2_folder(
+        tmp_path / "run", [_row(T0, 100.0, timing=header), _row(T0 + 0.1, 100.0, timing="step11;dur=4")]
+    )
+    run = read_run(folder)
+    assert set(run.requests.handoff_names) == set(names)
+    assert run.requests.values(0, "step11") == [12.0, 4.0]
+    h = run.requests.handoffs([0])
+    assert h.handoffs["step0"].count == 1 and h.handoffs["step11"].count == 2
+    assert run.requests.values(0, "server_ms") == [sum(range(1, 13)), 4.0]
+
+
+def test_a_flood_of_server_timing_is_stored_bounded(tmp_path: Path) -> None:
+    header = ", ".join(f"e{i};dur=1" for i in range(10_000))
+    folder = _v2_folder(tmp_path / "run", [_row(T0, 50.0, timing=header)])
+    with (folder / REQUESTS).open() as fh:
+        raw = list(csv.reader(fh))[1][-1]
+    assert len(raw) == RAW_TIMING_LIMIT
+    assert read_run(folder).tallies[0].timed == 1
+
+
+@pytest.mark.parametrize(
+    ("meta", "field"),
+    [({"config": []}, "config"), ({"started_at": "yesterday"}, "started_at"), ({"config": {"slo": 95}}, "config.slo")],
+)
+def test_a_damaged_meta_field_is_one_line_naming_it(tmp_path: Path, meta: dict[str, Any], field: str) -> None:
+    folder = _make_run(tmp_path / "run", [_row(T0)], meta=meta)
+    with pytest.raises(RunFolderError, match=f"field '{field}'") as err:
+        read_run(folder)
+    assert "\n" not in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_a_folder_from_a_newer_profiler_is_refused(tmp_path: Path) -> None:
+    folder = _make_run(tmp_path / "run", [_row(T0)], meta={"format_version": 99, "started_at": T0})
+    with pytest.raises(RunFolderError, match="newer profiler"):
+        read_run(folder)
+
+
+def test_format_1_slo_label_reads_as_numbers(tmp_path: Path) -> None:
+    folder = _make_run(tmp_path / "run", [_row(T0)], meta={"started_at": T0, "config": {"slo": "p99<=250ms"}})
+    slo = read_run(folder).meta.config.slo
+    assert slo is not None and (slo.percentile, slo.threshold_ms) == (99.0, 250.0)
+
+
+def test_analyze_reads_a_format_1_folder_through_the_cli(tmp_path: Path) -> None:
+    from tests.conftest import assert_no_traceback, run_cli
+
+    rows = [_row(T0 + 0.1 * i, 10.0 + i % 3, timing="db;dur=4, total;dur=8") for i in range(30)]
+    rows += [_row(T0 + 5 + 0.1 * i, 20.0 + i % 5, stage=1) for i in range(30)]
+    stages = [_start(0, T0, 1), _end(0, T0 + 5.0, 30), _start(1, T0 + 5.0, 2), _end(1, T0 + 10.0, 30)]
+    meta = {"started_at": T0, "status": "completed", "config": {"url": "http://127.0.0.1:1/x", "slo": "p95<=300ms"}}
+    folder = _make_run(
+        tmp_path / "run", rows, stages, [{"t": T0 + 1, "target": {"cpu": 5, "rss": 1, "procs": 1}}], meta
+    )
+    result = run_cli("analyze", str(folder), "--json")
+    assert_no_traceback(result)
+    assert result.code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["run"]["folder_format"] == 1
+    assert report["capacity"]["slo"] == "p95<=300ms"
+    assert [s["requests"] for s in report["load"]["stages"]] == [30, 30]
+    assert report["handoffs"]["handoffs"]["db"]["count"] == 30

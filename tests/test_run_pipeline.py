@@ -35,7 +35,8 @@ def test_run_saves_folder_and_analyze_reproduces_report(tmp_path: Path) -> None:
     for name in ("meta.json", "requests.csv", "samples.jsonl", "stages.jsonl", "target.log", "report.json"):
         assert (out / name).exists(), name
     report = read_report(out)
-    assert report["schema_version"] == "1.0"
+    assert report["schema_version"] == "2.0"
+    assert report["run"]["folder_format"] == 2
     assert report["run"]["status"] == "completed"
     all_stages = report["load"]["stages"]
     stages = [s for s in all_stages if not s["profiled"]]
@@ -53,7 +54,7 @@ def test_run_saves_folder_and_analyze_reproduces_report(tmp_path: Path) -> None:
     assert report["resources"]["samples"] > 20
     # the handoff marks came through Server-Timing; the bogus entry was counted, not used
     h = report["handoffs"]
-    assert set(h["stages"]) == {"features", "model"}
+    assert set(h["handoffs"]) == {"features", "model"}
     assert h["dominant"] == "model"
     assert h["malformed_entries"] > 0
     assert h["unattributed"]["p50_ms"] >= 0

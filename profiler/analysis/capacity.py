@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from profiler.analysis.scaling import closed_points, fit_usl, knee
-from profiler.analysis.signals import Signals, by_load
+from profiler.analysis.signals import Signals, StageSignal, by_load
 from profiler.schema import CapacitySection, UslFit
 
 LIGHT_MULTIPLE = 3.0  # without an SLO: the load at which p95 passes 3x its light-load value
 MAX_ERROR_RATE = 0.01  # a stage that fails more than 1% of requests does not count as capacity
+
+
+def _usl_model(stages: Sequence[StageSignal]) -> UslFit | None:
+    """The USL fit of the closed stages, rounded for the report; None when it cannot be fitted."""
+    usl = fit_usl(closed_points(stages))
+    if usl is None:
+        return None
+    n_star = usl.n_star
+    return UslFit(
+        sigma=round(usl.sigma, 6),
+        kappa=round(usl.kappa, 8),
+        **{"lambda": round(usl.lam, 4)},
+        n_star=round(n_star, 2) if n_star is not None else None,
+        peak_rps=round(usl.throughput(n_star), 2) if n_star is not None else None,
+        r_squared=round(usl.r_squared, 4),
+        points=usl.points,
+        quality=usl.quality,
+    )
 
 
 def capacity_section(
@@ -36,20 +55,7 @@ def capacity_section(
     k = knee(stages)
     if k is not None and k.index == stages[-1].index:
         k = None  # power still rising at the last stage: the knee lies beyond what was tested
-    usl = None if signals.open_model else fit_usl(closed_points(stages))
-    usl_model = None
-    if usl is not None:
-        n_star = usl.n_star
-        usl_model = UslFit(
-            sigma=round(usl.sigma, 6),
-            kappa=round(usl.kappa, 8),
-            **{"lambda": round(usl.lam, 4)},
-            n_star=round(n_star, 2) if n_star is not None else None,
-            peak_rps=round(usl.throughput(n_star), 2) if n_star is not None else None,
-            r_squared=round(usl.r_squared, 4),
-            points=usl.points,
-            quality=usl.quality,
-        )
+    usl_model = None if signals.open_model else _usl_model(stages)
     instances = None
     if peak_rps is not None and best is not None and best.ok_rps > 0:
         instances = max(1, math.ceil(peak_rps * (1 + headroom) / best.ok_rps))

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from profiler.analysis.energy import cumulative_between, joules_between
+from profiler.config import MIB
 from profiler.schema import EnergySection, EnergyStage, GpuDeviceStage, GpuSection
 
-StageWindow = tuple[int, float, float, int]
+StageSpan = tuple[int, float, float, int]  # (stage, start, end, requests completed)
 DeviceKey = tuple[int, int | None]  # (GPU index, MIG instance or None)
 
 SOURCE_GPU_COUNTER = "nvml-energy-counter"
 SOURCE_GPU_POWER = "nvml-power-integrated"
 SOURCE_GPU_MIXED = "nvml-counter+power"
 SOURCE_RAPL = "rapl"
-MiB = 2**20
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ def _rapl_readings(
 def summarize_devices(
     samples: Sequence[Mapping[str, object]],
     rapl_max_ranges: Mapping[str, int] | None,
-    stages: Sequence[StageWindow],
+    stages: Sequence[StageSpan],
 ) -> tuple[StageDevices, ...]:
     """GPU statistics and GPU/CPU energy for every stage, in the order given."""
     timed = _timed(samples)
@@ -283,7 +283,7 @@ def summarize_devices(
 
 
 def _mb(value: int | None) -> float | None:
-    return value / MiB if value is not None else None
+    return value / MIB if value is not None else None
 
 
 def _gpu_report_rows(per_stage: Sequence[StageDevices]) -> list[GpuDeviceStage]:

@@ -9,13 +9,14 @@ dataclass, never a string key, and see exactly the numbers the report shows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Literal, TypeVar
 
 from profiler.schema import Evidence, Trait
 
 SUBJECT = {"subject": True}  # field metadata: the value goes to `Trait.subject`, not to `values`
 CONFIDENCE_FLOOR = 0.05
 CONFIDENCE_CEILING = 0.99
+CpuScope = Literal["all-cores", "multi-core-process", "one-core"]  # what the saturated CPU spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class TraitEvidence:
 @dataclass(frozen=True, slots=True)
 class CpuBound(TraitEvidence):
     ID: ClassVar[str] = "cpu-bound"
-    scope: str  # "all-cores", "multi-core-process" or "one-core"
+    scope: CpuScope
     plateau_rps: float  # best throughput on the plateau
     plateau_users: int  # users where the plateau starts
     busiest_process_cpu_pct: float  # mean on the plateau, % of one core

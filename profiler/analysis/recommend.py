@@ -48,7 +48,11 @@ class AdviceContext:
 
     @classmethod
     def of(
-        cls, findings: Sequence[ev.Finding[ev.TraitEvidence]], capacity: CapacitySection | None, ncpu: int, processes: int
+        cls,
+        findings: Sequence[ev.Finding[ev.TraitEvidence]],
+        capacity: CapacitySection | None,
+        ncpu: int,
+        processes: int,
     ) -> AdviceContext:
         return cls({type(f.data): f.data for f in findings}, capacity, ncpu, processes)
 
@@ -91,7 +95,7 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _family(kind: type[ev.TraitEvidence]) -> Recommendation:
+def _family(kind: type[ev.TraitEvidence]) -> list[Recommendation]:
     action, rationale = FAMILIES[kind]
     return _advice(INSTANCE_FAMILY, action, rationale, [kind.ID])
 
@@ -102,50 +106,46 @@ def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
         return []
     cap = capacity.capacity_rps
     if not cap:
-        return [
-            _advice(
-                "instances-for-peak",
-                "No stage met the latency limit: fix the latency at light load before sizing.",
-                "Without a stage inside the limit there is no capacity to divide the peak by.",
-                peak_rps=capacity.peak_rps,
-                latency_limit_ms=capacity.latency_limit_ms,
-            )
-        ]
-    return [
-        _advice(
+        return _advice(
             "instances-for-peak",
-            f"Run {capacity.instances_needed} instances for {capacity.peak_rps:g} rps "
-            f"({cap:.1f} rps each at {capacity.slo or 'the light-load latency limit'}, {capacity.headroom or 0:.0%} headroom).",
-            "Capacity per instance is the best stage that met the latency limit without errors.",
-            capacity_rps=cap,
+            "No stage met the latency limit: fix the latency at light load before sizing.",
+            "Without a stage inside the limit there is no capacity to divide the peak by.",
             peak_rps=capacity.peak_rps,
-            headroom=capacity.headroom,
-            instances=capacity.instances_needed,
+            latency_limit_ms=capacity.latency_limit_ms,
         )
-    ]
+    return _advice(
+        "instances-for-peak",
+        f"Run {capacity.instances_needed} instances for {capacity.peak_rps:g} rps "
+        f"({cap:.1f} rps each at {capacity.slo or 'the light-load latency limit'}, {capacity.headroom or 0:.0%} headroom).",
+        "Capacity per instance is the best stage that met the latency limit without errors.",
+        capacity_rps=cap,
+        peak_rps=capacity.peak_rps,
+        headroom=capacity.headroom,
+        instances=capacity.instances_needed,
+    )
 
 
 @for_trait(ev.CpuBound)
 def cpu_bound(cpu: ev.CpuBound, ctx: AdviceContext) -> list[Recommendation]:
-    recs: list[Recommendation] = []
     n, processes = ctx.ncpu, ctx.processes
-    if cpu.scope == "one-core" and processes < n:
-        who = (
-            "One Python process saturated one core"
-            if processes <= 1
-            else f"{processes} Python processes saturated one core each"
-        )
-        recs.append(
-            _advice(
-                "worker-processes",
-                f"Run {n} worker processes per instance (e.g. `uvicorn --workers {n}` or gunicorn -w {n}); "
-                "threads will not help.",
-                who + " (the GIL) while other cores had room.",
-                [ev.CpuBound.ID],
-                busiest_process_cpu_pct=_float(cpu.busiest_process_cpu_pct),
-                ncpu=n,
+    workers = (
+        _advice(
+            "worker-processes",
+            f"Run {n} worker processes per instance (e.g. `uvicorn --workers {n}` or gunicorn -w {n}); "
+            "threads will not help.",
+            (
+                "One Python process saturated one core"
+                if processes <= 1
+                else f"{processes} Python processes saturated one core each"
             )
+            + " (the GIL) while other cores had room.",
+            [ev.CpuBound.ID],
+            busiest_process_cpu_pct=_float(cpu.busiest_process_cpu_pct),
+            ncpu=n,
         )
+        if cpu.scope == "one-core" and processes < n
+        else []
+    )
     autoscale = _advice(
         "autoscale-on-cpu",
         "Autoscale on CPU utilisation, target 60-70%.",
@@ -153,40 +153,38 @@ def cpu_bound(cpu: ev.CpuBound, ctx: AdviceContext) -> list[Recommendation]:
         [ev.CpuBound.ID],
         plateau_rps=_float(cpu.plateau_rps),
     )
-    return [*recs, autoscale, _family(ev.CpuBound)]
+    return workers + autoscale + _family(ev.CpuBound)
 
 
 @for_trait(ev.IoBound)
 def io_bound(io: ev.IoBound, ctx: AdviceContext) -> list[Recommendation]:
     users = ctx.capacity.knee_users if ctx.capacity and ctx.capacity.knee_users else None
+    target = f", target about {users} per instance (the measured knee)." if users else "."
     autoscale = _advice(
         AUTOSCALE_ON_CONCURRENCY,
-        "Autoscale on in-flight requests (concurrency per instance)"
-        + (f", target about {users} per instance (the measured knee)." if users else "."),
+        "Autoscale on in-flight requests (concurrency per instance)" + target,
         "Requests mostly wait; CPU stays low while the instance still has room, so CPU is a poor signal.",
         [ev.IoBound.ID],
         cpu_share_of_latency=_float(io.cpu_share_of_latency),
         knee_users=users,
     )
-    return [autoscale, _family(ev.IoBound)]
+    return autoscale + _family(ev.IoBound)
 
 
 @for_trait(ev.EventLoopBlocked)
 def event_loop_blocked(loop: ev.EventLoopBlocked, ctx: AdviceContext) -> list[Recommendation]:
     fn = loop.blocking_function
-    return [
-        _advice(
-            "unblock-event-loop",
-            "Move the blocking call off the event loop"
-            + (f" ({fn})" if fn else "")
-            + ": `await asyncio.to_thread(...)`, an async client, or a plain `def` endpoint (run in the threadpool).",
-            f"The loop served about one request at a time ({loop.plateau_rps:.0f} rps) with the CPU idle; "
-            "more instances would each be just as capped.",
-            [ev.EventLoopBlocked.ID],
-            plateau_rps=_float(loop.plateau_rps),
-            service_ms=_float(loop.service_ms),
-        )
-    ]
+    return _advice(
+        "unblock-event-loop",
+        "Move the blocking call off the event loop"
+        + (f" ({fn})" if fn else "")
+        + ": `await asyncio.to_thread(...)`, an async client, or a plain `def` endpoint (run in the threadpool).",
+        f"The loop served about one request at a time ({loop.plateau_rps:.0f} rps) with the CPU idle; "
+        "more instances would each be just as capped.",
+        [ev.EventLoopBlocked.ID],
+        plateau_rps=_float(loop.plateau_rps),
+        service_ms=_float(loop.service_ms),
+    )
 
 
 @for_trait(ev.ConcurrencyCapped)
@@ -207,7 +205,7 @@ def concurrency_capped(capped: ev.ConcurrencyCapped, ctx: AdviceContext) -> list
         "CPU stays low even at the cap.",
         [ev.ConcurrencyCapped.ID],
     )
-    return [raise_cap, autoscale]
+    return raise_cap + autoscale
 
 
 def concurrency_limit(ctx: AdviceContext) -> list[Recommendation]:
@@ -231,32 +229,28 @@ def concurrency_limit(ctx: AdviceContext) -> list[Recommendation]:
     limit = peak_users or usl_peak
     if not limit:
         return []
-    return [
-        _advice(
-            "concurrency-limit",
-            f"Cap concurrency per instance near {math.floor(limit)} (e.g. `uvicorn --limit-concurrency`, a proxy's "
-            "max connections) and queue or shed the rest.",
-            "Past that point throughput falls or stops rising while latency grows.",
-            [ev.RetrogradeScaling.ID] if retro else [],
-            n_star=usl.n_star if usl else None,
-            peak_users=peak_users,
-        )
-    ]
+    return _advice(
+        "concurrency-limit",
+        f"Cap concurrency per instance near {math.floor(limit)} (e.g. `uvicorn --limit-concurrency`, a proxy's "
+        "max connections) and queue or shed the rest.",
+        "Past that point throughput falls or stops rising while latency grows.",
+        [ev.RetrogradeScaling.ID] if retro else [],
+        n_star=usl.n_star if usl else None,
+        peak_users=peak_users,
+    )
 
 
 @for_trait(ev.ErrorsUnderLoad)
 def backpressure(errors: ev.ErrorsUnderLoad, ctx: AdviceContext) -> list[Recommendation]:
-    return [
-        _advice(
-            "backpressure",
-            "Add backpressure: a bounded queue with a timeout in front of the app, and clients that retry with "
-            "jittered backoff; scale out before the onset load.",
-            f"Errors reached {errors.error_rate_max:.0%} under load (mostly {errors.main_error}).",
-            [ev.ErrorsUnderLoad.ID],
-            onset_users=_float(errors.onset_users),
-            error_rate_max=_float(errors.error_rate_max),
-        )
-    ]
+    return _advice(
+        "backpressure",
+        "Add backpressure: a bounded queue with a timeout in front of the app, and clients that retry with jittered "
+        "backoff; scale out before the onset load.",
+        f"Errors reached {errors.error_rate_max:.0%} under load (mostly {errors.main_error}).",
+        [ev.ErrorsUnderLoad.ID],
+        onset_users=_float(errors.onset_users),
+        error_rate_max=_float(errors.error_rate_max),
+    )
 
 
 @for_trait(ev.MemoryGrowth)
@@ -272,75 +266,65 @@ def memory_growth(mem: ev.MemoryGrowth, ctx: AdviceContext) -> list[Recommendati
         mib_per_1k_requests=_float(mem.mib_per_1k_requests),
         minutes_to_limit=minutes,
     )
-    return [limit, _family(ev.MemoryGrowth)]
+    return limit + _family(ev.MemoryGrowth)
 
 
-@for_trait(ev.StatefulSessions)
-def session_state(sessions: ev.StatefulSessions, ctx: AdviceContext) -> list[Recommendation]:
-    return [
-        _advice(
-            "session-state",
-            "Externalise session state (Redis, a database, signed cookies); until then enable sticky sessions "
-            "(session affinity) on the load balancer.",
-            "The app sets per-client cookies: without affinity a client's next request may land where its state is not.",
-            [ev.StatefulSessions.ID],
-        )
-    ]
+# Advice that needs no number: the trait's presence says it all. (id, action, rationale), in order.
+FIXED: dict[type[ev.TraitEvidence], tuple[str, str, str]] = {
+    ev.StatefulSessions: (
+        "session-state",
+        "Externalise session state (Redis, a database, signed cookies); until then enable sticky sessions "
+        "(session affinity) on the load balancer.",
+        "The app sets per-client cookies: without affinity a client's next request may land where its state is not.",
+    ),
+    ev.StreamingResponses: (
+        "lb-least-connections",
+        "Balance by least connections, raise idle/read timeouts above the stream length, and drain connections on deploy.",
+        "Streams hold connections for their whole length; round-robin piles them onto some instances.",
+    ),
+}
 
 
-@for_trait(ev.StreamingResponses)
-def lb_least_connections(streams: ev.StreamingResponses, ctx: AdviceContext) -> list[Recommendation]:
-    return [
-        _advice(
-            "lb-least-connections",
-            "Balance by least connections, raise idle/read timeouts above the stream length, and drain connections "
-            "on deploy.",
-            "Streams hold connections for their whole length; round-robin piles them onto some instances.",
-            [ev.StreamingResponses.ID],
-        )
-    ]
+def fixed_advice(ctx: AdviceContext) -> list[Recommendation]:
+    """FIXED's advice for each of its traits that was found."""
+    return [r for kind, text in FIXED.items() if ctx.get(kind) is not None for r in _advice(*text, [kind.ID])]
 
 
 @for_trait(ev.ColdStart)
 def warm_up(cold: ev.ColdStart, ctx: AdviceContext) -> list[Recommendation]:
-    return [
-        _advice(
-            "warm-up",
-            "Warm up before taking traffic: send a few requests in the readiness probe (or load models at start-up), "
-            "and keep a minimum of 1+ warm instances.",
-            f"The first request took {cold.first_request_ms:.0f} ms against {cold.steady_p50_ms:.1f} ms steady.",
-            [ev.ColdStart.ID],
-            requests_to_settle=_float(cold.requests_to_settle),
-        )
-    ]
+    took = f"The first request took {cold.first_request_ms:.0f} ms against {cold.steady_p50_ms:.1f} ms steady."
+    return _advice(
+        "warm-up",
+        "Warm up before taking traffic: send a few requests in the readiness probe (or load models at start-up), "
+        "and keep a minimum of 1+ warm instances.",
+        took,
+        [ev.ColdStart.ID],
+        requests_to_settle=_float(cold.requests_to_settle),
+    )
 
 
 @for_trait(ev.TailHeavy)
 def tail_latency(tail: ev.TailHeavy, ctx: AdviceContext) -> list[Recommendation]:
     p95, p99 = _float(tail.p95_ms) or 0, _float(tail.p99_ms) or 0
-    return [
-        _advice(
-            "tail-latency",
-            f"Set client timeouts near {max(p99 * 2, 1):.0f} ms and hedge (send a second request) after "
-            f"~{max(p95, 1):.0f} ms for idempotent calls; find what makes 1% of requests slow.",
-            "The tail exists without load, so more instances will not remove it.",
-            [ev.TailHeavy.ID],
-            p95_ms=p95,
-            p99_ms=p99,
-        )
-    ]
+    return _advice(
+        "tail-latency",
+        f"Set client timeouts near {max(p99 * 2, 1):.0f} ms and hedge (send a second request) after ~{max(p95, 1):.0f} ms "
+        "for idempotent calls; find what makes 1% of requests slow.",
+        "The tail exists without load, so more instances will not remove it.",
+        [ev.TailHeavy.ID],
+        p95_ms=p95,
+        p99_ms=p99,
+    )
 
 
 @for_trait(ev.GpuUnderutilized)
 def dynamic_batching(gpu: ev.GpuUnderutilized, ctx: AdviceContext) -> list[Recommendation]:
-    return [
-        _advice(
-            "dynamic-batching",
-            "Batch requests on the GPU (dynamic batching, e.g. a few ms window) and autoscale on GPU queue depth.",
-            f"Requests queued while the GPU was {gpu.gpu_util_pct:.0f}% busy.",
-            [ev.GpuUnderutilized.ID],
-        )
-    ]
+    return _advice(
+        "dynamic-batching",
+        "Batch requests on the GPU (dynamic batching, e.g. a few ms window) and autoscale on GPU queue depth.",
+        f"Requests queued while the GPU was {gpu.gpu_util_pct:.0f}% busy.",
+        [ev.GpuUnderutilized.ID],
+    )
 
 
 @for_trait(ev.GpuBound)
@@ -351,20 +335,18 @@ def gpu_bound(gpu: ev.GpuBound, ctx: AdviceContext) -> list[Recommendation]:
         "The GPU is the bottleneck at the plateau.",
         [ev.GpuBound.ID],
     )
-    return [autoscale, _family(ev.GpuBound)]
+    return autoscale + _family(ev.GpuBound)
 
 
 @for_trait(ev.DominantHandoff)
 def optimise_dominant_handoff(dom: ev.DominantHandoff, ctx: AdviceContext) -> list[Recommendation]:
-    return [
-        _advice(
-            "optimise-dominant-handoff",
-            f"Optimise '{dom.handoff}' first (cache, batch or move it): it is {dom.share:.0%} of latency.",
-            "Speeding up anything else can win at most the remaining share.",
-            [ev.DominantHandoff.ID],
-            share=_float(dom.share),
-        )
-    ]
+    return _advice(
+        "optimise-dominant-handoff",
+        f"Optimise '{dom.handoff}' first (cache, batch or move it): it is {dom.share:.0%} of latency.",
+        "Speeding up anything else can win at most the remaining share.",
+        [ev.DominantHandoff.ID],
+        share=_float(dom.share),
+    )
 
 
 # In output order.
@@ -377,8 +359,7 @@ RULES: tuple[Rule, ...] = (
     concurrency_limit,
     backpressure,
     memory_growth,
-    session_state,
-    lb_least_connections,
+    fixed_advice,
     warm_up,
     tail_latency,
     dynamic_batching,

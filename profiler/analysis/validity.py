@@ -5,8 +5,8 @@ its own queueing shows up as the target's latency. On a shared machine the targe
 generator also compete for cores. Both are said plainly, per stage, so nobody buys hardware on
 the strength of a measurement of the load generator.
 
-`validity` runs a table of run rules (`RULES`), one of which runs the per-stage rules
-(`STAGE_RULES`) stage by stage; each rule returns its issues, in report order.
+`validity` runs a table of rules (`RULES`), each returning its issues, in report order; one of
+them runs the per-stage checks (`STAGE_CHECKS`) stage by stage.
 """
 
 from __future__ import annotations
@@ -54,47 +54,43 @@ def _other_cpu(s: StageReport, ncpu: int | None) -> float | None:
 # -- per stage -----------------------------------------------------------------------------------
 
 
-def loadgen_saturated(s: StageReport, resources: ResourceSection) -> list[ValidityIssue]:
-    if not (s.loadgen_cpu_pct is not None and s.loadgen_cpu_pct >= LOADGEN_SATURATED_PCT):
-        return []
-    return _issue(
+@dataclass(frozen=True, slots=True)
+class StageCheck:
+    """An issue of one stage: `measure` (of the stage, given the machine's cores) at or above `limit`.
+    `message` is formatted with the stage's `index` and the measured `value`."""
+
+    id: str
+    severity: Literal["warning", "error"]
+    limit: float
+    measure: Callable[[StageReport, int | None], float | None]
+    message: str
+
+
+STAGE_CHECKS: tuple[StageCheck, ...] = (
+    StageCheck(
         "loadgen-saturated",
         "error",
-        f"Stage {s.index}: the load generator used {s.loadgen_cpu_pct:.0f}% of a core; its own queueing "
-        "inflates latency and caps throughput. Treat this stage's figures as a floor on the target's capacity.",
-        s.index,
-    )
-
-
-def other_load(s: StageReport, resources: ResourceSection) -> list[ValidityIssue]:
-    other = _other_cpu(s, resources.ncpu)
-    if not (other is not None and other >= OTHER_LOAD_PCT):
-        return []
-    return _issue(
+        LOADGEN_SATURATED_PCT,
+        lambda s, _: s.loadgen_cpu_pct,
+        "Stage {index}: the load generator used {value:.0f}% of a core; its own queueing inflates latency and caps "
+        "throughput. Treat this stage's figures as a floor on the target's capacity.",
+    ),
+    StageCheck(
         "other-load",
         "warning",
-        f"Stage {s.index}: processes other than the target and the load generator used "
-        f"{other:.0f}% of a core; they competed for the machine during the measurement.",
-        s.index,
-    )
-
-
-def machine_saturated(s: StageReport, resources: ResourceSection) -> list[ValidityIssue]:
-    if not (s.machine_cpu_pct is not None and s.machine_cpu_pct >= MACHINE_SATURATED_PCT):
-        return []
-    return _issue(
+        OTHER_LOAD_PCT,
+        _other_cpu,
+        "Stage {index}: processes other than the target and the load generator used {value:.0f}% of a core; "
+        "they competed for the machine during the measurement.",
+    ),
+    StageCheck(
         "machine-saturated",
         "warning",
-        f"Stage {s.index}: the machine's CPUs were {s.machine_cpu_pct:.0f}% busy; the target competed with "
-        "the load generator (or other processes) for cores. Run the load from another machine for firm numbers.",
-        s.index,
-    )
-
-
-STAGE_RULES: tuple[Callable[[StageReport, ResourceSection], list[ValidityIssue]], ...] = (
-    loadgen_saturated,
-    other_load,
-    machine_saturated,
+        MACHINE_SATURATED_PCT,
+        lambda s, _: s.machine_cpu_pct,
+        "Stage {index}: the machine's CPUs were {value:.0f}% busy; the target competed with the load generator "
+        "(or other processes) for cores. Run the load from another machine for firm numbers.",
+    ),
 )
 
 
@@ -126,8 +122,15 @@ def partial_run(f: RunFacts) -> list[ValidityIssue]:
 
 
 def stage_issues(f: RunFacts) -> list[ValidityIssue]:
-    """The per-stage rules, stage by stage."""
-    return [issue for s in f.stages for rule in STAGE_RULES for issue in rule(s, f.resources)]
+    """STAGE_CHECKS, stage by stage."""
+    issues: list[ValidityIssue] = []
+    for s in f.stages:
+        for check in STAGE_CHECKS:
+            value = check.measure(s, f.resources.ncpu)
+            if value is not None and value >= check.limit:
+                message = check.message.format(index=s.index, value=value)
+                issues += _issue(check.id, check.severity, message, s.index)
+    return issues
 
 
 def sampler_starved(f: RunFacts) -> list[ValidityIssue]:

@@ -137,7 +137,7 @@ def summary_lines(report: Report) -> list[str]:
     lines = [
         f"Run {report.run.status}"
         + (f": {reason}" if reason and reason != report.run.status else "")
-        + f" — {report.load.requests} requests, folder {report.run.folder}"
+        + f" — {report.load.requests} requests, folder {report.run.folder} (run-folder format {report.run.folder_format})"
     ]
     for issue in report.validity.issues:
         lines.append(f"{issue.severity.upper()}: {issue.message}")

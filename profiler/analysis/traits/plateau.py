@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from profiler.analysis.evidence import (
     ConcurrencyCapped,
     CpuBound,
+    CpuScope,
     EventLoopBlocked,
     Finding,
     IoBound,
@@ -30,7 +31,7 @@ from profiler.analysis.traits.thresholds import (
 )
 
 
-def _scope_text(scope: str, signals: Signals) -> str:
+def _scope_text(scope: CpuScope, signals: Signals) -> str:
     if scope == "all-cores":
         return "all cores"
     if scope == "multi-core-process":
@@ -54,24 +55,29 @@ def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
     every_core = tree >= CPU_SATURATED / 100 * all_cores
     if not (one_core or every_core):
         return None
-    scope = "all-cores" if every_core else "multi-core-process" if busiest >= MULTI_CORE_PROCESS else "one-core"
+    scope: CpuScope = (
+        "all-cores" if every_core else "multi-core-process" if busiest >= MULTI_CORE_PROCESS else "one-core"
+    )
     saturation = max(busiest / 100.0, tree / all_cores)
     confidence = 0.55 + 0.3 * min(1.0, (saturation - 0.7) / 0.3) + 0.1 * (p.growth < 1.05)
-    evidence = CpuBound(
-        scope=scope,
-        plateau_rps=p.rps,
-        plateau_users=p.users,
-        busiest_process_cpu_pct=busiest,
-        tree_cpu_pct=tree,
-        ncpu=signals.ncpu,
-        top_function=signals.top_function,
-    )
+    top = signals.top_function  # py-spy's
     summary = (
         f"Throughput plateaued at {p.rps:.0f} rps from {users_text(p.users)} on while the target's CPU was "
-        f"saturated on {_scope_text(scope, signals)}."
-        + (f" py-spy: the top on-CPU function was {signals.top_function}." if signals.top_function else "")
+        f"saturated on {_scope_text(scope, signals)}." + (f" py-spy: the top on-CPU function was {top}." if top else "")
     )
-    return finding(evidence, confidence, summary)
+    return finding(
+        CpuBound(
+            scope=scope,
+            plateau_rps=p.rps,
+            plateau_users=p.users,
+            busiest_process_cpu_pct=busiest,
+            tree_cpu_pct=tree,
+            ncpu=signals.ncpu,
+            top_function=top,
+        ),
+        confidence,
+        summary,
+    )
 
 
 def io_bound(signals: Signals) -> Finding[IoBound] | None:
@@ -87,19 +93,23 @@ def io_bound(signals: Signals) -> Finding[IoBound] | None:
     if efficiency < IO_EFFICIENCY or cpu_share > IO_CPU_SHARE:
         return None
     confidence = 0.5 + 0.35 * min(1.0, efficiency) + 0.1 * (cpu_share < 0.1)
-    evidence = IoBound(
-        cpu_ms_per_request=cpu_ms,
-        latency_p50_ms=light.p50,
-        cpu_share_of_latency=cpu_share,
-        scaling_efficiency=efficiency,
-        users_low=light.users,
-        users_high=top.users,
-    )
+    grew = top.ok_rps / light.ok_rps
     summary = (
         f"Latency is mostly waiting: {cpu_ms:.2f} ms of CPU per {light.p50:.1f} ms request, and throughput grew "
-        f"{top.ok_rps / light.ok_rps:.1f}x from {light.users} to {top.users} users."
+        f"{grew:.1f}x from {light.users} to {top.users} users."
     )
-    return finding(evidence, confidence, summary)
+    return finding(
+        IoBound(
+            cpu_ms_per_request=cpu_ms,
+            latency_p50_ms=light.p50,
+            cpu_share_of_latency=cpu_share,
+            scaling_efficiency=efficiency,
+            users_low=light.users,
+            users_high=top.users,
+        ),
+        confidence,
+        summary,
+    )
 
 
 @dataclass(frozen=True, slots=True)

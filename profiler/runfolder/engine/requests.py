@@ -265,6 +265,12 @@ class RequestTable:
         handoffs = {n: t for n in self.handoff_names if (t := _tally(r, n)) is not None}
         return StageHandoffs(timed.height, latency_total, handoffs, _tally(r, "~unattributed"))
 
+    def values(self, stage: int, column: str) -> list[Any]:
+        """One column of a stage's sent main requests, in file order (None where absent)."""
+        if column not in self._main.columns:
+            return []
+        return self._main.filter(pl.col("stage") == stage).get_column(column).to_list()
+
     def first_latencies(self, n: int) -> tuple[float, ...]:
         """The run's first `n` requests' latencies, in the order they were sent."""
         return tuple(self._main.sort("start").head(n).get_column("latency_ms").to_list())
