@@ -468,8 +468,9 @@ def test_format_2_reads_as_format_1(tmp_path: Path) -> None:
     assert (one.meta.format_version, two.meta.format_version) == (1, 2)
     assert one.tallies == two.tallies
     assert sum(t.count for t in one.tallies.values()) == 60 - 6  # six probe rows
+    assert one.requests.handoffs() == two.requests.handoffs()
+    assert one.requests.handoffs(by_stage=True) == two.requests.handoffs(by_stage=True)
     for stage in one.tallies:
-        assert one.requests.handoffs([stage]) == two.requests.handoffs([stage])
         for column in ("latency_ms", "server_ms", "db", "cache", "q"):
             assert one.requests.values(stage, column) == two.requests.values(stage, column)
 
@@ -483,18 +484,21 @@ def test_handoffs_beyond_the_slots_are_kept(tmp_path: Path) -> None:
     run = read_run(folder)
     assert set(run.requests.handoff_names) == set(names)
     assert run.requests.values(0, "step11") == [12.0, 4.0]
-    h = run.requests.handoffs([0])
+    h = run.requests.handoffs(by_stage=True)[0]
     assert h.handoffs["step0"].count == 1 and h.handoffs["step11"].count == 2
     assert run.requests.values(0, "server_ms") == [sum(range(1, 13)), 4.0]
 
 
 def test_a_flood_of_server_timing_is_stored_bounded(tmp_path: Path) -> None:
-    header = ", ".join(f"e{i};dur=1" for i in range(10_000))
-    folder = _v2_folder(tmp_path / "run", [_row(T0, 50.0, timing=header)])
+    header = ", ".join(f"e{i};dur=1" for i in range(10_000)) + ", bad;dur=x"
+    folder = _v2_folder(tmp_path / "run", [_row(T0, 50.0, timing=header), _row(T0 + 1, 50.0, timing="a;dur=1")])
     with (folder / REQUESTS).open() as fh:
-        raw = list(csv.reader(fh))[1][-1]
-    assert len(raw) == RAW_TIMING_LIMIT
-    assert read_run(folder).tallies[0].timed == 1
+        raws = [row[-1] for row in list(csv.reader(fh))[1:]]
+    # the raw header is kept (bounded) only where part of it could not be parsed
+    assert [len(r) for r in raws] == [RAW_TIMING_LIMIT, 0]
+    run = read_run(folder)
+    assert (run.tallies[0].timed, run.tallies[0].malformed_timing) == (2, 1)
+    assert len(run.requests.handoff_names) == 32  # names past the bound stay on disk, unread
 
 
 @pytest.mark.parametrize(

@@ -29,12 +29,13 @@ def _summarise(h: StageHandoffs) -> tuple[dict[str, HandoffStats], str | None, H
 
 
 def handoff_section(run: RunData) -> HandoffSection:
-    whole = run.requests.handoffs()
-    handoffs, dominant, unattributed = _summarise(whole) if whole.timed else ({}, None, None)
+    whole = run.requests.handoffs().get(None)
+    handoffs, dominant, unattributed = _summarise(whole) if whole else ({}, None, None)
+    by_stage = run.requests.handoffs(by_stage=True)
     per_stage: list[StageHandoffReport] = []
     for w in run.stages:
-        h = run.requests.handoffs([w.index])
-        if not h.timed:
+        h = by_stage.get(w.index)
+        if h is None:
             continue
         s, d, u = _summarise(h)
         per_stage.append(StageHandoffReport(stage=w.index, users=w.users, handoffs=s, dominant=d, unattributed=u))

@@ -3,8 +3,9 @@
 requests.csv (format 2) has one row per request. Server-Timing is stored parsed: the app's own
 `total` entry (else the sum of its entries) as `server_ms`, and each named handoff's duration in
 one of HANDOFF_SLOTS numeric columns `h0..h7`, the slot of each name given by handoffs.jsonl.
-Names beyond the slots go to `h_other` as `name=dur;name=dur`. The raw header is kept for the
-record, cut to RAW_TIMING_LIMIT characters, so a flood of entries never makes a row unreadable.
+Names beyond the slots go to `h_other` as `name=dur;name=dur`. The raw header is kept only when
+some of it could not be parsed (to show what), cut to RAW_TIMING_LIMIT characters, so a flood of
+entries never makes a row unreadable.
 Format 1 (profiler 0.1) had only the raw header; the reader parses it.
 """
 
@@ -42,7 +43,7 @@ REQUEST_COLUMNS = (
     "timing_malformed",  # Server-Timing entries that could not be parsed
     *SLOT_COLUMNS,
     "h_other",
-    "server_timing",  # the raw header, cut to RAW_TIMING_LIMIT
+    "server_timing",  # the raw header when part of it was malformed, cut to RAW_TIMING_LIMIT
 )
 RAW_TIMING_LIMIT = 512
 SERVER_TOTAL = "total"  # the entry by which an app reports its whole server time

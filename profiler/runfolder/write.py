@@ -104,7 +104,7 @@ class RequestLog:
             parsed.malformed,
             *slots,
             ";".join(other),
-            header[:RAW_TIMING_LIMIT],
+            header[:RAW_TIMING_LIMIT] if parsed.malformed else "",
         )
 
     def flush(self) -> None:

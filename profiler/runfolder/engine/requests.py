@@ -8,13 +8,14 @@ between closest ranks (numpy's default), never Locust's buckets.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from profiler.errors import RunFolderError
 from profiler.runfolder.engine.read import read_tolerant
 from profiler.runfolder.engine.timing_v1 import parse_other_column, parse_raw_timing
 from profiler.runfolder.records import (
@@ -31,15 +32,15 @@ from profiler.runfolder.records import (
 )
 
 PERCENTILES = (50, 90, 95, 99)
-_TYPES: dict[str, type[pl.DataType]] = {
+_TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
     "start": pl.Float64,
     "latency_ms": pl.Float64,
     "ttfb_ms": pl.Float64,
-    "status": pl.Int64,
+    "status": pl.Int32,
     "bytes": pl.Int64,
     "stage": pl.Int32,
     "server_ms": pl.Float64,
-    "timing_malformed": pl.Int64,
+    "timing_malformed": pl.Int32,
     **dict.fromkeys(SLOT_COLUMNS, pl.Float64),
 }
 _REQUIRED = ("start", "latency_ms", "ttfb_ms", "status", "stage", "kind")
@@ -125,17 +126,27 @@ def _dist(row: dict[str, object], prefix: str) -> Distribution:
     )
 
 
-def _csv_reader(columns: tuple[str, ...]) -> object:
-    types = {c: _TYPES.get(c, pl.String) for c in columns}
+def _reader(header: tuple[str, ...], slot_names: dict[int, str]) -> Callable[[Path | bytes], pl.DataFrame]:
+    """Read only the columns the analysis uses (the used handoff slots; the raw header only from
+    format 1, where it is the data), strings as categories: a million rows stay near 80 MB."""
+    v1 = header == REQUEST_COLUMNS_V1
+    wanted = [c for c in header if c != "server_timing" and (c not in SLOT_COLUMNS or int(c[1:]) in slot_names)]
+    wanted += ["server_timing"] if v1 else []
+    types = {c: _TYPES.get(c, pl.String if c in ("h_other", "server_timing") else pl.Categorical) for c in header}
 
     def read(source: Path | bytes) -> pl.DataFrame:
-        return pl.read_csv(
-            source,
-            schema=types,
-            has_header=True,
-            ignore_errors=True,  # a number that does not parse becomes null: the row is dropped
-            truncate_ragged_lines=True,
-            columns=[c for c in columns if c != "server_timing" or columns == REQUEST_COLUMNS_V1],
+        lazy = pl.scan_csv(source, schema=types, ignore_errors=True, truncate_ragged_lines=True, low_memory=True)
+        text = [c for c in ("error", "kind", "flags", "h_other", "server_timing") if c in wanted]
+        return (
+            lazy.select(wanted)
+            .filter(
+                *(pl.col(c).is_not_null() for c in _REQUIRED),
+                pl.col("start").is_finite(),
+                pl.col("latency_ms").is_finite() & (pl.col("latency_ms") >= 0),
+                pl.col("ttfb_ms").is_finite() & (pl.col("ttfb_ms") >= 0),
+            )
+            .with_columns(pl.col(text).fill_null(""))
+            .collect()
         )
 
     return read
@@ -145,37 +156,28 @@ def _load(path: Path, slot_names: dict[int, str]) -> pl.DataFrame:
     with path.open("rb") as fh:
         header = tuple(fh.readline().decode("utf-8", "replace").strip().split(","))
     if header not in (REQUEST_COLUMNS, REQUEST_COLUMNS_V1):
-        from profiler.errors import RunFolderError
-
         raise RunFolderError(f"'{path}' does not have the expected columns.", "was it written by profiler?")
-    frame: pl.DataFrame = read_tolerant(path, _csv_reader(header))  # type: ignore[arg-type]
-    text = [c for c in ("error", "kind", "flags", "h_other", "server_timing") if c in frame.columns]
-    frame = frame.with_columns(pl.col(text).fill_null("")).filter(
-        *(pl.col(c).is_not_null() for c in _REQUIRED),
-        pl.col("start").is_finite(),
-        pl.col("latency_ms").is_finite() & (pl.col("latency_ms") >= 0),
-        pl.col("ttfb_ms").is_finite() & (pl.col("ttfb_ms") >= 0),
-    )
+    frame = read_tolerant(path, _reader(header, slot_names))
     if header == REQUEST_COLUMNS_V1:
         return parse_raw_timing(frame)
-    frame = frame.rename({f"h{slot}": name for slot, name in slot_names.items()}).drop(
-        [c for c in SLOT_COLUMNS if int(c[1:]) not in slot_names]
-    )
-    return parse_other_column(frame)
+    return parse_other_column(frame.rename({f"h{slot}": name for slot, name in slot_names.items()}))
+
+
+# Which rows are which. Unsent: open-model arrivals the generator could not send (no latency).
+_PROBE = pl.col("kind") == KIND_PROBE
+_SENT = (pl.col("kind") == KIND_MAIN) & (pl.col("error") != UNSENT)
+_UNSENT = (pl.col("kind") == KIND_MAIN) & (pl.col("error") == UNSENT)
+_FAILED = (pl.col("error") != "") | (pl.col("status") == 0) | (pl.col("status") >= 400)
 
 
 class RequestTable:
-    """All requests of a run, in memory as columns; every figure comes from one grouped query."""
+    """All requests of a run, in memory as columns (one copy); every figure is one grouped query."""
 
     def __init__(self, frame: pl.DataFrame) -> None:
         fixed = set(REQUEST_COLUMNS) | {"server_timing"}
         self.handoff_names = tuple(sorted(c for c in frame.columns if c not in fixed))
-        kind = pl.col("kind")
-        self._probe = frame.filter(kind == KIND_PROBE).select("stage", "latency_ms")
-        main = frame.filter(kind == KIND_MAIN)
-        self._unsent = main.filter(pl.col("error") == UNSENT).group_by("stage").len()
-        self._errors = main.filter(pl.col("error") != "").group_by("stage", "error").len()
-        self._main = main.filter(pl.col("error") != UNSENT)
+        self._rows = frame
+        self._compute()
 
     @classmethod
     def read(cls, path: Path, slot_names: dict[int, str]) -> RequestTable:
@@ -187,17 +189,16 @@ class RequestTable:
     def empty(cls) -> RequestTable:
         return cls(pl.DataFrame(schema={c: _TYPES.get(c, pl.String) for c in REQUEST_COLUMNS}))
 
-    @property
-    def count(self) -> int:
-        return self._main.height
+    def _sent(self, *columns: str) -> pl.DataFrame:
+        return self._rows.filter(_SENT).select(columns) if columns else self._rows.filter(_SENT)
 
-    def stages(self) -> dict[int, StageTally]:
-        """Every stage that has requests (sent or not), by index."""
-        failed = (pl.col("error") != "") | (pl.col("status") == 0) | (pl.col("status") >= 400)
-        flags = pl.col("flags")
-        tallies = self._main.group_by("stage").agg(
+    def _queries(self) -> list[pl.LazyFrame]:
+        rows = self._rows.lazy()
+        sent = rows.filter(_SENT)
+        flags = pl.col("flags").cast(pl.String)
+        tallies = sent.group_by("stage").agg(
             pl.len().alias("count"),
-            failed.sum().alias("failed"),
+            _FAILED.sum().alias("failed"),
             *_dist_exprs("latency_ms", "l"),
             *_dist_exprs("ttfb_ms", "t"),
             pl.col("bytes").fill_null(0).sum().alias("bytes"),
@@ -209,76 +210,105 @@ class RequestTable:
             pl.col("timing_malformed").fill_null(0).sum().alias("malformed"),
             pl.col("start").max().alias("last_start"),
         )
-        by_stage = {int(r["stage"]): r for r in tallies.iter_rows(named=True)}
-        probes = {
-            int(r["stage"]): r
-            for r in self._probe.group_by("stage").agg(*_dist_exprs("latency_ms", "")).iter_rows(named=True)
-        }
-        unsent = dict(self._unsent.iter_rows())
-        statuses = self._counts(self._main.group_by("stage", "status").len())
-        errors = self._counts(self._errors)
-        out: dict[int, StageTally] = {}
-        for stage in sorted(set(by_stage) | set(unsent) | set(probes)):
-            r = by_stage.get(stage)
-            out[stage] = StageTally(
-                stage=stage,
-                count=int(r["count"]) if r else 0,
-                failed=int(r["failed"]) if r else 0,
-                unsent=int(unsent.get(stage, 0)),
-                latency=_dist(r, "l") if r else _EMPTY,
-                ttfb=_dist(r, "t") if r else _EMPTY,
-                bytes_total=int(r["bytes"]) if r else 0,
-                statuses={int(k): v for k, v in statuses.get(stage, {}).items()},
-                errors={str(k): v for k, v in errors.get(stage, {}).items()},
-                cookie=int(r[FLAG_COOKIE]) if r else 0,
-                chunked=int(r[FLAG_CHUNKED]) if r else 0,
-                event_stream=int(r[FLAG_EVENT_STREAM]) if r else 0,
-                timed=int(r["timed"]) if r else 0,
-                malformed_timing=int(r["malformed"]) if r else 0,
-                last_start=float(r["last_start"]) if r else None,
-                probe=_dist(probes[stage], "") if stage in probes else None,
-            )
-        return out
+        timed = sent.filter(pl.col("server_ms").is_not_null())
+        unattributed = (pl.col("latency_ms") - pl.col("server_ms")).clip(lower_bound=0.0)
+        exprs = [pl.len().alias("|timed"), pl.col("latency_ms").sum().alias("|latency")]
+        exprs += _tally_exprs(unattributed, "~unattributed")
+        exprs += [e for name in self.handoff_names for e in _tally_exprs(pl.col(name), name)]
+        return [
+            tallies,
+            rows.filter(_PROBE).group_by("stage").agg(*_dist_exprs("latency_ms", "")),
+            rows.filter(_UNSENT).group_by("stage").len(),
+            sent.group_by("stage", "status").len(),
+            rows.filter((pl.col("kind") == KIND_MAIN) & (pl.col("error") != "")).group_by("stage", "error").len(),
+            timed.select(exprs).with_columns(pl.lit(None, pl.Int32).alias("stage")),
+            timed.group_by("stage").agg(exprs),
+        ]
 
-    @staticmethod
-    def _counts(frame: pl.DataFrame) -> dict[int, dict[Any, int]]:
-        out: dict[int, dict[Any, int]] = {}
-        for stage, key, n in frame.sort("len", descending=True).iter_rows():
-            out.setdefault(int(stage), {})[key] = n
-        return out
+    def _compute(self) -> None:
+        """Every per-stage figure in one go: polars runs the queries side by side over the rows."""
+        t, p, u, st, er, whole, by_stage = pl.collect_all(self._queries())
+        self._tallies = _tallies(
+            {int(r["stage"]): r for r in t.iter_rows(named=True)},
+            {int(r["stage"]): r for r in p.iter_rows(named=True)},
+            {int(k): int(v) for k, v in u.iter_rows()},
+            _counts(st),
+            _counts(er),
+        )
+        self._handoffs: dict[int | None, StageHandoffs] = {}
+        for r in [*whole.iter_rows(named=True), *by_stage.iter_rows(named=True)]:
+            if r["|timed"]:
+                found = {n: h for n in self.handoff_names if (h := _tally(r, n)) is not None}
+                stage = None if r["stage"] is None else int(r["stage"])
+                self._handoffs[stage] = StageHandoffs(
+                    int(r["|timed"]), _f(r["|latency"]), found, _tally(r, "~unattributed")
+                )
+
+    def stages(self) -> dict[int, StageTally]:
+        """Every stage that has requests (sent or not), by index."""
+        return self._tallies
 
     def percentile(self, stage: int, pct: float) -> float | None:
-        values = self._main.filter(pl.col("stage") == stage).get_column("latency_ms")
+        values = self._sent("stage", "latency_ms").filter(pl.col("stage") == stage).get_column("latency_ms")
         return float(values.quantile(pct / 100, "linear")) if values.len() else None  # type: ignore[arg-type]
 
-    def handoffs(self, stages: Sequence[int] | None = None) -> StageHandoffs:
-        """Server-Timing over the given stages (all when None)."""
-        rows = self._main if stages is None else self._main.filter(pl.col("stage").is_in(list(stages)))
-        timed = rows.filter(pl.col("server_ms").is_not_null())
-        if timed.height == 0:
-            return StageHandoffs(0, 0.0, {}, None)
-        latency_total = float(timed.get_column("latency_ms").sum())
-        unattributed = (pl.col("latency_ms") - pl.col("server_ms")).clip(lower_bound=0.0)
-        exprs = [_tally_exprs(unattributed, "~unattributed")]
-        exprs += [_tally_exprs(pl.col(name), name) for name in self.handoff_names]
-        (r,) = timed.select(*[e for group in exprs for e in group]).iter_rows(named=True)
-        handoffs = {n: t for n in self.handoff_names if (t := _tally(r, n)) is not None}
-        return StageHandoffs(timed.height, latency_total, handoffs, _tally(r, "~unattributed"))
+    def handoffs(self, by_stage: bool = False) -> dict[int | None, StageHandoffs]:
+        """Server-Timing over the whole run (key None), or per stage (keys: stage indexes)."""
+        return {k: v for k, v in self._handoffs.items() if (k is not None) == by_stage}
 
     def values(self, stage: int, column: str) -> list[Any]:
         """One column of a stage's sent main requests, in file order (None where absent)."""
-        if column not in self._main.columns:
+        if column not in self._rows.columns:
             return []
-        return self._main.filter(pl.col("stage") == stage).get_column(column).to_list()
+        return self._sent("stage", column).filter(pl.col("stage") == stage).get_column(column).to_list()
 
     def first_latencies(self, n: int) -> tuple[float, ...]:
         """The run's first `n` requests' latencies, in the order they were sent."""
-        return tuple(self._main.sort("start").head(n).get_column("latency_ms").to_list())
+        first = self._sent("start", "latency_ms").bottom_k(n, by="start").sort("start")
+        return tuple(first.get_column("latency_ms").to_list())
 
     def started_by(self, times: Sequence[float]) -> tuple[int, ...]:
         """For each time, how many requests had been sent by then."""
-        starts = self._main.get_column("start").sort()
+        starts = self._sent("start").get_column("start").sort()
         return tuple(int(i) for i in starts.search_sorted(pl.Series(list(times), dtype=pl.Float64), side="right"))
+
+
+def _counts(frame: pl.DataFrame) -> dict[int, dict[Any, int]]:
+    out: dict[int, dict[Any, int]] = {}
+    for stage, key, n in frame.sort("len", descending=True).iter_rows():
+        out.setdefault(int(stage), {})[key] = n
+    return out
+
+
+def _tallies(
+    by_stage: dict[int, dict[str, Any]],
+    probes: dict[int, dict[str, Any]],
+    unsent: dict[int, int],
+    statuses: dict[int, dict[Any, int]],
+    errors: dict[int, dict[Any, int]],
+) -> dict[int, StageTally]:
+    out: dict[int, StageTally] = {}
+    for stage in sorted(set(by_stage) | set(unsent) | set(probes)):
+        r = by_stage.get(stage)
+        out[stage] = StageTally(
+            stage=stage,
+            count=int(r["count"]) if r else 0,
+            failed=int(r["failed"]) if r else 0,
+            unsent=unsent.get(stage, 0),
+            latency=_dist(r, "l") if r else _EMPTY,
+            ttfb=_dist(r, "t") if r else _EMPTY,
+            bytes_total=int(r["bytes"]) if r else 0,
+            statuses={int(k): v for k, v in statuses.get(stage, {}).items()},
+            errors={str(k): v for k, v in errors.get(stage, {}).items()},
+            cookie=int(r[FLAG_COOKIE]) if r else 0,
+            chunked=int(r[FLAG_CHUNKED]) if r else 0,
+            event_stream=int(r[FLAG_EVENT_STREAM]) if r else 0,
+            timed=int(r["timed"]) if r else 0,
+            malformed_timing=int(r["malformed"]) if r else 0,
+            last_start=float(r["last_start"]) if r else None,
+            probe=_dist(probes[stage], "") if stage in probes else None,
+        )
+    return out
 
 
 def _tally_exprs(expr: pl.Expr, name: str) -> list[pl.Expr]:

@@ -10,12 +10,19 @@ import math
 
 import polars as pl
 
-from profiler.runfolder.records import FLAG_TIMED, SERVER_TOTAL
+from profiler.runfolder.records import FLAG_TIMED, REQUEST_COLUMNS, REQUEST_COLUMNS_V1, SERVER_TOTAL
 from profiler.servertiming import parse_fast
+
+# Handoff names analysed at most: an app (or a fault) sending thousands of distinct names must not
+# turn into thousands of columns. Names past the bound stay on disk, unread.
+MAX_HANDOFF_NAMES = 32
+_FIXED = frozenset(REQUEST_COLUMNS) | frozenset(REQUEST_COLUMNS_V1)
 
 
 def _with_columns(frame: pl.DataFrame, columns: dict[str, list[float | None]]) -> pl.DataFrame:
-    return frame.with_columns(pl.Series(name, values, dtype=pl.Float64) for name, values in columns.items())
+    room = max(0, MAX_HANDOFF_NAMES - sum(1 for c in frame.columns if c not in _FIXED))
+    kept = list(columns.items())[:room]
+    return frame.with_columns(pl.Series(name, values, dtype=pl.Float64) for name, values in kept)
 
 
 def parse_raw_timing(frame: pl.DataFrame) -> pl.DataFrame:
