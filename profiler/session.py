@@ -30,9 +30,9 @@ from profiler.report import json_file
 from profiler.report.build import build_report
 from profiler.runfolder import messages
 from profiler.runfolder.atomic import write_json_atomic
-from profiler.runfolder.meta import Meta, PlannedStage, RecordedConfig, RunStatus, SamplerInfo, SloSetting
-from profiler.runfolder.names import META, SAMPLER_INFO, SAMPLES, TARGET_LOG
-from profiler.runfolder.read import read_run
+from profiler.runfolder.meta import Meta, PlannedStage, RecordedConfig, RunStatus, SloSetting
+from profiler.runfolder.names import META, SAMPLES, TARGET_LOG
+from profiler.runfolder.read import read_run, read_sampler_info
 from profiler.runfolder.write import prepare_folder
 from profiler.sampling.launcher import SamplerProcess
 from profiler.schema import Report
@@ -251,7 +251,7 @@ class Session:
             self.meta.target.exit_code = code
             self.target.stop()
         self.meta.status, self.meta.ended_at = status, time.time()
-        self.meta.sampler = _read_sampler_info(self.folder / SAMPLER_INFO)
+        self.meta.sampler = read_sampler_info(self.folder)
         self.meta.error = str(error) if error is not None else None
         self._save_meta()
         self.view.close()
@@ -332,10 +332,3 @@ class Session:
                 + (f": {load.failure()}" if load.failure() else "."),
                 f"see {load.log_path}",
             )
-
-
-def _read_sampler_info(path: Path) -> SamplerInfo:
-    try:
-        return SamplerInfo.model_validate(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return SamplerInfo()

@@ -52,3 +52,13 @@ def pyspy_speedscope(stacks: Path) -> Path:
 def speedscope_relative(stage: int) -> str:
     """The flame graph's path inside the run folder, as the report names it."""
     return f"{PYSPY_DIR}/stage-{stage}.speedscope.json"
+
+
+def pyspy_recordings(folder: Path) -> list[tuple[int, Path]]:
+    """(stage, stacks file) of every profiled stage recorded in the run folder, --gil halves apart."""
+    found: list[tuple[int, Path]] = []
+    for path in sorted((folder / PYSPY_DIR).glob("stage-*.txt")):
+        stage = path.name.removeprefix("stage-").removesuffix(".txt")
+        if stage.isdigit():
+            found.append((int(stage), path))
+    return found

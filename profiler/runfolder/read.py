@@ -10,7 +10,17 @@ from typing import Any
 from profiler.errors import RunFolderError
 from profiler.runfolder.engine import RequestTable, SampleTable, StageTally
 from profiler.runfolder.meta import Meta, SamplerInfo, parse_meta
-from profiler.runfolder.names import HANDOFFS, META, PYSPY_DIR, REQUESTS, SAMPLER_INFO, SAMPLES, STAGES
+from profiler.runfolder.names import (
+    HANDOFFS,
+    META,
+    REQUESTS,
+    SAMPLER_INFO,
+    SAMPLES,
+    STAGES,
+    pyspy_recordings,
+    pyspy_sources,
+    pyspy_stacks,
+)
 from profiler.runfolder.records import HandoffSlots, StageEnd, StageProfile, StageStart, parse_stage_event
 
 
@@ -93,12 +103,17 @@ def read_meta(folder: Path) -> Meta:
     except (OSError, UnicodeError, json.JSONDecodeError) as e:
         raise RunFolderError(f"cannot read '{path}': {e}.", "the run folder is damaged; run again") from None
     meta = parse_meta(raw, str(path))
-    if not meta.sampler.interval_s and (folder / SAMPLER_INFO).exists():
-        try:  # the run was cut before the end wrote sampler.json's contents into meta.json
-            meta.sampler = SamplerInfo.model_validate(json.loads((folder / SAMPLER_INFO).read_text()))
-        except (OSError, ValueError):
-            pass
+    if not meta.sampler.interval_s:  # the run was cut before its end copied sampler.json into meta.json
+        meta.sampler = read_sampler_info(folder)
     return meta
+
+
+def read_sampler_info(folder: Path) -> SamplerInfo:
+    """sampler.json, or an empty SamplerInfo where the sampler never wrote one (or it is damaged)."""
+    try:
+        return SamplerInfo.model_validate(json.loads((folder / SAMPLER_INFO).read_text()))
+    except (OSError, ValueError):
+        return SamplerInfo()
 
 
 def read_run(folder: Path) -> RunData:
@@ -121,29 +136,25 @@ def read_run(folder: Path) -> RunData:
         requests=requests,
         tallies=tallies,
         samples=samples,
-        profiles=read_profiles(folder / PYSPY_DIR),
+        profiles=read_profiles(folder),
     )
 
 
 def read_profiles(folder: Path) -> dict[int, StageProfile]:
+    """py-spy's output per profiled stage of the run folder."""
     out: dict[int, StageProfile] = {}
-    if not folder.is_dir():
-        return out
-    for path in sorted(folder.glob("stage-*.txt")):
-        if path.name.endswith(".gil.txt"):
-            continue
+    for stage, path in pyspy_recordings(folder):
         try:
-            stage = int(path.stem.split("-", 1)[1])
             text = path.read_text(errors="replace")
-        except (ValueError, OSError):
+        except OSError:
             continue
         sources: dict[str, str] = {}
         try:
-            loaded = json.loads(path.with_name(f"{path.stem}.sources.json").read_text())
+            loaded = json.loads(pyspy_sources(path).read_text())
             sources = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
         except (OSError, ValueError):
             pass
-        gil_path = path.with_name(f"{path.stem}.gil.txt")
+        gil_path = pyspy_stacks(folder, stage, gil=True)
         try:
             gil = gil_path.read_text(errors="replace") if gil_path.exists() else None
         except OSError:

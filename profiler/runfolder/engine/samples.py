@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from profiler.errors import RunFolderError
 from profiler.runfolder.engine.read import read_tolerant
 
 _TREE = ("cpu", "rss", "threads", "fds", "sockets", "procs", "ctx_vol", "ctx_invol")
@@ -143,7 +144,7 @@ class SampleTable:
         if format_version >= 2:
             try:
                 return cls(*_from_ndjson(read_tolerant(path, _read_ndjson)), devices)
-            except Exception:  # noqa: BLE001 - any surprise in the fast path: the careful one decides
+            except (pl.exceptions.PolarsError, RunFolderError, ValueError):  # the careful path decides
                 pass
         return cls(*_flatten(_json_lines(text)), devices)
 
