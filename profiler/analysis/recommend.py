@@ -7,97 +7,22 @@ evidence (profiler/analysis/evidence.py), never a string key.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Sequence
 
 from profiler.analysis import evidence as ev
+from profiler.analysis.advice import (
+    AUTOSCALE_ON_CONCURRENCY,
+    FAMILIES,
+    INSTANCE_FAMILY,
+    AdviceContext,
+    Rule,
+    advice,
+    as_float,
+    family,
+    for_trait,
+)
 from profiler.schema import CapacitySection, Recommendation
-
-E = TypeVar("E", bound=ev.TraitEvidence)
-INSTANCE_FAMILY = "instance-family"
-AUTOSCALE_ON_CONCURRENCY = "autoscale-on-concurrency"
-
-# One instance-family line: the scarcest resource wins (a GPU, then memory that runs out, then
-# CPU, then plain connections). Priority is the order of this table.
-FAMILIES: dict[type[ev.TraitEvidence], tuple[str, str]] = {
-    ev.GpuBound: ("Use GPU-optimised instances.", "The GPU sets the plateau."),
-    ev.MemoryGrowth: (
-        "Until the leak is fixed, prefer memory-optimised instances.",
-        "Memory, not CPU, ends an instance's life.",
-    ),
-    ev.CpuBound: ("Use compute-optimised instances (more and faster cores per GB).", "The plateau is set by CPU."),
-    ev.IoBound: (
-        "Use general-purpose or smaller instances; the app needs connections, not cores.",
-        "CPU per request is a small share of latency.",
-    ),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class AdviceContext:
-    """What the rules read: the typed evidence by kind (the last finding of a kind wins), the
-    capacity section, and how the target ran (cores, worker processes)."""
-
-    evidence: Mapping[type[ev.TraitEvidence], ev.TraitEvidence]
-    capacity: CapacitySection | None
-    ncpu: int
-    processes: int
-
-    @classmethod
-    def of(
-        cls,
-        findings: Sequence[ev.Finding[ev.TraitEvidence]],
-        capacity: CapacitySection | None,
-        ncpu: int,
-        processes: int,
-    ) -> AdviceContext:
-        return cls({type(f.data): f.data for f in findings}, capacity, ncpu, processes)
-
-    def get(self, kind: type[E]) -> E | None:
-        found = self.evidence.get(kind)
-        return found if isinstance(found, kind) else None
-
-
-Rule = Callable[[AdviceContext], list[Recommendation]]
-
-
-def for_trait(kind: type[E]) -> Callable[[Callable[[E, AdviceContext], list[Recommendation]]], Rule]:
-    """Make a rule of advice on one trait: it runs only when `kind` was found, and reads its evidence."""
-
-    def wrap(advice: Callable[[E, AdviceContext], list[Recommendation]]) -> Rule:
-        @functools.wraps(advice)
-        def rule(ctx: AdviceContext) -> list[Recommendation]:
-            found = ctx.get(kind)
-            return advice(found, ctx) if found is not None else []
-
-        return rule
-
-    return wrap
-
-
-def _advice(
-    id_: str, action: str, rationale: str, traits: Sequence[str] = (), **values: float | int | str | bool | None
-) -> list[Recommendation]:
-    """One recommendation (in a list, as rules return them); floats rounded to 3 decimals."""
-    evidence: dict[str, float | int | str | bool | None] = {
-        k: (round(v, 3) if isinstance(v, float) else v) for k, v in values.items()
-    }
-    if traits:
-        evidence["traits"] = ",".join(traits)
-    return [Recommendation(id=id_, action=action, rationale=rationale, evidence=evidence)]
-
-
-def _float(value: float | None) -> float | None:
-    """A trait's number as the recommendation cites it: always a float (an int count too)."""
-    return None if value is None else float(value)
-
-
-def _family(kind: type[ev.TraitEvidence]) -> list[Recommendation]:
-    action, rationale = FAMILIES[kind]
-    return _advice(INSTANCE_FAMILY, action, rationale, [kind.ID])
 
 
 def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
@@ -106,14 +31,14 @@ def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
         return []
     cap = capacity.capacity_rps
     if not cap:
-        return _advice(
+        return advice(
             "instances-for-peak",
             "No stage met the latency limit: fix the latency at light load before sizing.",
             "Without a stage inside the limit there is no capacity to divide the peak by.",
             peak_rps=capacity.peak_rps,
             latency_limit_ms=capacity.latency_limit_ms,
         )
-    return _advice(
+    return advice(
         "instances-for-peak",
         f"Run {capacity.instances_needed} instances for {capacity.peak_rps:g} rps "
         f"({cap:.1f} rps each at {capacity.slo or 'the light-load latency limit'}, {capacity.headroom or 0:.0%} headroom).",
@@ -129,7 +54,7 @@ def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
 def cpu_bound(cpu: ev.CpuBound, ctx: AdviceContext) -> list[Recommendation]:
     n, processes = ctx.ncpu, ctx.processes
     workers = (
-        _advice(
+        advice(
             "worker-processes",
             f"Run {n} worker processes per instance (e.g. `uvicorn --workers {n}` or gunicorn -w {n}); "
             "threads will not help.",
@@ -140,41 +65,41 @@ def cpu_bound(cpu: ev.CpuBound, ctx: AdviceContext) -> list[Recommendation]:
             )
             + " (the GIL) while other cores had room.",
             [ev.CpuBound.ID],
-            busiest_process_cpu_pct=_float(cpu.busiest_process_cpu_pct),
+            busiest_process_cpu_pct=as_float(cpu.busiest_process_cpu_pct),
             ncpu=n,
         )
         if cpu.scope == "one-core" and processes < n
         else []
     )
-    autoscale = _advice(
+    autoscale = advice(
         "autoscale-on-cpu",
         "Autoscale on CPU utilisation, target 60-70%.",
         "Throughput is limited by CPU, so CPU tracks load until the plateau.",
         [ev.CpuBound.ID],
-        plateau_rps=_float(cpu.plateau_rps),
+        plateau_rps=as_float(cpu.plateau_rps),
     )
-    return workers + autoscale + _family(ev.CpuBound)
+    return workers + autoscale + family(ev.CpuBound)
 
 
 @for_trait(ev.IoBound)
 def io_bound(io: ev.IoBound, ctx: AdviceContext) -> list[Recommendation]:
     users = ctx.capacity.knee_users if ctx.capacity and ctx.capacity.knee_users else None
     target = f", target about {users} per instance (the measured knee)." if users else "."
-    autoscale = _advice(
+    autoscale = advice(
         AUTOSCALE_ON_CONCURRENCY,
         "Autoscale on in-flight requests (concurrency per instance)" + target,
         "Requests mostly wait; CPU stays low while the instance still has room, so CPU is a poor signal.",
         [ev.IoBound.ID],
-        cpu_share_of_latency=_float(io.cpu_share_of_latency),
+        cpu_share_of_latency=as_float(io.cpu_share_of_latency),
         knee_users=users,
     )
-    return autoscale + _family(ev.IoBound)
+    return autoscale + family(ev.IoBound)
 
 
 @for_trait(ev.EventLoopBlocked)
 def event_loop_blocked(loop: ev.EventLoopBlocked, ctx: AdviceContext) -> list[Recommendation]:
     fn = loop.blocking_function
-    return _advice(
+    return advice(
         "unblock-event-loop",
         "Move the blocking call off the event loop"
         + (f" ({fn})" if fn else "")
@@ -182,24 +107,24 @@ def event_loop_blocked(loop: ev.EventLoopBlocked, ctx: AdviceContext) -> list[Re
         f"The loop served about one request at a time ({loop.plateau_rps:.0f} rps) with the CPU idle; "
         "more instances would each be just as capped.",
         [ev.EventLoopBlocked.ID],
-        plateau_rps=_float(loop.plateau_rps),
-        service_ms=_float(loop.service_ms),
+        plateau_rps=as_float(loop.plateau_rps),
+        service_ms=as_float(loop.service_ms),
     )
 
 
 @for_trait(ev.ConcurrencyCapped)
 def concurrency_capped(capped: ev.ConcurrencyCapped, ctx: AdviceContext) -> list[Recommendation]:
-    k = _float(capped.in_service) or 0
-    raise_cap = _advice(
+    k = as_float(capped.in_service) or 0
+    raise_cap = advice(
         "raise-concurrency-limit",
         f"Find and raise the cap that lets only ~{k:.0f} requests in at a time (a lock, a connection/thread pool, "
         "a semaphore, one worker), or add workers.",
         "Throughput plateaued with the CPU idle and the app still answering at once.",
         [ev.ConcurrencyCapped.ID],
         in_service=k,
-        plateau_rps=_float(capped.plateau_rps),
+        plateau_rps=as_float(capped.plateau_rps),
     )
-    autoscale = _advice(
+    autoscale = advice(
         AUTOSCALE_ON_CONCURRENCY,
         "Autoscale on in-flight requests, not CPU.",
         "CPU stays low even at the cap.",
@@ -225,11 +150,11 @@ def concurrency_limit(ctx: AdviceContext) -> list[Recommendation]:
         and usl.n_star <= tested
         else None
     )
-    peak_users = _float(retro.peak_users) if retro is not None else None
+    peak_users = as_float(retro.peak_users) if retro is not None else None
     limit = peak_users or usl_peak
     if not limit:
         return []
-    return _advice(
+    return advice(
         "concurrency-limit",
         f"Cap concurrency per instance near {math.floor(limit)} (e.g. `uvicorn --limit-concurrency`, a proxy's "
         "max connections) and queue or shed the rest.",
@@ -242,31 +167,31 @@ def concurrency_limit(ctx: AdviceContext) -> list[Recommendation]:
 
 @for_trait(ev.ErrorsUnderLoad)
 def backpressure(errors: ev.ErrorsUnderLoad, ctx: AdviceContext) -> list[Recommendation]:
-    return _advice(
+    return advice(
         "backpressure",
         "Add backpressure: a bounded queue with a timeout in front of the app, and clients that retry with jittered "
         "backoff; scale out before the onset load.",
         f"Errors reached {errors.error_rate_max:.0%} under load (mostly {errors.main_error}).",
         [ev.ErrorsUnderLoad.ID],
-        onset_users=_float(errors.onset_users),
-        error_rate_max=_float(errors.error_rate_max),
+        onset_users=as_float(errors.onset_users),
+        error_rate_max=as_float(errors.error_rate_max),
     )
 
 
 @for_trait(ev.MemoryGrowth)
 def memory_growth(mem: ev.MemoryGrowth, ctx: AdviceContext) -> list[Recommendation]:
-    minutes = _float(mem.minutes_to_limit)
-    limit = _advice(
+    minutes = as_float(mem.minutes_to_limit)
+    limit = advice(
         "memory-limit",
         f"Set a memory limit with automatic restart (e.g. gunicorn --max-requests, or a container limit) and find the "
         f"leak: {mem.mib_per_1k_requests:.2f} MiB per 1k requests"
         + (f", {mem.limit_mib} MiB reached in ~{minutes:.0f} min at the tested rate." if minutes else "."),
         "Memory grows with work done and does not level off.",
         [ev.MemoryGrowth.ID],
-        mib_per_1k_requests=_float(mem.mib_per_1k_requests),
+        mib_per_1k_requests=as_float(mem.mib_per_1k_requests),
         minutes_to_limit=minutes,
     )
-    return limit + _family(ev.MemoryGrowth)
+    return limit + family(ev.MemoryGrowth)
 
 
 # Advice that needs no number: the trait's presence says it all. (id, action, rationale), in order.
@@ -287,26 +212,26 @@ FIXED: dict[type[ev.TraitEvidence], tuple[str, str, str]] = {
 
 def fixed_advice(ctx: AdviceContext) -> list[Recommendation]:
     """FIXED's advice for each of its traits that was found."""
-    return [r for kind, text in FIXED.items() if ctx.get(kind) is not None for r in _advice(*text, [kind.ID])]
+    return [r for kind, text in FIXED.items() if ctx.get(kind) is not None for r in advice(*text, [kind.ID])]
 
 
 @for_trait(ev.ColdStart)
 def warm_up(cold: ev.ColdStart, ctx: AdviceContext) -> list[Recommendation]:
     took = f"The first request took {cold.first_request_ms:.0f} ms against {cold.steady_p50_ms:.1f} ms steady."
-    return _advice(
+    return advice(
         "warm-up",
         "Warm up before taking traffic: send a few requests in the readiness probe (or load models at start-up), "
         "and keep a minimum of 1+ warm instances.",
         took,
         [ev.ColdStart.ID],
-        requests_to_settle=_float(cold.requests_to_settle),
+        requests_to_settle=as_float(cold.requests_to_settle),
     )
 
 
 @for_trait(ev.TailHeavy)
 def tail_latency(tail: ev.TailHeavy, ctx: AdviceContext) -> list[Recommendation]:
-    p95, p99 = _float(tail.p95_ms) or 0, _float(tail.p99_ms) or 0
-    return _advice(
+    p95, p99 = as_float(tail.p95_ms) or 0, as_float(tail.p99_ms) or 0
+    return advice(
         "tail-latency",
         f"Set client timeouts near {max(p99 * 2, 1):.0f} ms and hedge (send a second request) after ~{max(p95, 1):.0f} ms "
         "for idempotent calls; find what makes 1% of requests slow.",
@@ -319,7 +244,7 @@ def tail_latency(tail: ev.TailHeavy, ctx: AdviceContext) -> list[Recommendation]
 
 @for_trait(ev.GpuUnderutilized)
 def dynamic_batching(gpu: ev.GpuUnderutilized, ctx: AdviceContext) -> list[Recommendation]:
-    return _advice(
+    return advice(
         "dynamic-batching",
         "Batch requests on the GPU (dynamic batching, e.g. a few ms window) and autoscale on GPU queue depth.",
         f"Requests queued while the GPU was {gpu.gpu_util_pct:.0f}% busy.",
@@ -329,23 +254,23 @@ def dynamic_batching(gpu: ev.GpuUnderutilized, ctx: AdviceContext) -> list[Recom
 
 @for_trait(ev.GpuBound)
 def gpu_bound(gpu: ev.GpuBound, ctx: AdviceContext) -> list[Recommendation]:
-    autoscale = _advice(
+    autoscale = advice(
         "autoscale-on-gpu",
         "Autoscale on GPU utilisation (or queue depth); use GPU instances sized to the model.",
         "The GPU is the bottleneck at the plateau.",
         [ev.GpuBound.ID],
     )
-    return autoscale + _family(ev.GpuBound)
+    return autoscale + family(ev.GpuBound)
 
 
 @for_trait(ev.DominantHandoff)
 def optimise_dominant_handoff(dom: ev.DominantHandoff, ctx: AdviceContext) -> list[Recommendation]:
-    return _advice(
+    return advice(
         "optimise-dominant-handoff",
         f"Optimise '{dom.handoff}' first (cache, batch or move it): it is {dom.share:.0%} of latency.",
         "Speeding up anything else can win at most the remaining share.",
         [ev.DominantHandoff.ID],
-        share=_float(dom.share),
+        share=as_float(dom.share),
     )
 
 
