@@ -11,7 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "2.0"
+from profiler.serving import ServerInfo as ServerInfo  # re-exported: report.json's `target.server`
+from profiler.serving import ServingModel as ServingModel
+
+SCHEMA_VERSION = "2.1"
 
 
 class _Model(BaseModel):
@@ -58,6 +61,7 @@ class TargetInfo(_Model):
     attached: bool = Field(description="True when attached with --pid (never stopped by us).")
     ready_after_s: float | None = Field(None, ge=0, description="Seconds from launch until the URL answered.")
     exit_code: int | None = Field(None, description="Exit code if the target exited during the run.")
+    server: ServerInfo | None = Field(None, description="The serving shape; null when no process was seen.")
 
 
 class StageReport(_Model):

@@ -35,7 +35,7 @@ def test_run_saves_folder_and_analyze_reproduces_report(tmp_path: Path) -> None:
     for name in ("meta.json", "requests.csv", "samples.jsonl", "stages.jsonl", "target.log", "report.json"):
         assert (out / name).exists(), name
     report = read_report(out)
-    assert report["schema_version"] == "2.0"
+    assert report["schema_version"] == "2.1"
     assert report["run"]["folder_format"] == 2
     assert report["run"]["status"] == "completed"
     all_stages = report["load"]["stages"]

@@ -295,7 +295,7 @@ def test_cpu_bound_all_cores() -> None:
     assert t is not None
     assert t.evidence.values["scope"] == "all-cores"
     assert t.evidence.values["tree_cpu_pct"] == pytest.approx(190.0)
-    assert "all cores" in t.evidence.summary
+    assert "all 2 cores" in t.evidence.summary
 
 
 def test_cpu_bound_absent_at_low_cpu() -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from profiler.analysis import evidence as ev
-from profiler.schema import CapacitySection, Recommendation
+from profiler.schema import CapacitySection, Recommendation, ServerInfo
 
 E = TypeVar("E", bound=ev.TraitEvidence)
 INSTANCE_FAMILY = "instance-family"
@@ -34,12 +34,13 @@ FAMILIES: dict[type[ev.TraitEvidence], tuple[str, str]] = {
 @dataclass(frozen=True, slots=True)
 class AdviceContext:
     """What the rules read: the typed evidence by kind (the last finding of a kind wins), the
-    capacity section, and how the target ran (cores, worker processes)."""
+    capacity section, and how the target ran (cores, worker processes, its serving shape)."""
 
     evidence: Mapping[type[ev.TraitEvidence], ev.TraitEvidence]
     capacity: CapacitySection | None
     ncpu: int
     processes: int
+    server: ServerInfo | None = None  # None: not known; advice then names no server's options
 
     @classmethod
     def of(
@@ -48,8 +49,15 @@ class AdviceContext:
         capacity: CapacitySection | None,
         ncpu: int,
         processes: int,
+        server: ServerInfo | None = None,
     ) -> AdviceContext:
-        return cls({type(f.data): f.data for f in findings}, capacity, ncpu, processes)
+        return cls({type(f.data): f.data for f in findings}, capacity, ncpu, processes, server)
+
+    @property
+    def python(self) -> bool:
+        """Python advice (the GIL, asyncio, uvicorn's options) only for a target known to be Python,
+        or one whose language is not known (the advice then says it assumes Python)."""
+        return self.server is None or self.server.language != "other"
 
     def get(self, kind: type[E]) -> E | None:
         found = self.evidence.get(kind)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from profiler.analysis.code import CodeSignals
 from profiler.analysis.signals import Signals, StageSignal
 from profiler.runfolder.read import RunData
-from profiler.schema import GpuDeviceStage, HandoffSection, StageReport
+from profiler.schema import GpuDeviceStage, HandoffSection, ServerInfo, StageReport
 
 FIRST_REQUESTS = 200  # how many of the run's first requests the cold-start rule reads
 
@@ -41,10 +41,12 @@ def stage_signal(run: RunData, s: StageReport, handoffs: HandoffSection, slo_per
         p99=s.latency.p99,
         ttfb_p50=s.ttfb.p50,
         error_rate=s.error_rate,
+        bytes_per_request=s.bytes_per_request,
         probe_p50=s.probe.p50 if s.probe else None,
         cpu=s.target_cpu_pct,
         busiest_cpu=s.target_busiest_process_cpu_pct,
         loadgen_cpu=s.loadgen_cpu_pct,
+        machine_cpu=s.machine_cpu_pct,
         handler_p50=_handler_p50(handoffs, s.index),
         slo_latency=_slo_latency(run, s, slo_percentile),
         profiled=s.profiled,
@@ -69,6 +71,7 @@ def build_signals(
     gpu: Sequence[GpuDeviceStage] = (),
     gpu_available: bool = False,
     code: CodeSignals | None = None,
+    server: ServerInfo | None = None,
 ) -> Signals:
     # Memory against work done: requests sent by each sample time.
     rss = run.samples.rss_series()
@@ -100,4 +103,5 @@ def build_signals(
         blocking_function=code.blocking_function,
         open_model=any(s.rate for s in stages),
         slo_percentile=slo_percentile,
+        server=server,
     )

@@ -17,6 +17,7 @@ SUBJECT = {"subject": True}  # field metadata: the value goes to `Trait.subject`
 CONFIDENCE_FLOOR = 0.05
 CONFIDENCE_CEILING = 0.99
 CpuScope = Literal["all-cores", "multi-core-process", "one-core"]  # what the saturated CPU spans
+CapCause = Literal["worker-pool", "inner-limit", "unknown"]  # what caps concurrency (docs/traits.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,12 @@ class CpuBound(TraitEvidence):
     busiest_process_cpu_pct: float  # mean on the plateau, % of one core
     tree_cpu_pct: float  # the target's process tree, % of one core
     ncpu: int
-    top_function: str | None  # py-spy's top on-CPU function
+    top_function: str | None  # py-spy's top on-CPU function, in the busiest process
+    cores_available: float | None = None  # cores the target may use (affinity, cgroup quota)
+    cpu_budget_pct: float | None = None  # of those, what the load generator and others left it
+    busiest_process: str | None = None  # e.g. "gunicorn (pid 41)"
+    workers: int | None = None  # worker processes of the server
+    python: bool | None = None  # the server runs Python (None: not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,8 @@ class EventLoopBlocked(TraitEvidence):
     probe_to_request: float  # probe p50 / request p50
     blocking_on_loop_share: float | None  # py-spy
     blocking_function: str | None  # py-spy
+    loops: int = 1  # event loops serving (one per worker process)
+    python: bool | None = None  # the server runs Python (None: not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,13 @@ class ConcurrencyCapped(TraitEvidence):
     probe_p50_ms: float | None  # None without a probe
     probe_to_request: float | None
     handler_p50_ms: float | None  # Server-Timing, on the plateau
+    cause: CapCause = "unknown"
+    slots: int | None = None  # the server's own slots (workers x threads), when a pool
+    service_ms: float | None = None  # p50 at light load: each slot serves 1000/service_ms rps
+    server: str | None = None  # gunicorn, uvicorn, ...
+    worker_class: str | None = None
+    workers: int | None = None
+    threads_per_worker: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +131,16 @@ class StreamingResponses(TraitEvidence):
     ttfb_p50_ms: float  # at the light stage
     latency_p50_ms: float
     streamed_share: float  # responses flagged as a stream (event-stream or chunked)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyFloor(TraitEvidence):
+    ID: ClassVar[str] = "latency-floor"
+    ttfb_p50_ms: float  # at the light stage: headers arrived
+    latency_p50_ms: float  # ... and the last byte
+    gap_ms: float  # between them, for a small body
+    bytes_per_request: float
+    users: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ from profiler.analysis.advice import (
     family,
     for_trait,
 )
-from profiler.schema import CapacitySection, Recommendation
+from profiler.analysis.plateau_advice import concurrency_capped, cpu_bound, event_loop_blocked, tcp_nodelay
+from profiler.schema import CapacitySection, Recommendation, ServerInfo
 
 
 def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
@@ -50,37 +51,6 @@ def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
     )
 
 
-@for_trait(ev.CpuBound)
-def cpu_bound(cpu: ev.CpuBound, ctx: AdviceContext) -> list[Recommendation]:
-    n, processes = ctx.ncpu, ctx.processes
-    workers = (
-        advice(
-            "worker-processes",
-            f"Run {n} worker processes per instance (e.g. `uvicorn --workers {n}` or gunicorn -w {n}); "
-            "threads will not help.",
-            (
-                "One Python process saturated one core"
-                if processes <= 1
-                else f"{processes} Python processes saturated one core each"
-            )
-            + " (the GIL) while other cores had room.",
-            [ev.CpuBound.ID],
-            busiest_process_cpu_pct=as_float(cpu.busiest_process_cpu_pct),
-            ncpu=n,
-        )
-        if cpu.scope == "one-core" and processes < n
-        else []
-    )
-    autoscale = advice(
-        "autoscale-on-cpu",
-        "Autoscale on CPU utilisation, target 60-70%.",
-        "Throughput is limited by CPU, so CPU tracks load until the plateau.",
-        [ev.CpuBound.ID],
-        plateau_rps=as_float(cpu.plateau_rps),
-    )
-    return workers + autoscale + family(ev.CpuBound)
-
-
 @for_trait(ev.IoBound)
 def io_bound(io: ev.IoBound, ctx: AdviceContext) -> list[Recommendation]:
     users = ctx.capacity.knee_users if ctx.capacity and ctx.capacity.knee_users else None
@@ -94,43 +64,6 @@ def io_bound(io: ev.IoBound, ctx: AdviceContext) -> list[Recommendation]:
         knee_users=users,
     )
     return autoscale + family(ev.IoBound)
-
-
-@for_trait(ev.EventLoopBlocked)
-def event_loop_blocked(loop: ev.EventLoopBlocked, ctx: AdviceContext) -> list[Recommendation]:
-    fn = loop.blocking_function
-    return advice(
-        "unblock-event-loop",
-        "Move the blocking call off the event loop"
-        + (f" ({fn})" if fn else "")
-        + ": `await asyncio.to_thread(...)`, an async client, or a plain `def` endpoint (run in the threadpool).",
-        f"The loop served about one request at a time ({loop.plateau_rps:.0f} rps) with the CPU idle; "
-        "more instances would each be just as capped.",
-        [ev.EventLoopBlocked.ID],
-        plateau_rps=as_float(loop.plateau_rps),
-        service_ms=as_float(loop.service_ms),
-    )
-
-
-@for_trait(ev.ConcurrencyCapped)
-def concurrency_capped(capped: ev.ConcurrencyCapped, ctx: AdviceContext) -> list[Recommendation]:
-    k = as_float(capped.in_service) or 0
-    raise_cap = advice(
-        "raise-concurrency-limit",
-        f"Find and raise the cap that lets only ~{k:.0f} requests in at a time (a lock, a connection/thread pool, "
-        "a semaphore, one worker), or add workers.",
-        "Throughput plateaued with the CPU idle and the app still answering at once.",
-        [ev.ConcurrencyCapped.ID],
-        in_service=k,
-        plateau_rps=as_float(capped.plateau_rps),
-    )
-    autoscale = advice(
-        AUTOSCALE_ON_CONCURRENCY,
-        "Autoscale on in-flight requests, not CPU.",
-        "CPU stays low even at the cap.",
-        [ev.ConcurrencyCapped.ID],
-    )
-    return raise_cap + autoscale
 
 
 def concurrency_limit(ctx: AdviceContext) -> list[Recommendation]:
@@ -290,6 +223,7 @@ RULES: tuple[Rule, ...] = (
     dynamic_batching,
     gpu_bound,
     optimise_dominant_handoff,
+    tcp_nodelay,
 )
 
 
@@ -311,8 +245,12 @@ def _one_of_each(recs: list[Recommendation]) -> list[Recommendation]:
 
 
 def recommend(
-    findings: Sequence[ev.Finding[ev.TraitEvidence]], capacity: CapacitySection | None, ncpu: int, processes: int
+    findings: Sequence[ev.Finding[ev.TraitEvidence]],
+    capacity: CapacitySection | None,
+    ncpu: int,
+    processes: int,
+    server: ServerInfo | None = None,
 ) -> list[Recommendation]:
     """The recommendations for these findings (`traits.find_traits`) and capacity, in RULES order."""
-    ctx = AdviceContext.of(findings, capacity, ncpu, processes)
+    ctx = AdviceContext.of(findings, capacity, ncpu, processes, server)
     return _one_of_each([r for rule in RULES for r in rule(ctx)])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from profiler.schema import GpuDeviceStage
+from profiler.schema import GpuDeviceStage, ServerInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +25,12 @@ class StageSignal:
     p99: float
     ttfb_p50: float
     error_rate: float
+    bytes_per_request: float = 0.0
     probe_p50: float | None = None
     cpu: float | None = None  # target tree, % of one core
     busiest_cpu: float | None = None  # busiest single process, % of one core
     loadgen_cpu: float | None = None
+    machine_cpu: float | None = None  # the whole machine, % of all cores
     handler_p50: float | None = None  # the server's own time (Server-Timing), when reported
     slo_latency: float | None = None  # the stage's latency at the SLO's percentile
     profiled: bool = False
@@ -60,6 +62,14 @@ class Signals:
     blocking_function: str | None = None
     open_model: bool = False
     slo_percentile: float = 95.0
+    server: ServerInfo | None = None  # the serving shape (analysis/server.py); None: not known
+
+    @property
+    def cores(self) -> float:
+        """Cores the target may use: its CPU limit where known, else the machine's."""
+        if self.server is not None and self.server.cores_available:
+            return self.server.cores_available
+        return float(self.ncpu)
 
     @property
     def measured(self) -> tuple[StageSignal, ...]:

@@ -17,11 +17,12 @@ from profiler.analysis.handoffs import handoff_section
 from profiler.analysis.load import stage_reports
 from profiler.analysis.recommend import recommend
 from profiler.analysis.resources import resource_section
+from profiler.analysis.server import server_of
 from profiler.analysis.traits import find_traits
 from profiler.analysis.validity import validity
 from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
 from profiler.runfolder.read import RunData
-from profiler.schema import LoadSection, Report, RunInfo, TargetInfo
+from profiler.schema import LoadSection, Report, RunInfo, ServerInfo, TargetInfo
 
 DEFAULT_SLO_PERCENTILE = 95.0  # the percentile latency limits are judged at without an SLO
 
@@ -54,7 +55,7 @@ def run_info(run: RunData) -> RunInfo:
     )
 
 
-def target_info(run: RunData) -> TargetInfo:
+def target_info(run: RunData, server: ServerInfo | None = None) -> TargetInfo:
     t, c = run.meta.target, run.meta.config
     return TargetInfo(
         url=c.url,
@@ -64,6 +65,7 @@ def target_info(run: RunData) -> TargetInfo:
         attached=t.attached,
         ready_after_s=t.ready_after_s if t.ready_after_s is None or t.ready_after_s >= 0 else None,
         exit_code=t.exit_code,
+        server=server,
     )
 
 
@@ -75,13 +77,14 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     gpu, energy = device_sections(run.samples.device_rows, windows, meta.sampler.model_dump())
     resources = resource_section(run.samples, meta.sampler, gpu, energy)
     ri = run_info(run)
-    target = target_info(run)
+    server = server_of(run)
+    target = target_info(run, server)
     handoffs = handoff_section(run)
     code, code_signals = code_section(
         run.profiles, pyspy_on=meta.config.pyspy, rate_hz=meta.config.pyspy_rate, notice=meta.pyspy_notice
     )
     slo_pct = options.slo.percentile if options.slo else DEFAULT_SLO_PERCENTILE
-    signals = build_signals(run, stages, handoffs, slo_pct, gpu.per_stage, gpu.available, code_signals)
+    signals = build_signals(run, stages, handoffs, slo_pct, gpu.per_stage, gpu.available, code_signals, server)
     findings = find_traits(signals, options.memory_limit_mb)
     slo = options.slo
     capacity = capacity_section(
@@ -100,7 +103,7 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         resources=resources,
         validity=validity(stages, resources, ri, target.exit_code),
         traits=[f.trait for f in findings],
-        recommendations=recommend(findings, capacity, signals.ncpu, signals.processes),
+        recommendations=recommend(findings, capacity, signals.ncpu, signals.processes, server),
         capacity=capacity,
         code=code,
         notices=list(meta.notices),

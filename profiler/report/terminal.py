@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from profiler.analysis.server import server_line
 from profiler.schema import Report
 
 
@@ -139,6 +140,8 @@ def summary_lines(report: Report) -> list[str]:
         + (f": {reason}" if reason and reason != report.run.status else "")
         + f" — {report.load.requests} requests, folder {report.run.folder} (run-folder format {report.run.folder_format})"
     ]
+    if report.target.server is not None:
+        lines.append(f"Server: {server_line(report.target.server)}")
     for issue in report.validity.issues:
         lines.append(f"{issue.severity.upper()}: {issue.message}")
     lines.extend(capacity_lines(report))

@@ -105,11 +105,26 @@ class RaplInfo(_Record):
     domains: list[str] = Field(default_factory=list)
 
 
+class CpuLimit(_Record):
+    """The CPU the target may use: the machine's cores, narrowed by its affinity mask and its
+    cgroup's quota (a `--cpus=2` container on a 32-core host may use 2, not 32)."""
+
+    machine: int = 1
+    affinity: int | None = None  # cores in the target's affinity mask
+    quota: float | None = None  # cgroup quota in cores (cpu.max or cfs_quota_us / cfs_period_us)
+    quota_source: str | None = None  # the file it came from
+
+    @property
+    def available(self) -> float:
+        return min(v for v in (self.machine, self.affinity, self.quota) if v is not None)
+
+
 class SamplerInfo(_Record):
     """sampler.json: what the sampler could read on this machine."""
 
     interval_s: float | None = None
     ncpu: int | None = None
+    cpu_limit: CpuLimit | None = None  # absent before profiler 0.3
     target_pid: int | None = None
     gpu: GpuInfo = Field(default_factory=GpuInfo)
     rapl: RaplInfo = Field(default_factory=RaplInfo)

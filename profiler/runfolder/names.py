@@ -4,7 +4,8 @@ meta.json          what was asked, the target, notices, how the run ended (recor
 requests.csv       one row per request (records.REQUEST_COLUMNS), main and probe
 stages.jsonl       start/end events of each load stage (records.StageStart, records.StageEnd)
 samples.jsonl      process/machine (and GPU/RAPL) samples, one per tick (records.Sample)
-sampler.json       what the sampler could read (records.SamplerInfo)
+sampler.json       what the sampler could read, and the cores the target may use (meta.SamplerInfo)
+processes.jsonl    each process of the target's tree, first seen: name, command line (records.ProcessInfo)
 loadgen-spec.json  the plan handed to the load worker, secrets masked
 target.log, loadgen.log, sampler.log   the children's output
 pyspy/             py-spy recordings: stage-N.txt, .gil.txt, .sources.json, .speedscope.json
@@ -25,6 +26,7 @@ STAGES = "stages.jsonl"
 HANDOFFS = "handoffs.jsonl"
 SAMPLES = "samples.jsonl"
 SAMPLER_INFO = "sampler.json"
+PROCESSES = "processes.jsonl"
 LOADGEN_SPEC = "loadgen-spec.json"
 REPORT = "report.json"
 TARGET_LOG = "target.log"

@@ -13,6 +13,7 @@ from profiler.runfolder.meta import Meta, SamplerInfo, parse_meta
 from profiler.runfolder.names import (
     HANDOFFS,
     META,
+    PROCESSES,
     REQUESTS,
     SAMPLER_INFO,
     SAMPLES,
@@ -21,7 +22,14 @@ from profiler.runfolder.names import (
     pyspy_sources,
     pyspy_stacks,
 )
-from profiler.runfolder.records import HandoffSlots, StageEnd, StageProfile, StageStart, parse_stage_event
+from profiler.runfolder.records import (
+    HandoffSlots,
+    ProcessInfo,
+    StageEnd,
+    StageProfile,
+    StageStart,
+    parse_stage_event,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,7 @@ class RunData:
     tallies: dict[int, StageTally]
     samples: SampleTable
     profiles: dict[int, StageProfile] = field(default_factory=dict)
+    processes: tuple[ProcessInfo, ...] = ()  # the target's processes as first seen (processes.jsonl)
 
     def tally(self, stage: int) -> StageTally | None:
         return self.tallies.get(stage)
@@ -137,6 +146,7 @@ def read_run(folder: Path) -> RunData:
         tallies=tallies,
         samples=samples,
         profiles=read_profiles(folder),
+        processes=tuple(p for d in read_jsonl(folder / PROCESSES) if (p := ProcessInfo.parse(d)) is not None),
     )
 
 

@@ -156,6 +156,34 @@ class ProcessSample:
     pid: int
     cpu: float  # % of one core
     rss: int  # bytes
+    threads: int | None = None  # absent before profiler 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """A process of the target's tree as the sampler first saw it: one line of processes.jsonl.
+    What tells the serving shape apart (a gunicorn master and its workers, uvicorn's spawned
+    workers, a model server's helpers) is in the names and command lines, which are gone once
+    the target stops, so they are kept. Secrets in the command line are masked before writing."""
+
+    pid: int
+    ppid: int
+    name: str
+    exe: str
+    cmdline: tuple[str, ...]
+    t: float  # first seen, epoch seconds
+
+    def line(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":")) + "\n"
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> ProcessInfo | None:
+        """A processes.jsonl line, or None for a damaged one."""
+        pid, ppid, cmd = d.get("pid"), d.get("ppid"), d.get("cmdline")
+        if not isinstance(pid, int) or not isinstance(ppid, int) or not isinstance(cmd, list):
+            return None
+        return cls(pid, ppid, str(d.get("name") or ""), str(d.get("exe") or ""), tuple(map(str, cmd)),
+                   _num(d.get("t")) or 0.0)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -182,7 +210,7 @@ class MachineSample:
 
 @dataclass(slots=True)
 class Sample:
-    """One line of samples.jsonl (format 2: `per_process` a list of {pid, cpu, rss})."""
+    """One line of samples.jsonl (format 2: `per_process` a list of {pid, cpu, rss, threads})."""
 
     t: float
     target: TreeSample

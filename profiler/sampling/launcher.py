@@ -9,7 +9,7 @@ from pathlib import Path
 
 from profiler.errors import ProfilerError
 from profiler.procutil import child_preexec, stop_process_group
-from profiler.runfolder.names import SAMPLER_INFO, SAMPLER_LOG, SAMPLES
+from profiler.runfolder.names import PROCESSES, SAMPLER_INFO, SAMPLER_LOG, SAMPLES
 
 
 class SamplerProcess:
@@ -17,6 +17,7 @@ class SamplerProcess:
         argv = [sys.executable, "-m", "profiler.sampling.process", "--target", str(target_pid)]
         argv += ["--owner", str(os.getpid()), "--interval", str(interval_s)]
         argv += ["--out", str(folder / SAMPLES), "--info", str(folder / SAMPLER_INFO)]
+        argv += ["--processes", str(folder / PROCESSES)]
         if not gpu:
             argv.append("--no-gpu")
         log = (folder / SAMPLER_LOG).open("ab")

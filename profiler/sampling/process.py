@@ -22,7 +22,9 @@ import psutil
 
 from profiler.errors import SamplerUnavailable
 from profiler.runfolder.meta import GpuInfo, RaplInfo, SamplerInfo
-from profiler.runfolder.records import MachineSample, ProcessSample, Sample, TreeSample
+from profiler.runfolder.records import MachineSample, ProcessInfo, ProcessSample, Sample, TreeSample
+from profiler.sampling.cpulimit import cpu_limit
+from profiler.secrets import mask_argv
 
 CHILD_REFRESH_S = 1.0
 FLUSH_EVERY_S = 0.5
@@ -90,9 +92,24 @@ class TreeSampler:
                     (tree.ctx_invol or 0) + ctx.involuntary,
                 )
                 assert tree.per_process is not None
-                tree.per_process.append(ProcessSample(pid, round(pct, 2), mem))
+                tree.per_process.append(ProcessSample(pid, round(pct, 2), mem, nth))
         tree.cpu = round(tree.cpu, 2)
         return tree
+
+
+def describe(pid: int) -> ProcessInfo | None:
+    """Name, executable and (masked) command line of one process; None once it is gone."""
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            name, ppid, cmdline = proc.name(), proc.ppid(), proc.cmdline()
+            try:
+                exe = proc.exe()
+            except psutil.AccessDenied:
+                exe = ""
+    except psutil.Error:
+        return None
+    return ProcessInfo(pid, ppid, name, exe, mask_argv(cmdline), round(time.time(), 3))
 
 
 def tree_pids(root: psutil.Process) -> list[int]:
@@ -172,12 +189,20 @@ class Trees:
     pids: list[int] = field(default_factory=list)
     gen_pids: list[int] = field(default_factory=list)
     refreshed: float = -CHILD_REFRESH_S
+    seen: set[int] = field(default_factory=set)
 
-    def refresh(self, now: float) -> None:
+    def refresh(self, now: float) -> list[ProcessInfo]:
+        """Refresh both trees once a second; the target's processes not seen before."""
         if now - self.refreshed < CHILD_REFRESH_S:
-            return
+            return []
         self.refreshed = now
         self.pids = tree_pids(self.target)
+        new = [info for pid in self.pids if pid not in self.seen and (info := describe(pid)) is not None]
+        self.seen.update(self.pids)
+        self._refresh_generator()
+        return new
+
+    def _refresh_generator(self) -> None:
         if self.owner is None:
             return
         skip = set(self.pids) | {os.getpid()}
@@ -200,7 +225,14 @@ def run(args: argparse.Namespace) -> int:
     parent = os.getppid()
     ncpu = psutil.cpu_count() or 1
     gpu, rapl, gpu_info, rapl_info = _open_devices(args.gpu)
-    info = SamplerInfo(interval_s=args.interval, ncpu=ncpu, target_pid=args.target, gpu=gpu_info, rapl=rapl_info)
+    info = SamplerInfo(
+        interval_s=args.interval,
+        ncpu=ncpu,
+        cpu_limit=cpu_limit(args.target),
+        target_pid=args.target,
+        gpu=gpu_info,
+        rapl=rapl_info,
+    )
     Path(args.info).write_text(info.model_dump_json(indent=2) + "\n")
     try:
         trees = Trees(psutil.Process(args.target), psutil.Process(args.owner) if args.owner else None)
@@ -209,13 +241,14 @@ def run(args: argparse.Namespace) -> int:
     target_sampler, gen_sampler, machine = TreeSampler(), TreeSampler(), MachineClock(ncpu)
     ticker = Ticker(args.interval)
     last_flush = time.monotonic()
-    with Path(args.out).open("a") as fh:
+    with Path(args.out).open("a") as fh, Path(args.processes).open("a") as inventory:
         try:
             while not stop:
                 dt = ticker.wait()
                 if os.getppid() != parent or not trees.target.is_running():
                     break
-                trees.refresh(ticker.last)
+                for info_line in trees.refresh(ticker.last):
+                    inventory.write(info_line.line())
                 sample = Sample(
                     t=round(time.time(), 4),
                     target=target_sampler.sample(trees.pids, dt, detail=True),
@@ -231,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
                 fh.write(sample.line())
                 if ticker.last - last_flush >= FLUSH_EVERY_S:
                     fh.flush()
+                    inventory.flush()
                     last_flush = ticker.last
         finally:
             if gpu is not None:
@@ -262,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interval", type=float, default=0.1)
     p.add_argument("--out", required=True)
     p.add_argument("--info", required=True)
+    p.add_argument("--processes", required=True, help="processes.jsonl: the target's processes, first seen")
     p.add_argument("--no-gpu", dest="gpu", action="store_false")
     return run(p.parse_args(argv))
 

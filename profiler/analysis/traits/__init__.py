@@ -14,10 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from profiler.analysis.evidence import CpuBound, Finding, GpuBound, TraitEvidence
+from profiler.analysis.evidence import (
+    ConcurrencyCapped,
+    CpuBound,
+    EventLoopBlocked,
+    Finding,
+    GpuBound,
+    IoBound,
+    LatencyFloor,
+    StreamingResponses,
+    TraitEvidence,
+)
 from profiler.analysis.signals import Signals
 from profiler.analysis.traits.hardware import gpu_bound, gpu_underutilized, memory_growth
 from profiler.analysis.traits.latency import cold_start, dominant_handoff, streaming_responses, tail_heavy
+from profiler.analysis.traits.network import latency_floor
 from profiler.analysis.traits.plateau import (
     concurrency_capped,
     cpu_bound,
@@ -68,6 +79,7 @@ __all__ = [
     "MEMORY_MIN_GROWTH_MB",
     "MEMORY_MIN_R2",
     "MULTI_CORE_PROCESS",
+    "OVERRIDES",
     "PROBE_FAST",
     "PROBE_WAITS",
     "RETROGRADE_DROP",
@@ -87,7 +99,9 @@ __all__ = [
     "gpu_bound",
     "gpu_underutilized",
     "io_bound",
+    "latency_floor",
     "memory_growth",
+    "reconcile",
     "retrograde_scaling",
     "stateful_sessions",
     "streaming_responses",
@@ -107,16 +121,42 @@ RULES: tuple[Callable[[Signals], Finding[TraitEvidence] | None], ...] = (
     errors_under_load,
     retrograde_scaling,
     dominant_handoff,
+    latency_floor,
 )
+
+# One coherent verdict: when traits claim the same thing, the one whose evidence explains it wins
+# and the others are dropped (so no two recommendations contradict). (winner, losers, why), in order.
+OVERRIDES: tuple[tuple[type[TraitEvidence], tuple[type[TraitEvidence], ...], str], ...] = (
+    (
+        GpuBound,
+        (CpuBound, ConcurrencyCapped, EventLoopBlocked, IoBound),
+        "The GPU sets the plateau; host CPU busy meanwhile is mostly the host waiting on it (CUDA spin-waits), "
+        "and adding workers or threads cannot raise a saturated GPU's throughput.",
+    ),
+    (
+        CpuBound,
+        (ConcurrencyCapped, EventLoopBlocked, IoBound),
+        "A saturated CPU explains the plateau; a cap on concurrency cannot be read while the CPU is full.",
+    ),
+    (
+        LatencyFloor,
+        (IoBound, StreamingResponses),
+        "The late last byte is TCP's delayed ACK, not waiting in the app nor a streamed body.",
+    ),
+)
+
+
+def reconcile(found: list[Finding[TraitEvidence]]) -> list[Finding[TraitEvidence]]:
+    """Drop the traits an OVERRIDES winner explains."""
+    for winner, losers, _why in OVERRIDES:
+        if any(isinstance(f.data, winner) for f in found):
+            found = [f for f in found if not isinstance(f.data, losers)]
+    return found
 
 
 def find_traits(signals: Signals, memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB) -> list[Finding[TraitEvidence]]:
     """Every trait the run shows, most confident first, each with its typed evidence."""
-    found = [f for rule in RULES if (f := rule(signals)) is not None]
-    if any(isinstance(f.data, GpuBound) for f in found):
-        # The GPU sets the plateau; CPU busy at the same time is mostly the host waiting on it
-        # (CUDA's synchronize spin-waits), not a CPU bottleneck.
-        found = [f for f in found if not isinstance(f.data, CpuBound)]
+    found = reconcile([f for rule in RULES if (f := rule(signals)) is not None])
     cold = cold_start(signals)
     if cold is not None:
         found.append(cold)

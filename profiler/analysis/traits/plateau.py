@@ -3,9 +3,11 @@ waiting scales, and throughput that falls past a peak."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from profiler.analysis.evidence import (
+    CapCause,
     ConcurrencyCapped,
     CpuBound,
     CpuScope,
@@ -25,20 +27,39 @@ from profiler.analysis.traits.thresholds import (
     IO_CPU_SHARE,
     IO_EFFICIENCY,
     MULTI_CORE_PROCESS,
+    POOL_FULL,
     PROBE_FAST,
     PROBE_WAITS,
     RETROGRADE_DROP,
 )
 
 
-def _scope_text(scope: CpuScope, signals: Signals) -> str:
+def _scope_text(scope: CpuScope, signals: Signals, budget: float) -> str:
+    server = signals.server
     if scope == "all-cores":
-        return "all cores"
+        left = f", {budget:.0f}% left by the load generator and others" if budget < signals.cores * 100 - 1 else ""
+        return f"all {signals.cores:g} cores the target may use (tree {budget:.0f}% budget{left})"
     if scope == "multi-core-process":
         return "several cores in one process (native threads, not the GIL)"
-    if signals.processes > 1:
-        return f"one core per worker process ({signals.processes} processes, {signals.ncpu} cores)"
+    workers = server.workers if server is not None else signals.processes
+    if workers > 1:
+        return f"one core per worker process ({workers} workers, {signals.cores:g} cores)"
+    if server is not None and server.language == "other":
+        return "one core (one process, one thread at a time)"
     return "one core (the GIL: one Python process)"
+
+
+def cpu_budget(signals: Signals, on: Sequence[StageSignal]) -> float:
+    """CPU (% of one core) the target could have used on the plateau: the cores it may use, less
+    what the load generator and other processes took from the machine meanwhile."""
+    cores = signals.cores * 100.0
+    loadgen = mean_opt([s.loadgen_cpu for s in on]) or 0.0
+    machine = mean_opt([s.machine_cpu for s in on])
+    tree = mean_opt([s.cpu for s in on]) or 0.0
+    if machine is None:
+        return max(CPU_IDLE, min(cores, signals.ncpu * 100.0 - loadgen))
+    others = max(0.0, machine * signals.ncpu - tree - loadgen)
+    return max(CPU_IDLE, min(cores, signals.ncpu * 100.0 - loadgen - others))
 
 
 def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
@@ -50,20 +71,24 @@ def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
     tree = mean_opt([s.cpu for s in on])
     if busiest is None or tree is None:
         return None
-    all_cores = 100.0 * signals.ncpu
+    budget = cpu_budget(signals, on)
     one_core = busiest >= CPU_SATURATED
-    every_core = tree >= CPU_SATURATED / 100 * all_cores
+    # The whole tree against what it could use: a multi-worker server saturates the machine
+    # with no single process near a full core.
+    every_core = tree >= CPU_IDLE and tree >= CPU_SATURATED / 100 * budget
     if not (one_core or every_core):
         return None
     scope: CpuScope = (
         "all-cores" if every_core else "multi-core-process" if busiest >= MULTI_CORE_PROCESS else "one-core"
     )
-    saturation = max(busiest / 100.0, tree / all_cores)
+    saturation = max(busiest / 100.0, tree / budget)
     confidence = 0.55 + 0.3 * min(1.0, (saturation - 0.7) / 0.3) + 0.1 * (p.growth < 1.05)
-    top = signals.top_function  # py-spy's
+    top, server = signals.top_function, signals.server
+    where = f" The busiest process was {server.busiest_process}." if server and server.busiest_process else ""
     summary = (
         f"Throughput plateaued at {p.rps:.0f} rps from {users_text(p.users)} on while the target's CPU was "
-        f"saturated on {_scope_text(scope, signals)}." + (f" py-spy: the top on-CPU function was {top}." if top else "")
+        f"saturated on {_scope_text(scope, signals, budget)}.{where}"
+        + (f" py-spy: the top on-CPU function was {top}." if top else "")
     )
     return finding(
         CpuBound(
@@ -74,6 +99,11 @@ def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
             tree_cpu_pct=tree,
             ncpu=signals.ncpu,
             top_function=top,
+            cores_available=signals.cores,
+            cpu_budget_pct=budget,
+            busiest_process=server.busiest_process if server else None,
+            workers=server.workers if server else None,
+            python=None if server is None or server.language == "unknown" else server.language == "python",
         ),
         confidence,
         summary,
@@ -136,16 +166,33 @@ def _idle_plateau(signals: Signals) -> _IdlePlateau | None:
     return _IdlePlateau(p, on, busiest, slow_probe(on), light, p.rps * light.p50 / 1000.0)
 
 
+def closeness(measured: float, expected: float) -> float:
+    """1 when `measured` equals `expected`, falling linearly to 0 at twice (or zero) it."""
+    return max(0.0, 1.0 - abs(measured / expected - 1.0)) if expected > 0 else 0.0
+
+
+def pool_slots(signals: Signals) -> int | None:
+    """The server's own slots when it serves from a pool of workers (x threads), else None."""
+    server = signals.server
+    if server is None or server.model not in ("sync-pool", "threaded-pool"):
+        return None
+    return server.slots
+
+
 def event_loop_blocked(signals: Signals) -> Finding[EventLoopBlocked] | None:
     idle = _idle_plateau(signals)
     if idle is None or idle.probe is None or idle.probe[1] < PROBE_WAITS:
         return None
+    server = signals.server
+    if server is not None and server.model not in ("event-loop", "unknown"):
+        return None  # a worker pool: the probe waits for a free worker; concurrency-capped says so
+    loops = server.workers if server is not None and server.model == "event-loop" and server.workers else 1
     rps, probe, in_service = idle.plateau.rps, idle.probe, idle.in_service
-    confidence = 0.6 + 0.15 * (0.6 <= in_service <= 1.6) + 0.1 * min(1.0, probe[1])
     share = signals.blocking_on_loop_share
     spied = share is not None and share >= BLOCKING_SHARE
-    if spied:
-        confidence += 0.15
+    # Each blocked loop serves one request at a time: in service ~ loops is the signature.
+    confidence = 0.45 + 0.2 * closeness(in_service, loops) + 0.1 * min(1.0, probe[1]) + 0.15 * spied
+    confidence += 0.1 * (server is not None and server.model == "event-loop")
     where = (
         f" py-spy: {share:.0%} of samples in a blocking call on the loop"
         + (f" ({signals.blocking_function})" if signals.blocking_function else "")
@@ -154,8 +201,9 @@ def event_loop_blocked(signals: Signals) -> Finding[EventLoopBlocked] | None:
         else ""
     )
     summary = (
-        f"Throughput plateaued at {rps:.0f} rps (about 1/service time: {in_service:.1f} request in service) "
-        f"with CPU at {idle.busiest:.0f}%, and a free probe request waited {probe[0]:.0f} ms like the real ones.{where}"
+        f"Throughput plateaued at {rps:.0f} rps (about 1/service time per loop: {in_service:.1f} requests in service, "
+        f"{loops} event loop{'s' if loops != 1 else ''}) with CPU at {idle.busiest:.0f}%, and a free probe request "
+        f"waited {probe[0]:.0f} ms like the real ones.{where}"
     )
     return finding(
         EventLoopBlocked(
@@ -167,38 +215,75 @@ def event_loop_blocked(signals: Signals) -> Finding[EventLoopBlocked] | None:
             probe_to_request=probe[1],
             blocking_on_loop_share=share,
             blocking_function=signals.blocking_function,
+            loops=loops,
+            python=None if server is None or server.language == "unknown" else server.language == "python",
         ),
         confidence,
         summary,
+    )
+
+
+def _cap_cause(signals: Signals, idle: _IdlePlateau) -> tuple[CapCause, float] | None:
+    """What caps concurrency, and the confidence it deserves; None when the loop is blocked instead."""
+    slots, probe = pool_slots(signals), idle.probe
+    fast = 1.0 - min(1.0, probe[1] / PROBE_WAITS) if probe is not None else 0.0  # 1: answered at once
+    if slots is not None and idle.in_service >= POOL_FULL * slots:
+        # Every worker busy: even the probe waits for a free one, so its delay confirms it.
+        return "worker-pool", 0.55 + 0.35 * closeness(idle.in_service, slots) + 0.05 * (fast == 0.0)
+    if probe is not None and probe[1] >= PROBE_WAITS:
+        return None  # the probe queued like the real requests with free slots: a blocked loop
+    cause: CapCause = "inner-limit" if signals.server is not None and signals.server.model != "unknown" else "unknown"
+    return cause, 0.4 + 0.35 * fast + 0.1 * (probe is not None and probe[1] < PROBE_FAST)
+
+
+def _cap_summary(cause: CapCause, idle: _IdlePlateau, signals: Signals, slots: int | None) -> str:
+    rps, probe = idle.plateau.rps, idle.probe
+    head = f"Throughput plateaued at {rps:.0f} rps with CPU at {idle.busiest:.0f}%: about {idle.in_service:.1f} requests in service at once"
+    if cause == "worker-pool" and signals.server is not None:
+        return (
+            f"{head}, the {slots} slots of {signals.server.server}'s worker pool "
+            f"({signals.server.workers} workers x {signals.server.threads_per_worker} thread{"s" if signals.server.threads_per_worker != 1 else ""}): every worker is busy, "
+            f"so requests (the probe too{f', {probe[0]:.0f} ms' if probe else ''}) queue for a free one."
+        )
+    inside = f", below the server's {slots} slots" if slots else ""
+    return (
+        f"{head}{inside}, while the app still answered a probe {'at once' if probe else '(no probe)'}: "
+        "a cap inside the app (a lock, a small pool, a semaphore, one worker)."
     )
 
 
 def concurrency_capped(signals: Signals) -> Finding[ConcurrencyCapped] | None:
     idle = _idle_plateau(signals)
-    if idle is None or (idle.probe is not None and idle.probe[1] >= PROBE_WAITS):
-        return None  # the loop itself is blocked: event-loop-blocked says so
-    rps, probe, light, top = idle.plateau.rps, idle.probe, idle.light, idle.on[-1]
-    confidence = 0.75 if probe is not None and probe[1] < PROBE_FAST else 0.45
+    if idle is None:
+        return None
+    found = _cap_cause(signals, idle)
+    if found is None:
+        return None
+    cause, confidence = found
+    slots, server = pool_slots(signals), signals.server
+    probe, light, top = idle.probe, idle.light, idle.on[-1]
     handler = mean_opt([s.handler_p50 for s in idle.on])
     outside = ""
     if handler is not None and top.p50 > 0 and light.handler_p50 is not None and handler < 2 * light.handler_p50:
         outside = f" The handler's own time stayed near {handler:.0f} ms while latency rose to {top.p50:.0f} ms: requests queue before the handler."
-    summary = (
-        f"Throughput plateaued at {rps:.0f} rps with CPU at {idle.busiest:.0f}% while the app still answered a "
-        f"probe {'at once' if probe else '(no probe)'}: about {idle.in_service:.1f} requests are served at a time "
-        f"(a lock, a small pool or one worker).{outside}"
-    )
     return finding(
         ConcurrencyCapped(
-            plateau_rps=rps,
+            plateau_rps=idle.plateau.rps,
             in_service=idle.in_service,
             busiest_process_cpu_pct=idle.busiest,
             probe_p50_ms=probe[0] if probe else None,
             probe_to_request=probe[1] if probe else None,
             handler_p50_ms=handler,
+            cause=cause,
+            slots=slots,
+            service_ms=light.p50,
+            server=server.server if server else None,
+            worker_class=server.worker_class if server else None,
+            workers=server.workers if server else None,
+            threads_per_worker=server.threads_per_worker if server else None,
         ),
         confidence,
-        summary,
+        _cap_summary(cause, idle, signals, slots) + outside,
     )
 
 

@@ -7,6 +7,7 @@ CPU_IDLE = 50.0  # busiest process below half a core at the plateau: something e
 MULTI_CORE_PROCESS = 150.0  # one process above 1.5 cores runs native threads: not GIL-bound
 PROBE_WAITS = 0.3  # probe p50 >= 30% of a real request's p50: the loop itself is queueing
 PROBE_FAST = 0.2  # probe p50 < 20% of a real request's: the app still answers at once
+POOL_FULL = 0.6  # requests in service >= 60% of the server's slots at an idle plateau: the pool is the cap
 BLOCKING_SHARE = 0.3  # py-spy: share of samples in a blocking call on the loop that confirms it
 IO_CPU_SHARE = 0.25  # CPU time per request < 25% of its latency: mostly waiting
 IO_EFFICIENCY = 0.5  # throughput grew at least half as fast as concurrency
@@ -23,3 +24,6 @@ MEMORY_MIN_R2 = 0.8
 GPU_BUSY = 85.0
 GPU_IDLE = 40.0
 STREAM_TTFB_SHARE = 0.3
+FLOOR_MIN_MS = 30.0  # headers-to-last-byte wait of a small body: Linux's delayed ACK is 40 ms
+FLOOR_MAX_MS = 60.0
+FLOOR_MAX_BYTES = 65536.0  # a body this small crosses loopback in well under a millisecond

@@ -12,12 +12,13 @@ from profiler.runfolder.engine.requests import (
     StageHandoffs,
     StageTally,
 )
-from profiler.runfolder.engine.samples import SampleTable, TreeFigures, WindowFigures
+from profiler.runfolder.engine.samples import ProcessFigures, SampleTable, TreeFigures, WindowFigures
 
 __all__ = [
     "Distribution",
     "HandoffTally",
     "RequestTable",
+    "ProcessFigures",
     "SampleTable",
     "StageHandoffs",
     "StageTally",

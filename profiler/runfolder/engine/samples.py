@@ -21,13 +21,15 @@ _FLAT = {
     "loadgen_cpu": pl.Float64,
     "machine_cpu": pl.Float64,
 }
-_PROCS = {"t": pl.Float64, "pid": pl.Int64, "cpu": pl.Float64, "rss": pl.Float64}
+_PROCS = {"t": pl.Float64, "pid": pl.Int64, "cpu": pl.Float64, "rss": pl.Float64, "threads": pl.Float64}
 _NDJSON: dict[str, pl.DataType | type[pl.DataType]] = {
     "t": pl.Float64,
     "target": pl.Struct(
         {
             **{k: pl.Float64 for k in _TREE},
-            "per_process": pl.List(pl.Struct({"pid": pl.Int64, "cpu": pl.Float64, "rss": pl.Float64})),
+            "per_process": pl.List(
+                pl.Struct({"pid": pl.Int64, "cpu": pl.Float64, "rss": pl.Float64, "threads": pl.Float64})
+            ),
         }
     ),
     "loadgen": pl.Struct({"cpu": pl.Float64}),
@@ -47,6 +49,15 @@ class WindowFigures:
     sockets_max: float | None
     loadgen_cpu_mean: float | None
     machine_cpu_mean: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessFigures:
+    """One process of the target's tree over a window."""
+
+    pid: int
+    cpu_mean: float  # % of one core
+    threads_max: int | None  # None in folders written before threads were sampled per process
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,7 @@ def _flatten(lines: Iterable[Mapping[str, Any]]) -> tuple[pl.DataFrame, pl.DataF
                     ("pid", float(str(pid))),
                     ("cpu", _num(p.get("cpu"))),
                     ("rss", _num(p.get("rss"))),
+                    ("threads", _num(p.get("threads"))),
                 ):
                     procs[k].append(v)
     return pl.DataFrame(flat, schema=_FLAT), pl.DataFrame(procs, schema=_PROCS)
@@ -207,6 +219,18 @@ class SampleTable:
             processes_max=top("procs"),
             ctx_vol=delta("ctx_vol"),
             ctx_invol=delta("ctx_invol"),
+        )
+
+    def processes(self, start: float | None = None, end: float | None = None) -> tuple[ProcessFigures, ...]:
+        """Each process of the tree (inside the window when given), busiest first."""
+        c = pl.col
+        rows = self._procs if start is None or end is None else self._procs.filter(c("t").is_between(start, end))
+        per_pid = (
+            rows.group_by("pid").agg(c("cpu").mean(), c("threads").max()).sort(["cpu", "pid"], descending=[True, False])
+        )
+        return tuple(
+            ProcessFigures(int(pid), float(cpu or 0.0), int(th) if th is not None else None)
+            for pid, cpu, th in per_pid.select("pid", "cpu", "threads").iter_rows()
         )
 
     def rss_series(self) -> tuple[tuple[float, float], ...]:
