@@ -242,7 +242,7 @@ def _cap_summary(cause: CapCause, idle: _IdlePlateau, signals: Signals, slots: i
     if cause == "worker-pool" and signals.server is not None:
         return (
             f"{head}, the {slots} slots of {signals.server.server}'s worker pool "
-            f"({signals.server.workers} workers x {signals.server.threads_per_worker} thread{"s" if signals.server.threads_per_worker != 1 else ""}): every worker is busy, "
+            f"({signals.server.workers} workers x {signals.server.threads_per_worker} thread{'s' if signals.server.threads_per_worker != 1 else ''}): every worker is busy, "
             f"so requests (the probe too{f', {probe[0]:.0f} ms' if probe else ''}) queue for a free one."
         )
     inside = f", below the server's {slots} slots" if slots else ""
