@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from profiler.serving import ProcessCode as ProcessCode
 from profiler.serving import ServerInfo as ServerInfo  # re-exported: report.json's `target.server`
 from profiler.serving import ServingModel as ServingModel
 
@@ -59,7 +60,16 @@ class TargetInfo(_Model):
     command: str | None = Field(None, description="The --launch command, or the attached process's command line.")
     pid: int | None = Field(None, ge=1, description="Root pid of the target's process tree.")
     attached: bool = Field(description="True when attached with --pid (never stopped by us).")
-    ready_after_s: float | None = Field(None, ge=0, description="Seconds from launch until the URL answered.")
+    ready_after_s: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds from launch until the target was ready: the probe path answered, or without a "
+        "probe the port accepted connections (the endpoint itself is never used, so its cold start stays visible).",
+    )
+    first_request_ms: float | None = Field(None, ge=0, description="Latency of the run's first request.")
+    requests_to_settle: int | None = Field(
+        None, ge=0, description="Requests until five in a row stayed within 2x the steady p50."
+    )
     exit_code: int | None = Field(None, description="Exit code if the target exited during the run.")
     server: ServerInfo | None = Field(None, description="The serving shape; null when no process was seen.")
 
@@ -72,19 +82,19 @@ class StageReport(_Model):
     rate: float | None = Field(None, gt=0, description="Arrivals per second asked for (open model).")
     measured_s: float = Field(ge=0, description="Wall time the stage really ran (not the plan's length).")
     completed: bool = Field(description="False when the run stopped inside this stage.")
-    requests: int = Field(ge=0, description="Main requests completed in the stage (probe requests excluded).")
-    rps: float = Field(ge=0, description="Achieved throughput: requests / duration.")
-    ok_rps: float = Field(ge=0, description="Throughput of successful requests only.")
-    unsent: int = Field(
-        0,
-        ge=0,
-        description="Open model: arrivals the load generator could not send (all its slots busy); failures with no latency, not in `requests`.",
+    requests: int = Field(ge=0, description="Main requests sent in the stage, each with its outcome (probe apart).")
+    offered_rps: float = Field(0.0, ge=0, description="Offered load: arrivals attempted (sent or unsent) per second.")
+    rps: float = Field(
+        ge=0, description="Completed throughput: responses (any status) received within the stage's window per second."
     )
+    ok_rps: float = Field(ge=0, description="Completed throughput of successful responses (HTTP < 400) only.")
+    unsent: int = Field(
+        0, ge=0, description="Open model: arrivals the generator could not send (all slots busy); not in `requests`."
+    )
+    in_flight_at_end: int | None = Field(None, ge=0, description="Open model: requests in flight as the stage ended.")
     latency: LatencyStats = Field(description="Client-side latency, request sent to last byte read.")
     ttfb: LatencyStats = Field(description="Time to first byte (response headers received).")
-    error_rate: float = Field(
-        ge=0, le=1, description="Share of requests that failed (connection error, timeout, HTTP >= 400)."
-    )
+    error_rate: float = Field(ge=0, le=1, description="The app's error rate: share of `requests` that failed.")
     errors: dict[str, int] = Field(default_factory=dict, description="Failures by kind (exception name or 'HTTP 503').")
     statuses: dict[str, int] = Field(default_factory=dict, description="Responses by HTTP status ('0' = no response).")
     bytes_per_request: float = Field(ge=0, description="Mean response body size.")
@@ -351,6 +361,9 @@ class CodeStage(_Model):
         description="Share of busy time the GIL was held (--pyspy-gil: the second half of the stage recorded with py-spy --gil).",
     )
     speedscope: str | None = Field(None, description="Flame graph file in the run folder (open at speedscope.app).")
+    processes: list[ProcessCode] = Field(
+        default_factory=list, description="Each process py-spy sampled, busiest first (when it saw several)."
+    )
 
 
 class CodeSection(_Model):

@@ -50,3 +50,12 @@ class ServerInfo(_Model):
         None, description="Where that figure came from (machine, CPU affinity, cgroup quota)."
     )
     evidence: list[str] = Field(default_factory=list, description="How each part was found.")
+
+
+class ProcessCode(_Model):
+    """One process of the tree as py-spy saw it during a profiled stage."""
+
+    pid: int | None = Field(None, description="Its pid (null when py-spy did not name processes).")
+    command: str = Field(description="Its command line as py-spy read it, cut to 80 characters.")
+    busy_share: float = Field(ge=0, le=1, description="Its busy (non-waiting) samples, as a share of all samples.")
+    top_function: str | None = Field(None, description="Its top function by self time.")

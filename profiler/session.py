@@ -286,7 +286,8 @@ class Session:
         self.view.phase(f"waiting for {config.url}")
         # wait_ready polls in small steps and gives up (None) once Ctrl-C has set the flag; the
         # signal handler itself never raises, so teardown stays in order.
-        ready = wait_ready(target, config.url, config.ready_timeout_s, lambda: self.interrupted)
+        probe = config.probe_path if config.probe else None
+        ready = wait_ready(target, config.url, config.ready_timeout_s, lambda: self.interrupted, probe)
         self.meta.target.ready_after_s = round(ready, 3) if ready is not None else None
         self._save_meta()
         return target

@@ -10,13 +10,14 @@ from __future__ import annotations
 import http.client
 import os
 import shlex
+import socket
 import ssl
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
@@ -66,8 +67,6 @@ def launch(command: str, log_path: Path, cwd: Path | None = None) -> Target:
         raise ConfigError("--launch command is empty.", "give the command that starts your app")
     if cwd is not None and not cwd.is_dir():
         raise ConfigError(f"--cwd '{cwd}' is not a folder.", "give the folder the --launch command runs in")
-    if cwd is not None and not cwd.is_dir():
-        raise ConfigError(f"--cwd '{cwd}' is not a folder.", "give the folder the --launch command runs in")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     log = log_path.open("ab")
     try:
@@ -113,6 +112,17 @@ def attach(pid: int) -> Target:
     return Target(pid=pid, command=cmd or None)
 
 
+def _listening(url: str, timeout_s: float) -> bool:
+    """The target accepts a TCP connection on the URL's port."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def _answers(url: str, timeout_s: float) -> bool:
     parts = urlsplit(url)
     conn: http.client.HTTPConnection
@@ -134,11 +144,27 @@ def _answers(url: str, timeout_s: float) -> bool:
         conn.close()
 
 
+def ready_check(url: str, probe_path: str | None) -> Callable[[], bool]:
+    """How readiness is checked without touching the endpoint: the probe path answers (any HTTP
+    status), or without a probe the port accepts connections. A GET to the endpoint itself would
+    absorb a lazily loaded model's cold start, and hide it from the report."""
+    if probe_path is None:
+        return lambda: _listening(url, timeout_s=2.0)
+    parts = urlsplit(url)
+    probe_url = urlunsplit((parts.scheme, parts.netloc, probe_path, "", ""))
+    return lambda: _answers(probe_url, timeout_s=2.0)
+
+
 def wait_ready(
-    target: Target, url: str, timeout_s: float, cancelled: Callable[[], bool] = lambda: False
+    target: Target,
+    url: str,
+    timeout_s: float,
+    cancelled: Callable[[], bool] = lambda: False,
+    probe_path: str | None = None,
 ) -> float | None:
-    """Block until `url` answers; return seconds waited (None if cancelled). Raise if the target
-    exits or stays silent."""
+    """Block until the target is ready (`ready_check`); return seconds waited (None if cancelled).
+    Raise if the target exits or stays silent."""
+    ready = ready_check(url, probe_path)
     start = time.monotonic()
     while not cancelled():
         code = target.exit_code()
@@ -149,7 +175,7 @@ def wait_ready(
                 + (f"; its last output: {tail}" if tail else "."),
                 "run the --launch command by hand to see why it fails",
             )
-        if _answers(url, timeout_s=2.0):
+        if ready():
             return time.monotonic() - start
         if time.monotonic() - start > timeout_s:
             tail = target.tail()

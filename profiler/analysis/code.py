@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from profiler import schema
-from profiler.analysis.stacks import CodeProfile, Frame, parse_collapsed, parse_frame, short_location
-from profiler.runfolder.names import speedscope_relative
-from profiler.runfolder.records import StageProfile
+from profiler.analysis.stacks import CodeProfile, Frame, parse_frame, short_location
 
 SourceLookup = Callable[[str, int], str | None]
 
@@ -43,6 +40,7 @@ WAITING_PYTHON_LEAVES: frozenset[tuple[str, str]] = frozenset(
         ("_try_wait", "subprocess.py"),  # os.waitpid
         ("poll", "multiprocessing/connection.py"),
         ("_recv", "multiprocessing/connection.py"),
+        ("main", "multiprocessing/resource_tracker.py"),  # a helper reading its pipe, all its life
         # A pool thread waking the loop (call_soon_threadsafe): a socket write that mostly
         # waits for the GIL to come back; counting it as CPU would top every threadpool app.
         ("_write_to_self", "asyncio/selector_events.py"),
@@ -242,91 +240,3 @@ def summarize_profile(
         blocking_sites=_ranked(tally.blocking_sites, total, top),
         gil_share=gil_share,
     )
-
-
-# -- the report's code section ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CodeSignals:
-    """What the traits read from py-spy: the last profiled stage with samples, or all None."""
-
-    blocking_on_loop_share: float | None = None
-    idle_share: float | None = None
-    top_function: str | None = None
-    blocking_function: str | None = None
-
-
-def _stage_summary(profile: StageProfile) -> ProfileSummary | None:
-    """The summary of one stage's stacks, with its saved source lines; None without samples."""
-    stacks = parse_collapsed(profile.stacks)
-    if stacks.total_samples == 0:
-        return None
-    sources = profile.sources
-    return summarize_profile(
-        stacks,
-        source=lambda file, line: sources.get(f"{file}:{line}"),
-        # Both halves of the stage ran the same load for the same time: GIL-holding samples
-        # over non-waiting samples is the share of busy time the GIL was held.
-        gil_profile=parse_collapsed(profile.gil_stacks) if profile.gil_stacks is not None else None,
-    )
-
-
-def _shares(items: tuple[FunctionShare, ...]) -> list[schema.FunctionShare]:
-    return [schema.FunctionShare(function=f.function, share=f.share) for f in items]
-
-
-def _code_stage(stage: int, summary: ProfileSummary) -> schema.CodeStage:
-    return schema.CodeStage(
-        stage=stage,
-        samples=summary.total_samples,
-        top_self=_shares(summary.top_self),
-        top_total=_shares(summary.top_total),
-        blocking_sites=_shares(summary.blocking_sites),
-        idle_share=summary.idle_share,
-        blocking_on_loop_share=summary.blocking_on_loop or 0.0,
-        gil_share=summary.gil_share,
-        speedscope=speedscope_relative(stage),
-    )
-
-
-def _signals(summary: ProfileSummary) -> CodeSignals:
-    return CodeSignals(
-        blocking_on_loop_share=summary.blocking_on_loop,
-        idle_share=summary.idle_share,
-        top_function=summary.top_self[0].function if summary.top_self else None,
-        blocking_function=summary.blocking_sites[0].function if summary.blocking_sites else None,
-    )
-
-
-def code_section(
-    profiles: Mapping[int, StageProfile],
-    *,
-    pyspy_on: bool,
-    rate_hz: int | None,
-    notice: str | None,
-) -> tuple[schema.CodeSection, CodeSignals]:
-    """py-spy's stacks per profiled stage, summarised; plus the evidence the traits read.
-
-    `notice` is what the run recorded about py-spy (why it failed), if anything.
-    """
-    if not pyspy_on and not profiles:
-        notice = notice or "Code attribution off (--no-pyspy)."
-    rows: list[schema.CodeStage] = []
-    signals = CodeSignals()
-    for stage, profile in sorted(profiles.items()):
-        summary = _stage_summary(profile)
-        if summary is None:
-            continue
-        rows.append(_code_stage(stage, summary))
-        signals = _signals(summary)
-    if not rows and notice is None and profiles:
-        notice = "py-spy recorded no samples."
-    section = schema.CodeSection(
-        available=bool(rows),
-        notice=notice if not rows else None,
-        profiled_stages=sorted(profiles),
-        rate_hz=rate_hz,
-        per_stage=rows,
-    )
-    return section, signals

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from profiler.analysis.code import CodeSignals
+from profiler.analysis.attribution import CodeSignals
 from profiler.analysis.signals import Signals, StageSignal
 from profiler.runfolder.read import RunData
 from profiler.schema import GpuDeviceStage, HandoffSection, ServerInfo, StageReport

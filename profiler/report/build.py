@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from profiler import __version__
+from profiler.analysis.attribution import code_section
 from profiler.analysis.capacity import capacity_section
-from profiler.analysis.code import code_section
 from profiler.analysis.devices import device_sections
 from profiler.analysis.digest import build_signals
 from profiler.analysis.handoffs import handoff_section
@@ -19,6 +19,7 @@ from profiler.analysis.recommend import recommend
 from profiler.analysis.resources import resource_section
 from profiler.analysis.server import server_of
 from profiler.analysis.traits import find_traits
+from profiler.analysis.traits.latency import warmup
 from profiler.analysis.validity import validity
 from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
 from profiler.runfolder.read import RunData
@@ -81,11 +82,19 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     target = target_info(run, server)
     handoffs = handoff_section(run)
     code, code_signals = code_section(
-        run.profiles, pyspy_on=meta.config.pyspy, rate_hz=meta.config.pyspy_rate, notice=meta.pyspy_notice
+        run.profiles,
+        pyspy_on=meta.config.pyspy,
+        rate_hz=meta.config.pyspy_rate,
+        notice=meta.pyspy_notice,
+        busiest_pid=server.busiest_pid if server else None,
     )
     slo_pct = options.slo.percentile if options.slo else DEFAULT_SLO_PERCENTILE
     signals = build_signals(run, stages, handoffs, slo_pct, gpu.per_stage, gpu.available, code_signals, server)
     findings = find_traits(signals, options.memory_limit_mb)
+    first_ms, settle = warmup(signals)
+    target = target.model_copy(
+        update={"first_request_ms": round(first_ms, 3) if first_ms is not None else None, "requests_to_settle": settle}
+    )
     slo = options.slo
     capacity = capacity_section(
         signals, slo.threshold_ms if slo else None, slo.label() if slo else None, options.peak_rps, options.headroom

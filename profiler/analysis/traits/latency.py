@@ -39,18 +39,41 @@ def _steady_p50(signals: Signals) -> float | None:
     return min(s.p50 for s in stages) if stages else None
 
 
+def requests_to_settle(first: tuple[float, ...], steady: float) -> int:
+    """Requests until five in a row stay within twice the steady p50."""
+    return next((i for i in range(len(first)) if all(x <= 2 * steady for x in first[i : i + 5])), len(first))
+
+
+def warmup(signals: Signals) -> tuple[float | None, int | None]:
+    """(the first request's latency, requests until latency settled), for the report's target."""
+    first, steady = signals.first_latencies, _steady_p50(signals)
+    if not first or steady is None or steady <= 0:
+        return (first[0] if first else None), None
+    return first[0], requests_to_settle(first, steady)
+
+
+def _slow_first(first: tuple[float, ...], steady: float) -> bool:
+    """The very first request alone was slow (a model loaded on first use), and not as one of a
+    tail: it is well above the slowest 1% of the requests that followed it."""
+    rest = sorted(first[1:])
+    p99 = rest[min(len(rest) - 1, int(0.99 * len(rest)))]
+    return first[0] >= COLD_FACTOR * steady and first[0] - steady >= COLD_MIN_MS and first[0] >= 2 * p99
+
+
 def cold_start(signals: Signals) -> Finding[ColdStart] | None:
     first = signals.first_latencies
     steady = _steady_p50(signals)
     if len(first) < 10 or steady is None or steady <= 0:
         return None
-    # The median of the first five, not the max: one inherently slow request (a tail) early on
-    # is not a cold start; a cold start slows every early request.
+    # The median of the first five: a cold start that slows every early request. Or the first
+    # request alone, far above anything after it: what a lazily loaded model's first user meets.
     head = sorted(first[:5])[2]
-    if head < COLD_FACTOR * steady or head - steady < COLD_MIN_MS:
+    slow_head = head >= COLD_FACTOR * steady and head - steady >= COLD_MIN_MS
+    if not slow_head and not _slow_first(first, steady):
         return None
-    settle = next((i for i in range(len(first)) if all(x <= 2 * steady for x in first[i : i + 5])), len(first))
-    confidence = 0.6 + 0.3 * min(1.0, math.log10(head / steady) / 2)
+    settle = requests_to_settle(first, steady)
+    worst = head if slow_head else first[0]
+    confidence = (0.6 if slow_head else 0.55) + 0.3 * min(1.0, math.log10(worst / steady) / 2)
     evidence = ColdStart(
         first_request_ms=first[0],
         median_first_five_ms=head,
@@ -58,9 +81,10 @@ def cold_start(signals: Signals) -> Finding[ColdStart] | None:
         requests_to_settle=settle,
         ready_after_s=signals.ready_after_s,
     )
+    ready = f" The target took {signals.ready_after_s:.1f} s to accept requests." if signals.ready_after_s else ""
     summary = (
         f"The first request took {first[0]:.0f} ms (median of the first five {head:.0f} ms) against a steady "
-        f"{steady:.1f} ms; latency settled after about {settle} requests."
+        f"{steady:.1f} ms; latency settled after about {settle} requests.{ready}"
     )
     return finding(evidence, confidence, summary)
 
