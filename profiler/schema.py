@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from profiler.serving import ProcessCode as ProcessCode
+from profiler.codeschema import CodeSection as CodeSection  # re-exported: report.json's `code`
+from profiler.codeschema import CodeStage as CodeStage
+from profiler.codeschema import FunctionShare as FunctionShare
 from profiler.serving import ServerInfo as ServerInfo  # re-exported: report.json's `target.server`
 from profiler.serving import ServingModel as ServingModel
 
@@ -84,13 +86,9 @@ class StageReport(_Model):
     completed: bool = Field(description="False when the run stopped inside this stage.")
     requests: int = Field(ge=0, description="Main requests sent in the stage, each with its outcome (probe apart).")
     offered_rps: float = Field(0.0, ge=0, description="Offered load: arrivals attempted (sent or unsent) per second.")
-    rps: float = Field(
-        ge=0, description="Completed throughput: responses (any status) received within the stage's window per second."
-    )
+    rps: float = Field(ge=0, description="Completed throughput: responses received in the stage's window per second.")
     ok_rps: float = Field(ge=0, description="Completed throughput of successful responses (HTTP < 400) only.")
-    unsent: int = Field(
-        0, ge=0, description="Open model: arrivals the generator could not send (all slots busy); not in `requests`."
-    )
+    unsent: int = Field(0, ge=0, description="Open model: arrivals the generator could not send (all slots busy).")
     in_flight_at_end: int | None = Field(None, ge=0, description="Open model: requests in flight as the stage ended.")
     latency: LatencyStats = Field(description="Client-side latency, request sent to last byte read.")
     ttfb: LatencyStats = Field(description="Time to first byte (response headers received).")
@@ -296,7 +294,9 @@ class UslFit(_Model):
     kappa: float = Field(description="Coherency (crosstalk) coefficient.")
     lambda_: float = Field(alias="lambda", ge=0, description="Throughput of one user in isolation (rps).")
     n_star: float | None = Field(
-        None, ge=0, description="Concurrency of peak throughput, sqrt((1-sigma)/kappa); null when kappa <= 0."
+        None,
+        ge=0,
+        description="Concurrency of peak throughput, sqrt((1-sigma)/kappa); null when kappa <= 0 or the peak lies below one user.",
     )
     peak_rps: float | None = Field(None, ge=0, description="Predicted throughput at N*.")
     r_squared: float = Field(description="Quality of the fit on the measured points.")
@@ -309,12 +309,29 @@ class UslFit(_Model):
 class CapacitySection(_Model):
     slo: str | None = Field(None, description="The SLO used, e.g. 'p95<=300ms', or null.")
     slo_basis: str = Field(description="How the latency limit was chosen.")
-    latency_limit_ms: float | None = Field(None, ge=0, description="The latency limit applied at the SLO's percentile.")
+    latency_limit_ms: float | None = Field(
+        None,
+        ge=0,
+        description="The latency limit applied at the SLO's percentile; null when not known (no SLO, and no stage "
+        "lighter than the heaviest to take a light-load latency from).",
+    )
     capacity_rps: float | None = Field(
         None, ge=0, description="Highest throughput of a stage that met the limit (per instance)."
     )
     capacity_stage: int | None = Field(None, description="The stage it came from.")
     capacity_users: int | None = Field(None, description="Users in that stage.")
+    capacity_is_lower_bound: bool = Field(
+        False,
+        description="True when the capacity stage is the heaviest load tested and throughput was still rising (no "
+        "plateau): an instance takes at least `capacity_rps`, how much more was not tested.",
+    )
+    limited_by: Literal["latency", "errors"] | None = Field(
+        None,
+        description="What ended capacity: the lightest stage heavier than the capacity stage (any stage, when none "
+        "qualified) failed on its error rate above 1% ('errors', named first) or its latency above the limit "
+        "('latency'); null when no heavier stage failed.",
+    )
+    limiting_stage: int | None = Field(None, description="The stage that `limited_by` speaks of.")
     max_rps: float | None = Field(None, ge=0, description="Highest throughput seen in any stage.")
     knee_users: int | None = Field(None, description="Concurrency past which latency rises faster than throughput.")
     max_tested_users: int | None = Field(None, ge=1, description="Highest concurrency tested (closed model).")
@@ -325,55 +342,6 @@ class CapacitySection(_Model):
     from_unprofiled_stages: bool = Field(
         True, description="True when capacity rests only on stages run without py-spy attached."
     )
-
-
-class FunctionShare(_Model):
-    function: str = Field(description="`name (file.py)`.")
-    share: float = Field(ge=0, le=1, description="Share of samples.")
-
-
-class CodeStage(_Model):
-    stage: int = Field(ge=0, description="Load stage index (a profiled stage).")
-    samples: int = Field(ge=0, description="Stack samples py-spy took.")
-    top_self: list[FunctionShare] = Field(
-        default_factory=list,
-        description="Functions by self (leaf) share of the busy (non-waiting) samples: where the CPU goes.",
-    )
-    top_total: list[FunctionShare] = Field(
-        default_factory=list, description="Functions by inclusive share of the busy (non-waiting) samples."
-    )
-    blocking_sites: list[FunctionShare] = Field(
-        default_factory=list, description="Functions found waiting in a blocking call on the event loop's thread."
-    )
-    idle_share: float = Field(
-        ge=0,
-        le=1,
-        description="Share of thread samples waiting (sleep, select, lock, socket read); with --idle every parked "
-        "pool thread counts, so a large thread pool reads high.",
-    )
-    blocking_on_loop_share: float = Field(
-        ge=0, le=1, description="Share of the event-loop thread's samples spent in a blocking call (the loop stalled)."
-    )
-    gil_share: float | None = Field(
-        None,
-        ge=0,
-        le=1,
-        description="Share of busy time the GIL was held (--pyspy-gil: the second half of the stage recorded with py-spy --gil).",
-    )
-    speedscope: str | None = Field(None, description="Flame graph file in the run folder (open at speedscope.app).")
-    processes: list[ProcessCode] = Field(
-        default_factory=list, description="Each process py-spy sampled, busiest first (when it saw several)."
-    )
-
-
-class CodeSection(_Model):
-    """Where the code spends its time (py-spy)."""
-
-    available: bool = Field(description="Whether py-spy recorded anything.")
-    notice: str | None = Field(None, description="Why not, when unavailable.")
-    profiled_stages: list[int] = Field(default_factory=list, description="Stages during which py-spy was attached.")
-    rate_hz: int | None = Field(None, ge=1, description="Sampling rate.")
-    per_stage: list[CodeStage] = Field(default_factory=list, description="Per profiled stage.")
 
 
 class Report(_Model):

@@ -143,6 +143,7 @@ class SampleTail:
         self.path = path
         self.offset = 0
         self.recent: deque[tuple[float, float]] = deque(maxlen=keep)  # (cpu, rss)
+        self.per_process: deque[dict[int, float]] = deque(maxlen=keep * 2)  # pid -> cpu, last ~2 s
 
     def latest(self) -> LiveSample | None:
         try:
@@ -158,11 +159,22 @@ class SampleTail:
                 try:
                     target = json.loads(line).get("target") or {}
                     self.recent.append((float(target.get("cpu", 0.0)), float(target.get("rss", 0.0))))
-                except (ValueError, AttributeError, TypeError):
+                    procs = target.get("per_process") or []
+                    self.per_process.append({int(p["pid"]): float(p.get("cpu", 0.0)) for p in procs})
+                except (ValueError, AttributeError, TypeError, KeyError):
                     continue
         if not self.recent:
             return None
         return LiveSample(cpu=sum(c for c, _ in self.recent) / len(self.recent), rss=self.recent[-1][1])
+
+    def busiest_pid(self) -> int | None:
+        """The target's process that used the most CPU over the last samples read."""
+        self.latest()
+        totals: dict[int, float] = {}
+        for sample in self.per_process:
+            for pid, cpu in sample.items():
+                totals[pid] = totals.get(pid, 0.0) + cpu
+        return max(totals, key=lambda pid: totals[pid]) if totals and max(totals.values()) > 0 else None
 
 
 class _Stop(Exception):
@@ -304,7 +316,10 @@ class Session:
             except queue.Empty:
                 msg = None
             if isinstance(msg, messages.ProfileStart):
-                self.pyspy.start(target.pid, msg.stage, msg.planned_s)
+                # py-spy follows the process that does the work: --subprocesses does not find
+                # every child (multiprocessing's spawned workers are missed), so it is attached to
+                # the busiest process of the last stage, with its own children.
+                self.pyspy.start(tail.busiest_pid() or target.pid, msg.stage, msg.planned_s)
             self.pyspy.tick()
             if isinstance(msg, messages.Done):
                 return _RUN_STATUS[msg.status]

@@ -533,14 +533,14 @@ def test_stateful_sessions_once_per_client() -> None:
     assert t is not None
     assert t.evidence.values["once_per_client"] is True
     assert t.evidence.values["cookie_responses"] == 64
-    assert t.confidence == pytest.approx(0.8)
+    assert t.confidence == pytest.approx(0.5)  # a cookie alone does not show server state
 
 
 def test_stateful_sessions_cookie_on_every_response() -> None:
     t = T.stateful_sessions(sessions_signals(cookies=77_000))
     assert t is not None
     assert t.evidence.values["once_per_client"] is False
-    assert t.confidence < 0.8
+    assert t.confidence < 0.5
 
 
 def test_stateful_sessions_absent_without_cookies() -> None:

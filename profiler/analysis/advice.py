@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from profiler.analysis import evidence as ev
+from profiler.analysis.signals import StageSignal
 from profiler.schema import CapacitySection, Recommendation, ServerInfo
 
 E = TypeVar("E", bound=ev.TraitEvidence)
@@ -34,13 +35,15 @@ FAMILIES: dict[type[ev.TraitEvidence], tuple[str, str]] = {
 @dataclass(frozen=True, slots=True)
 class AdviceContext:
     """What the rules read: the typed evidence by kind (the last finding of a kind wins), the
-    capacity section, and how the target ran (cores, worker processes, its serving shape)."""
+    capacity section, how the target ran (cores, worker processes, its serving shape), and the
+    measured stages (what a fitted model is checked against)."""
 
     evidence: Mapping[type[ev.TraitEvidence], ev.TraitEvidence]
     capacity: CapacitySection | None
     ncpu: int
     processes: int
     server: ServerInfo | None = None  # None: not known; advice then names no server's options
+    stages: tuple[StageSignal, ...] = ()  # Signals.measured; empty: not known
 
     @classmethod
     def of(
@@ -50,8 +53,9 @@ class AdviceContext:
         ncpu: int,
         processes: int,
         server: ServerInfo | None = None,
+        stages: Sequence[StageSignal] = (),
     ) -> AdviceContext:
-        return cls({type(f.data): f.data for f in findings}, capacity, ncpu, processes, server)
+        return cls({type(f.data): f.data for f in findings}, capacity, ncpu, processes, server, tuple(stages))
 
     @property
     def python(self) -> bool:

@@ -66,10 +66,10 @@ def working_process(processes: Sequence[ProcessProfile], busiest_pid: int | None
     return chosen or next((p for p in processes if p.busy), None)
 
 
-def labelled(process: ProcessProfile, processes: int) -> str | None:
-    """Its top function, naming the process when py-spy saw several."""
+def labelled(process: ProcessProfile, name_process: bool) -> str | None:
+    """Its top function, naming the process when the target has several."""
     top = process.top_function
-    if top is None or processes <= 1 or process.pid is None:
+    if top is None or not name_process or process.pid is None:
         return top
     return f"{top} in pid {process.pid} ({process.command[:COMMAND_CHARS]})"
 
@@ -141,13 +141,15 @@ def _code_stage(index: int, stage: _Stage) -> schema.CodeStage:
         blocking_on_loop_share=summary.blocking_on_loop or 0.0,
         gil_share=summary.gil_share,
         speedscope=speedscope_relative(index),
-        processes=process_rows(stage.processes, summary.total_samples) if len(stage.processes) > 1 else [],
+        processes=process_rows(stage.processes, summary.total_samples)
+        if any(p.pid is not None for p in stage.processes)
+        else [],
     )
 
 
-def _signals(stage: _Stage, busiest_pid: int | None) -> CodeSignals:
+def _signals(stage: _Stage, busiest_pid: int | None, name_process: bool) -> CodeSignals:
     summary, working = stage.summary, working_process(stage.processes, busiest_pid)
-    top = labelled(working, len(stage.processes)) if working is not None else None
+    top = labelled(working, name_process or len(stage.processes) > 1) if working is not None else None
     return CodeSignals(
         blocking_on_loop_share=summary.blocking_on_loop,
         idle_share=summary.idle_share,
@@ -163,11 +165,13 @@ def code_section(
     rate_hz: int | None,
     notice: str | None,
     busiest_pid: int | None = None,
+    name_process: bool = False,
 ) -> tuple[schema.CodeSection, CodeSignals]:
     """py-spy's stacks per profiled stage, summarised; plus the evidence the traits read.
 
     `notice` is what the run recorded about py-spy (why it failed), if anything; `busiest_pid`
-    the process the sampler saw use the most CPU (its code is the one the traits quote).
+    the process the sampler saw use the most CPU (its code is the one the traits quote);
+    `name_process` when the target runs several processes (the top function then names its own).
     """
     if not pyspy_on and not profiles:
         notice = notice or "Code attribution off (--no-pyspy)."
@@ -178,7 +182,7 @@ def code_section(
         if stage is None:
             continue
         rows.append(_code_stage(index, stage))
-        signals = _signals(stage, busiest_pid)
+        signals = _signals(stage, busiest_pid, name_process)
     if not rows and notice is None and profiles:
         notice = "py-spy recorded no samples."
     section = schema.CodeSection(
@@ -189,3 +193,13 @@ def code_section(
         per_stage=rows,
     )
     return section, signals
+
+
+def profiled_cost(stages: Sequence[schema.StageReport]) -> float | None:
+    """Throughput lost while py-spy was attached: the profiled stage against the unprofiled stage
+    run at the same load (py-spy pauses each process it samples, every process of a tree)."""
+    for profiled in (s for s in stages if s.profiled and s.ok_rps > 0):
+        same = [s for s in stages if not s.profiled and (s.users, s.rate) == (profiled.users, profiled.rate)]
+        if same and same[-1].ok_rps > 0:
+            return round(1.0 - profiled.ok_rps / same[-1].ok_rps, 3)
+    return None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from profiler.analysis.attribution import CodeSignals
 from profiler.analysis.signals import Signals, StageSignal
-from profiler.runfolder.read import RunData
+from profiler.runfolder.read import RunData, StageWindow
 from profiler.schema import GpuDeviceStage, HandoffSection, ServerInfo, StageReport
 
 FIRST_REQUESTS = 200  # how many of the run's first requests the cold-start rule reads
@@ -63,6 +63,12 @@ def _light_shares(handoffs: HandoffSection) -> dict[str, float]:
     return {k: v.share for k, v in lightest.handoffs.items()}
 
 
+def _stage_at(times: Sequence[float], windows: Sequence[StageWindow]) -> tuple[int | None, ...]:
+    """The stage each time fell in (start <= t < end), None between stages: memory-growth tells
+    growth at constant load from growth with load by it."""
+    return tuple(next((w.index for w in windows if w.start <= t < w.end), None) for t in times)
+
+
 def build_signals(
     run: RunData,
     stages: Sequence[StageReport],
@@ -86,6 +92,7 @@ def build_signals(
         processes=run.samples.processes_max(),
         rss_series=tuple((float(n), r) for n, (_, r) in zip(sent, rss, strict=True)),
         rss_times=tuple(t for t, _ in rss),
+        rss_stages=_stage_at([t for t, _ in rss], run.stages),
         first_latencies=run.requests.first_latencies(FIRST_REQUESTS),
         ready_after_s=run.meta.target.ready_after_s,
         responses=sum(t.count for t in tallies),

@@ -15,11 +15,16 @@ def latency_stats(d: Distribution) -> LatencyStats:
 _NO_REQUESTS = Distribution(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-def stage_report(window: StageWindow, tally: StageTally | None, figures: WindowFigures, profiled: bool) -> StageReport:
+def stage_report(
+    window: StageWindow, tally: StageTally | None, figures: WindowFigures, profiled: bool, completed: tuple[int, int]
+) -> StageReport:
+    """One stage's figures. `completed`: the responses, and the successful ones, that came within
+    the stage's window (throughput); everything else is of the requests the stage sent."""
     n = tally.count if tally else 0
     failed = tally.failed if tally else 0
     unsent = tally.unsent if tally else 0
     measured = window.measured_s
+    answered, ok = completed
     return StageReport(
         index=window.index,
         users=window.users,
@@ -27,12 +32,16 @@ def stage_report(window: StageWindow, tally: StageTally | None, figures: WindowF
         measured_s=round(measured, 3),
         completed=window.ended,
         requests=n,
-        rps=n / measured,
-        ok_rps=(n - failed) / measured,
+        offered_rps=(n + unsent) / measured,
+        rps=answered / measured,
+        ok_rps=ok / measured,
         unsent=unsent,
+        in_flight_at_end=window.in_flight_at_end,
         latency=latency_stats(tally.latency if tally else _NO_REQUESTS),
         ttfb=latency_stats(tally.ttfb if tally else _NO_REQUESTS),
-        error_rate=(failed + unsent) / (n + unsent) if n + unsent else 0.0,
+        # The app's error rate: of the requests sent. Arrivals the generator could not send are the
+        # generator's failure (counted in `unsent`, judged by validity), not the app's.
+        error_rate=failed / n if n else 0.0,
         errors=dict(list(tally.errors.items())[:10]) if tally else {},
         statuses={str(k): v for k, v in sorted(tally.statuses.items())} if tally else {},
         bytes_per_request=tally.bytes_total / n if tally and n else 0.0,
@@ -52,7 +61,8 @@ def stage_report(window: StageWindow, tally: StageTally | None, figures: WindowF
 
 def stage_reports(run: RunData) -> list[StageReport]:
     profiled = set(run.meta.profiled_stages)
+    completed = run.requests.completed_in([(w.start, w.end) for w in run.stages])
     return [
-        stage_report(w, run.tally(w.index), run.samples.window(w.start, w.end), w.profiled or w.index in profiled)
-        for w in run.stages
+        stage_report(w, run.tally(w.index), run.samples.window(w.start, w.end), w.profiled or w.index in profiled, done)
+        for w, done in zip(run.stages, completed, strict=True)
     ]

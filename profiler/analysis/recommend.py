@@ -22,8 +22,41 @@ from profiler.analysis.advice import (
     family,
     for_trait,
 )
+from profiler.analysis.capacity import MAX_ERROR_RATE
 from profiler.analysis.plateau_advice import concurrency_capped, cpu_bound, event_loop_blocked, tcp_nodelay
+from profiler.analysis.signals import StageSignal
+from profiler.analysis.traits.common import load_text
 from profiler.schema import CapacitySection, Recommendation, ServerInfo
+
+
+def _no_capacity(capacity: CapacitySection, ctx: AdviceContext) -> list[Recommendation]:
+    """Why there is nothing to divide the peak by, and what to fix first."""
+    if capacity.latency_limit_ms is None:
+        return advice(
+            "instances-for-peak",
+            "Capacity is not known: give an SLO (e.g. --slo p95=300ms) or run more than one load before sizing.",
+            "Without an SLO the latency limit comes from a lighter stage, and this run had none.",
+            peak_rps=capacity.peak_rps,
+        )
+    if capacity.limited_by == "errors":
+        failing = next((s for s in ctx.stages if s.index == capacity.limiting_stage), None)
+        share = f"{failing.error_rate:.0%} of requests failed at {load_text(failing)}" if failing else "requests failed"
+        return advice(
+            "instances-for-peak",
+            f"Fix the errors before sizing: {share}, the lightest load tested (a stage counts as capacity only "
+            f"with at most {MAX_ERROR_RATE:.0%} errors).",
+            "A stage that fails requests does not count as capacity, whatever its latency.",
+            peak_rps=capacity.peak_rps,
+            error_rate=failing.error_rate if failing else None,
+            stage=capacity.limiting_stage,
+        )
+    return advice(
+        "instances-for-peak",
+        "No stage met the latency limit: fix the latency at light load before sizing.",
+        "Without a stage inside the limit there is no capacity to divide the peak by.",
+        peak_rps=capacity.peak_rps,
+        latency_limit_ms=capacity.latency_limit_ms,
+    )
 
 
 def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
@@ -32,22 +65,25 @@ def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
         return []
     cap = capacity.capacity_rps
     if not cap:
-        return advice(
-            "instances-for-peak",
-            "No stage met the latency limit: fix the latency at light load before sizing.",
-            "Without a stage inside the limit there is no capacity to divide the peak by.",
-            peak_rps=capacity.peak_rps,
-            latency_limit_ms=capacity.latency_limit_ms,
-        )
+        return _no_capacity(capacity, ctx)
+    # A lower-bound capacity (throughput still rising at the heaviest load tested) makes the count
+    # an upper bound: say so, or the reader over-provisions believing it exact.
+    bound = (
+        " At most: throughput was still rising at the heaviest load tested, so each instance can take more."
+        if capacity.capacity_is_lower_bound
+        else ""
+    )
     return advice(
         "instances-for-peak",
         f"Run {capacity.instances_needed} instances for {capacity.peak_rps:g} rps "
-        f"({cap:.1f} rps each at {capacity.slo or 'the light-load latency limit'}, {capacity.headroom or 0:.0%} headroom).",
+        f"({cap:.1f} rps each at {capacity.slo or 'the light-load latency limit'}, {capacity.headroom or 0:.0%} headroom)."
+        + bound,
         "Capacity per instance is the best stage that met the latency limit without errors.",
         capacity_rps=cap,
         peak_rps=capacity.peak_rps,
         headroom=capacity.headroom,
         instances=capacity.instances_needed,
+        capacity_is_lower_bound=capacity.capacity_is_lower_bound,
     )
 
 
@@ -66,35 +102,46 @@ def io_bound(io: ev.IoBound, ctx: AdviceContext) -> list[Recommendation]:
     return autoscale + family(ev.IoBound)
 
 
+MEASURED_FALL = 0.10  # a fitted N* counts only where measured throughput past it fell this far below its peak
+
+
+def _fall_past(n_star: float, stages: Sequence[StageSignal]) -> float | None:
+    """The largest share by which measured throughput fell below its peak at a load beyond both
+    N* and that peak; None when no stage was measured there."""
+    closed = [s for s in stages if s.users and s.requests > 0]
+    if not closed:
+        return None
+    peak = max(closed, key=lambda s: s.ok_rps)
+    beyond = [s.ok_rps for s in closed if (s.users or 0) > max(n_star, peak.users or 0)]
+    return 1 - min(beyond) / peak.ok_rps if beyond and peak.ok_rps > 0 else None
+
+
 def concurrency_limit(ctx: AdviceContext) -> list[Recommendation]:
     capacity = ctx.capacity
     usl = capacity.usl if capacity else None
     retro = ctx.get(ev.RetrogradeScaling)
     tested = capacity.max_tested_users if capacity else None
-    # The measured peak beats a model; a fitted N* counts only from a fit that is not poor and
-    # only inside the range actually tested (extrapolated peaks are guesses).
-    usl_peak = (
-        usl.n_star
-        if usl is not None
-        and usl.n_star
-        and usl.kappa > 0
-        and usl.quality != "poor"
-        and tested is not None
-        and usl.n_star <= tested
-        else None
-    )
+    # The measured peak beats a model; a fitted N* counts only from a fit that is not poor, only
+    # inside the range actually tested (extrapolated peaks are guesses), and only where measured
+    # throughput really fell past it: on a flat plateau the fit still bends, but nothing fell.
+    n_star = usl.n_star if usl is not None and usl.kappa > 0 and usl.quality != "poor" else None
+    inside = n_star if n_star and tested is not None and n_star <= tested else None
+    fall = _fall_past(inside, ctx.stages) if inside else None
+    usl_peak = inside if fall is not None and fall >= MEASURED_FALL else None
     peak_users = as_float(retro.peak_users) if retro is not None else None
     limit = peak_users or usl_peak
     if not limit:
         return []
+    measured_fall = 1 - retro.ratio if retro is not None else (fall or 0.0)
     return advice(
         "concurrency-limit",
         f"Cap concurrency per instance near {math.floor(limit)} (e.g. `uvicorn --limit-concurrency`, a proxy's "
         "max connections) and queue or shed the rest.",
-        "Past that point throughput falls or stops rising while latency grows.",
+        f"Past that point measured throughput fell (by {measured_fall:.0%}) while latency grew.",
         [ev.RetrogradeScaling.ID] if retro else [],
         n_star=usl.n_star if usl else None,
         peak_users=peak_users,
+        measured_fall=measured_fall,
     )
 
 
@@ -131,9 +178,11 @@ def memory_growth(mem: ev.MemoryGrowth, ctx: AdviceContext) -> list[Recommendati
 FIXED: dict[type[ev.TraitEvidence], tuple[str, str, str]] = {
     ev.StatefulSessions: (
         "session-state",
-        "Externalise session state (Redis, a database, signed cookies); until then enable sticky sessions "
-        "(session affinity) on the load balancer.",
-        "The app sets per-client cookies: without affinity a client's next request may land where its state is not.",
+        "Check whether the server keeps state behind its per-client cookie (a server-side session store, "
+        "an in-process cache keyed by it). If it does, externalise that state (Redis, a database) or move to "
+        "signed-cookie sessions, and until then enable sticky sessions (session affinity) on the load balancer.",
+        "Traffic shows only the cookie: signed-cookie sessions (Flask, Starlette) keep no server state and need "
+        "no affinity, a server-side session does.",
     ),
     ev.StreamingResponses: (
         "lb-least-connections",
@@ -250,7 +299,10 @@ def recommend(
     ncpu: int,
     processes: int,
     server: ServerInfo | None = None,
+    *,
+    stages: Sequence[StageSignal] = (),
 ) -> list[Recommendation]:
-    """The recommendations for these findings (`traits.find_traits`) and capacity, in RULES order."""
-    ctx = AdviceContext.of(findings, capacity, ncpu, processes, server)
+    """The recommendations for these findings (`traits.find_traits`) and capacity, in RULES order;
+    `stages` are the measured stages (`Signals.measured`) that advice on a fitted model checks."""
+    ctx = AdviceContext.of(findings, capacity, ncpu, processes, server, stages)
     return _one_of_each([r for rule in RULES for r in rule(ctx)])

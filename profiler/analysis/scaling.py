@@ -73,9 +73,15 @@ class Usl:
 
     @property
     def n_star(self) -> float | None:
+        """Concurrency of peak throughput; None when the model has no peak at one user or more.
+
+        kappa <= 0: throughput never falls. A peak below one user (sigma capped at 1, or kappa
+        above 1 - sigma) means the model falls from the first user on: there is no concurrency to
+        cap at, and X(N*) would divide by zero at N* = 0."""
         if self.kappa <= 0:
             return None
-        return math.sqrt(max(0.0, 1 - self.sigma) / self.kappa)
+        n = math.sqrt(max(0.0, 1 - self.sigma) / self.kappa)
+        return n if n >= 1 else None
 
     @property
     def quality(self) -> str:

@@ -84,8 +84,10 @@ def program(p: ProcessInfo) -> str:
     args = list(p.cmdline)
     if args and is_python(p):
         rest = args[1:]
-        while rest and rest[0].startswith("-") and rest[0] != "-m":
+        while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c"):
             rest = rest[1:]
+        if rest[:1] == ["-c"]:
+            return "multiprocessing worker" if SPAWNED_MARKER in " ".join(rest) else "python -c"
         if rest[:1] == ["-m"] and len(rest) > 1:
             return rest[1].split(".")[0]
         if rest:

@@ -45,6 +45,7 @@ class Signals:
     processes: int = 1
     rss_series: tuple[tuple[float, float], ...] = ()  # (requests completed so far, rss bytes)
     rss_times: tuple[float, ...] = ()  # sample times of rss_series, epoch seconds
+    rss_stages: tuple[int | None, ...] = ()  # stage index of each rss sample (None: between stages); () not known
     first_latencies: tuple[float, ...] = ()  # the run's first requests, in start order
     ready_after_s: float | None = None
     responses: int = 0

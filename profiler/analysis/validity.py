@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from profiler.analysis.traits.common import users_text
 from profiler.schema import ResourceSection, RunInfo, StageReport, ValidityIssue, ValiditySection
 
 LOADGEN_SATURATED_PCT = 90.0  # of one core
@@ -22,6 +23,10 @@ MACHINE_SATURATED_PCT = 92.0  # of all cores
 OTHER_LOAD_PCT = 50.0  # of one core, used by neither the target nor the load generator
 INTERVAL_SLACK = 2.0  # the sampler achieved more than twice its interval: the machine was starved
 MIN_STAGES = 3  # stages with traffic needed to judge scaling
+UNSENT_LIMIT = 1  # arrivals the generator could not send in a stage: any means the rate was not offered
+# Closed model under saturation: p95 at the heaviest stage at least this multiple of the lightest's...
+CLOSED_LATENCY_RISE = 2.0
+CLOSED_FLAT_GROWTH = 1.15  # ...while the last step up in users bought less than 15% more throughput
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,15 @@ STAGE_CHECKS: tuple[StageCheck, ...] = (
         lambda s, _: s.loadgen_cpu_pct,
         "Stage {index}: the load generator used {value:.0f}% of a core; its own queueing inflates latency and caps "
         "throughput. Treat this stage's figures as a floor on the target's capacity.",
+    ),
+    StageCheck(
+        "generator-unsent",
+        "error",
+        UNSENT_LIMIT,
+        lambda s, _: s.unsent,
+        "Stage {index}: the load generator could not send {value:.0f} arrivals (all its slots held by requests in "
+        "flight): the offered rate was not delivered, and no capacity figure should be read from this stage. "
+        "These are the generator's failures, not the app's errors.",
     ),
     StageCheck(
         "other-load",
@@ -133,6 +147,30 @@ def stage_issues(f: RunFacts) -> list[ValidityIssue]:
     return issues
 
 
+def closed_model_latency(f: RunFacts) -> list[ValidityIssue]:
+    """Coordinated omission: in the closed model each user waits for its answer before sending the
+    next, so a saturated target slows the arrivals down and the queueing they would meet never
+    shows in full. Said when latency rose while more users bought no throughput."""
+    closed = [s for s in f.stages if s.users and s.requests and not s.profiled]
+    if len(closed) < 2 or any(s.rate for s in f.stages):
+        return []
+    closed.sort(key=lambda s: (s.users or 0, s.index))
+    light, before, heavy = closed[0], closed[-2], closed[-1]
+    rose = light.latency.p95 > 0 and heavy.latency.p95 >= light.latency.p95 * CLOSED_LATENCY_RISE
+    if not (rose and before.rps > 0 and heavy.rps < before.rps * CLOSED_FLAT_GROWTH):
+        return []
+    return _issue(
+        "closed-model-latency",
+        "warning",
+        f"p95 rose from {light.latency.p95:.0f} ms at {users_text(light.users)} to {heavy.latency.p95:.0f} ms at "
+        f"{users_text(heavy.users)} while throughput changed {heavy.rps / before.rps - 1:+.0%} from "
+        f"{users_text(before.users)}: "
+        "the target was saturated. This latency is the closed model's: each user waited for its answer before "
+        "sending the next, so the requests that would have queued were never sent (coordinated omission) and it "
+        "understates what arriving traffic would see. Run with --rate for arrival-based latency.",
+    )
+
+
 def sampler_starved(f: RunFacts) -> list[ValidityIssue]:
     wanted, achieved = f.resources.interval_s, f.resources.achieved_interval_s
     if not (wanted and achieved and achieved > wanted * INTERVAL_SLACK):
@@ -156,6 +194,7 @@ RULES: tuple[Callable[[RunFacts], list[ValidityIssue]], ...] = (
     target_exited,
     partial_run,
     stage_issues,
+    closed_model_latency,
     sampler_starved,
     few_stages,
 )

@@ -38,6 +38,7 @@ from profiler.runfolder.records import (
     FLAG_EVENT_STREAM,
     KIND_MAIN,
     KIND_PROBE,
+    UNFINISHED,
     UNSENT,
     StageEnd,
     StageStart,
@@ -49,6 +50,10 @@ from profiler.stats import percentile
 FLUSH_EVERY_S = 0.5
 TICK_EVERY_S = 0.5
 LIVE_WINDOW_S = 2.0  # the live view's figures cover the last two seconds
+# Every request is sent once. geventhttpclient's UserAgent retries 3 times by default: an arrival
+# would reach an overloaded target up to 4 times (4x --rate) and a timeout would read as a retry.
+NO_RETRIES = 0
+DRAIN_S = 5.0  # at the end, how long requests in flight may still finish (the orchestrator waits 10 s)
 
 
 @dataclass
@@ -59,15 +64,17 @@ class StageCounter:
     total: int = 0  # main requests recorded in the whole run
     latencies: list[float] = field(default_factory=list)  # of this stage's requests
     errors: int = 0
+    answered: int = 0  # responses received during this stage, whichever stage sent them: its throughput
     window: list[tuple[float, float, bool]] = field(default_factory=list)  # (end time, latency, failed)
 
     def restart(self, stage: int) -> None:
-        self.stage, self.latencies, self.errors = stage, [], 0
+        self.stage, self.latencies, self.errors, self.answered = stage, [], 0, 0
 
     def count(self, stage: int, latency_ms: float, status: int, error: str) -> None:
         self.total += 1
         bad = failed(status, error)
         self.errors += bad
+        self.answered += status > 0
         if error != UNSENT:
             if stage == self.stage:
                 self.latencies.append(latency_ms)
@@ -85,6 +92,13 @@ def _joined(headers: Any, name: str) -> str:
         values = getter(name)
         return ", ".join(values) if values else ""
     return str(headers.get(name) or "")
+
+
+def _error_name(exc: BaseException) -> str:
+    """The name of what went wrong. geventhttpclient wraps the last error of a request it gave up
+    on in RetriesExceeded (even with no retries): the original (a timeout, a reset) is the news."""
+    original = getattr(exc, "original", None)
+    return type(original if isinstance(original, BaseException) else exc).__name__
 
 
 def _flags(headers: Any) -> str:
@@ -112,6 +126,8 @@ class Worker:
         self.env = Environment(user_classes=[], events=locust.events)
         self.parent = os.getppid()
         self.stage_ended = 0.0
+        self.in_flight: int | None = None  # open model: requests still in flight as the last stage ended
+        self.drain_s = min(spec.timeout_s, DRAIN_S)
 
     # -- one request, timed by us: Locust rounds its own figures and has no time to first byte
     def fire(self, client: FastHttpSession, path: str, kind: str, intended: float | None = None) -> None:
@@ -121,36 +137,43 @@ class Worker:
         # In the open model, latency counts from the intended arrival, not from when we got to it:
         # that is what avoids coordinated omission.
         offset_ms = max(0.0, (wall - intended) * 1000.0) if intended is not None else 0.0
+        start = intended if intended is not None else wall
         main = kind == KIND_MAIN
-        resp = client.request(
-            spec.method if main else "GET",
-            path,
-            data=self.body if main else None,  # type: ignore[arg-type]
-            headers=spec.headers if main else {},
-            stream=True,
-            name=kind,
-        )
-        ttfb = (time.perf_counter() - t0) * 1000.0
-        status = int(getattr(resp, "status_code", 0) or 0)
-        error, nbytes = self._read_body(resp, status)
+        try:
+            resp = client.request(
+                spec.method if main else "GET",
+                path,
+                data=self.body if main else None,  # type: ignore[arg-type]
+                headers=spec.headers if main else {},
+                stream=True,
+                name=kind,
+            )
+            ttfb = (time.perf_counter() - t0) * 1000.0
+            status = int(getattr(resp, "status_code", 0) or 0)
+            error, nbytes = self._read_body(resp, status)
+        except gevent.GreenletExit:
+            # Still waiting when the run ended, past the drain time: recorded with the time it had
+            # waited (a lower bound), so an overloaded target's slowest requests never vanish.
+            waited = (time.perf_counter() - t0) * 1000.0 + offset_ms
+            self.record(start, waited, waited, 0, 0, UNFINISHED, kind, "", "", stage)
+            raise
         latency = (time.perf_counter() - t0) * 1000.0 + offset_ms
         headers = resp.headers
         flags = _flags(headers) if headers is not None else ""
         timing = _joined(headers, "Server-Timing") if headers is not None else ""
         if not error and status >= 400:
             error = f"HTTP {status}"
-        start = intended if intended is not None else wall
         self.record(start, latency, ttfb + offset_ms, status, nbytes, error, kind, flags, timing, stage)
 
     @staticmethod
     def _read_body(resp: Any, status: int) -> tuple[str, int]:
         exc = getattr(resp, "error", None)
         if exc is not None and status == 0:
-            return type(exc).__name__, 0
+            return _error_name(exc), 0
         try:
             content = resp.content
         except (OSError, ValueError, gevent.Timeout) as e:  # body cut off mid-stream
-            return type(e).__name__, 0
+            return _error_name(e), 0
         return "", len(content) if content else 0
 
     def record(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str, kind: str,
@@ -178,6 +201,7 @@ class Worker:
             request_event=self.env.events.request,
             user=None,
             concurrency=concurrency,
+            max_retries=NO_RETRIES,
             network_timeout=self.spec.timeout_s,
             connection_timeout=self.spec.timeout_s,
             insecure=True,
@@ -190,6 +214,7 @@ class Worker:
             host = self.base
             wait_time = constant(0)
             concurrency = 1
+            max_retries = NO_RETRIES
             network_timeout = self.spec.timeout_s
             connection_timeout = self.spec.timeout_s
             insecure = True
@@ -285,14 +310,18 @@ class Worker:
             self.run_stage_open(stage, open_client, pool)
         tick.kill()
         self.stage_ended = time.time()
+        # Open model: what the stage sent that is still waiting (it completes in a later window).
+        self.in_flight = len(pool) if runner is None else None
         lat = sorted(self.counter.latencies)
         n = self.counter.total - total_before if self.spec.bare else len(lat)
         elapsed = max(self.stage_ended - started, 1e-9)
         error_rate = self.counter.errors / n if n else 0.0
-        return StageOutcome(stage.users, n / elapsed, percentile(lat, 50), percentile(lat, 95), error_rate, n)
+        # Completed throughput, as the report counts it: sent is not served when the target falls behind.
+        rps = (n if self.spec.bare else self.counter.answered) / elapsed
+        return StageOutcome(stage.users, rps, percentile(lat, 50), percentile(lat, 95), error_rate, n)
 
     def end_stage(self, stage: StagePlan, outcome: StageOutcome, reason: str | None) -> None:
-        self.stages.write(StageEnd(stage.index, self.stage_ended, outcome.requests, reason))
+        self.stages.write(StageEnd(stage.index, self.stage_ended, outcome.requests, reason, self.in_flight))
         self.emit(
             messages.StageDone(
                 stage=stage.index,
@@ -328,6 +357,9 @@ class Worker:
         pool = gevent.pool.Pool(spec.max_inflight)
         if spec.plan[0].users is not None:
             self.env.user_classes = [self.user_class()]
+            # Users finish the request they are in when the run stops (up to the drain time), like
+            # the open model's pool below, rather than being killed with it unrecorded.
+            self.env.stop_timeout = self.drain_s
             runner = self.env.create_local_runner()
         else:
             open_client = self.new_session(concurrency=spec.max_inflight)
@@ -345,7 +377,8 @@ class Worker:
         self.stopping = True
         if runner is not None:
             runner.quit()
-        pool.join(timeout=min(spec.timeout_s, 5.0))  # the orchestrator's patience is 10 s
+        pool.join(timeout=self.drain_s)
+        pool.kill(timeout=1.0)  # what is left records itself as UNFINISHED (see fire)
         gevent.killall(greenlets, timeout=2)
         self.log.close()
         self.stages.close()

@@ -6,26 +6,65 @@ disagree. Everything here is assembly: each figure is computed in `analysis/`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from profiler import __version__
-from profiler.analysis.attribution import code_section
+from profiler.analysis.attribution import CodeSignals, code_section, profiled_cost
 from profiler.analysis.capacity import capacity_section
 from profiler.analysis.devices import device_sections
 from profiler.analysis.digest import build_signals
+from profiler.analysis.evidence import Finding, TraitEvidence
 from profiler.analysis.handoffs import handoff_section
 from profiler.analysis.load import stage_reports
 from profiler.analysis.recommend import recommend
 from profiler.analysis.resources import resource_section
 from profiler.analysis.server import server_of
+from profiler.analysis.signals import Signals
 from profiler.analysis.traits import find_traits
 from profiler.analysis.traits.latency import warmup
 from profiler.analysis.validity import validity
 from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
 from profiler.runfolder.read import RunData
-from profiler.schema import LoadSection, Report, RunInfo, ServerInfo, TargetInfo
+from profiler.schema import (
+    CapacitySection,
+    CodeSection,
+    EnergySection,
+    GpuSection,
+    HandoffSection,
+    LoadSection,
+    Recommendation,
+    Report,
+    ResourceSection,
+    RunInfo,
+    ServerInfo,
+    StageReport,
+    TargetInfo,
+    ValidityIssue,
+    ValiditySection,
+)
 
 DEFAULT_SLO_PERCENTILE = 95.0  # the percentile latency limits are judged at without an SLO
+FAILED = "its analysis failed (see notices)"
+T = TypeVar("T")
+
+
+@dataclass
+class SectionGuard:
+    """Runs each analysis section: one that raises becomes a notice naming it and takes its
+    fallback, so a defect in one analysis never costs a run its whole report."""
+
+    notices: list[str] = field(default_factory=list)
+
+    def __call__(self, name: str, compute: Callable[[], T], fallback: T) -> T:
+        try:
+            return compute()
+        except Exception as exc:  # noqa: BLE001 - any defect of one section: the rest is still worth writing
+            self.notices.append(
+                f"analysis of '{name}' failed: {type(exc).__name__}: {exc}; the rest of the report is kept"
+            )
+            return fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,35 +109,77 @@ def target_info(run: RunData, server: ServerInfo | None = None) -> TargetInfo:
     )
 
 
+def _not_checked() -> ValiditySection:
+    issue = ValidityIssue(
+        id="validity-not-checked",
+        severity="error",
+        message="The validity checks failed (see notices): nothing vouches for these numbers.",
+    )
+    return ValiditySection(valid=False, issues=[issue])
+
+
+def _devices(run: RunData) -> tuple[GpuSection, EnergySection]:
+    windows = [(w.index, w.start, w.end, t.count if (t := run.tally(w.index)) else 0) for w in run.stages]
+    return device_sections(run.samples.device_rows, windows, run.meta.sampler.model_dump())
+
+
+def _analysis(
+    signals: Signals, options: AnalysisOptions, server: ServerInfo | None, guard: SectionGuard
+) -> tuple[list[Finding[TraitEvidence]], CapacitySection | None, list[Recommendation]]:
+    """Traits, capacity and the advice on them, each kept apart by the guard."""
+    slo = options.slo
+    threshold, label = (slo.threshold_ms, slo.label()) if slo else (None, None)
+    findings: list[Finding[TraitEvidence]] = guard("traits", lambda: find_traits(signals, options.memory_limit_mb), [])
+    capacity = guard(
+        "capacity", lambda: capacity_section(signals, threshold, label, options.peak_rps, options.headroom), None
+    )
+    recs: list[Recommendation] = guard(
+        "recommendations",
+        lambda: recommend(findings, capacity, signals.ncpu, signals.processes, server, stages=signals.measured),
+        [],
+    )
+    return findings, capacity, recs
+
+
 def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report:
     meta = run.meta
     options = options or AnalysisOptions.of(run)
-    stages = stage_reports(run)
-    windows = [(w.index, w.start, w.end, t.count if (t := run.tally(w.index)) else 0) for w in run.stages]
-    gpu, energy = device_sections(run.samples.device_rows, windows, meta.sampler.model_dump())
-    resources = resource_section(run.samples, meta.sampler, gpu, energy)
+    guard = SectionGuard()
+    stages: list[StageReport] = guard("load", lambda: stage_reports(run), [])
+    gpu, energy = guard("devices", lambda: _devices(run), (GpuSection(available=False, notice=FAILED), EnergySection()))
+    resources = guard(
+        "resources",
+        lambda: resource_section(run.samples, meta.sampler, gpu, energy),
+        ResourceSection(samples=0, gpu=gpu, energy=energy),
+    )
     ri = run_info(run)
-    server = server_of(run)
+    server = guard("server", lambda: server_of(run), None)
     target = target_info(run, server)
-    handoffs = handoff_section(run)
-    code, code_signals = code_section(
-        run.profiles,
-        pyspy_on=meta.config.pyspy,
-        rate_hz=meta.config.pyspy_rate,
-        notice=meta.pyspy_notice,
-        busiest_pid=server.busiest_pid if server else None,
+    handoffs = guard("handoffs", lambda: handoff_section(run), HandoffSection())
+    code, code_signals = guard(
+        "code",
+        lambda: code_section(
+            run.profiles,
+            pyspy_on=meta.config.pyspy,
+            rate_hz=meta.config.pyspy_rate,
+            notice=meta.pyspy_notice,
+            busiest_pid=server.busiest_pid if server else None,
+            name_process=server is not None and len(server.worker_pids) + len(server.helper_pids) > 1,
+        ),
+        (CodeSection(available=False, notice=FAILED), CodeSignals()),
     )
     slo_pct = options.slo.percentile if options.slo else DEFAULT_SLO_PERCENTILE
-    signals = build_signals(run, stages, handoffs, slo_pct, gpu.per_stage, gpu.available, code_signals, server)
-    findings = find_traits(signals, options.memory_limit_mb)
+    signals = guard(
+        "signals",
+        lambda: build_signals(run, stages, handoffs, slo_pct, gpu.per_stage, gpu.available, code_signals, server),
+        Signals(stages=()),
+    )
+    findings, capacity, recommendations = _analysis(signals, options, server, guard)
     first_ms, settle = warmup(signals)
     target = target.model_copy(
         update={"first_request_ms": round(first_ms, 3) if first_ms is not None else None, "requests_to_settle": settle}
     )
-    slo = options.slo
-    capacity = capacity_section(
-        signals, slo.threshold_ms if slo else None, slo.label() if slo else None, options.peak_rps, options.headroom
-    )
+    checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code), _not_checked())
     return Report(
         run=ri,
         target=target,
@@ -110,10 +191,10 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         ),
         handoffs=handoffs,
         resources=resources,
-        validity=validity(stages, resources, ri, target.exit_code),
+        validity=checked,
         traits=[f.trait for f in findings],
-        recommendations=recommend(findings, capacity, signals.ncpu, signals.processes, server),
+        recommendations=recommendations,
         capacity=capacity,
-        code=code,
-        notices=list(meta.notices),
+        code=code.model_copy(update={"profiled_throughput_cost": profiled_cost(stages)}),
+        notices=[*meta.notices, *guard.notices],
     )

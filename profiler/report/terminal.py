@@ -114,12 +114,19 @@ def capacity_lines(report: Report) -> list[str]:
         return []
     lines = []
     if c.capacity_rps is not None:
+        bound = "at least " if c.capacity_is_lower_bound else ""
         lines.append(
-            f"Capacity per instance: {c.capacity_rps:.1f} rps at {c.slo or c.slo_basis}"
+            f"Capacity per instance: {bound}{c.capacity_rps:.1f} rps at {c.slo or c.slo_basis}"
             f" (stage {c.capacity_stage}, {c.capacity_users or '-'} users)"
+            + (" — still scaling at the heaviest stage tested" if c.capacity_is_lower_bound else "")
+            + (f"; stage {c.limiting_stage} exceeded it on {c.limited_by}" if c.limited_by else "")
         )
+    elif c.latency_limit_ms is None:
+        lines.append(f"Capacity: {c.slo_basis}")
     else:
-        lines.append(f"Capacity: no stage met {c.slo or c.slo_basis}")
+        lines.append(
+            f"Capacity: no stage met {c.slo or c.slo_basis}" + (f" (limited by {c.limited_by})" if c.limited_by else "")
+        )
     if c.usl is not None:
         u = c.usl
         lines.append(

@@ -43,6 +43,7 @@ class StageWindow:
     end: float
     ended: bool  # False when the run stopped inside this stage
     profiled: bool = False
+    in_flight_at_end: int | None = None  # open model: requests still in flight as it ended
 
     @property
     def measured_s(self) -> float:
@@ -95,7 +96,8 @@ def stage_windows(
             tally = tallies.get(idx)
             end = tally.last_start if tally is not None and tally.last_start is not None else last_t
             end = max(end, s.t)
-        windows.append(StageWindow(idx, s.users, s.rate, s.t, end, e is not None, s.profiled))
+        in_flight = e.in_flight if e is not None else None
+        windows.append(StageWindow(idx, s.users, s.rate, s.t, end, e is not None, s.profiled, in_flight))
     return tuple(windows)
 
 

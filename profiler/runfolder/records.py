@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 REQUEST_COLUMNS_V1 = (
     "start",
@@ -51,14 +51,23 @@ SERVER_TOTAL = "total"  # the entry by which an app reports its whole server tim
 KIND_MAIN, KIND_PROBE = "main", "probe"
 # flags: letters for what the analysis needs but a status code cannot show
 FLAG_COOKIE, FLAG_CHUNKED, FLAG_EVENT_STREAM, FLAG_TIMED = "c", "t", "e", "s"  # s: carried Server-Timing
-# The error of an open-model arrival the generator could not send (all its slots busy): counted
-# as a failure of the stage, never as a latency (it has none).
+# The error of an open-model arrival the generator could not send (all its slots busy): the
+# generator's failure, kept apart from the app's errors and never a latency (it has none).
 UNSENT = "GeneratorSaturated"
+# The error of a request still in flight when the run ended (past the worker's drain time): kept
+# with the time it had waited so far, so the slowest requests of an overloaded target never vanish.
+UNFINISHED = "Unfinished"
 
 
 def failed(status: int, error: str) -> bool:
     """The one definition of a failed request: an error, no response, or HTTP >= 400."""
     return bool(error) or status == 0 or status >= 400
+
+
+def timed_out(error: str) -> bool:
+    """The one definition of a timeout: an error named for one. The worker records the socket's
+    (`TimeoutError`) or gevent's (`Timeout`); other clients' names (`ReadTimeout`) read the same."""
+    return "timeout" in error.lower()
 
 
 @dataclass
@@ -107,6 +116,9 @@ class StageEnd:
     t: float
     requests: int
     stop_reason: str | None = None
+    # Open model: requests still in flight as the stage ended (the generator's pool), which finish
+    # in the next stage's window; None in the closed model and in folders written before it.
+    in_flight: int | None = None
 
     def line(self) -> str:
         return json.dumps({"event": "end", **asdict(self)}) + "\n"
@@ -114,6 +126,10 @@ class StageEnd:
 
 def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _count(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def parse_stage_event(d: dict[str, Any]) -> StageStart | StageEnd | None:
@@ -131,13 +147,14 @@ def parse_stage_event(d: dict[str, Any]) -> StageStart | StageEnd | None:
             planned_s=_num(d.get("planned_s")) or 0.0,
             profiled=d.get("profiled") is True,
         )
-    requests = d.get("requests")
+    requests, in_flight = d.get("requests"), d.get("in_flight")
     reason = d.get("stop_reason")
     return StageEnd(
         index=index,
         t=t,
-        requests=requests if isinstance(requests, int) and not isinstance(requests, bool) else 0,
+        requests=requests if _count(requests) else 0,
         stop_reason=reason if isinstance(reason, str) else None,
+        in_flight=in_flight if _count(in_flight) else None,
     )
 
 

@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 from profiler.analysis.evidence import Finding, GpuBound, GpuUnderutilized, MemoryGrowth, finding
 from profiler.analysis.signals import Signals
 from profiler.analysis.traits.common import closed, plateau
 from profiler.analysis.traits.thresholds import GPU_BUSY, GPU_IDLE, MEMORY_MIN_GROWTH_MB, MEMORY_MIN_R2
 from profiler.config import DEFAULT_MEMORY_LIMIT_MB, MIB
-from profiler.stats import linear_fit, mean
+from profiler.stats import mean
+
+
+def _load_groups(signals: Signals) -> list[list[int]]:
+    """The rss samples taken at each load (users or rate), as indices: one group per concurrency,
+    over every stage run at it. Samples outside every stage are left out; all samples are one
+    group when stage membership is not known."""
+    count = len(signals.rss_series)
+    if len(signals.rss_stages) != count:
+        return [list(range(count))]
+    load = {s.index: (s.users, s.rate) for s in signals.stages}
+    groups: dict[tuple[int | None, float | None], list[int]] = {}
+    for i, stage in enumerate(signals.rss_stages):
+        if stage is not None and stage in load:
+            groups.setdefault(load[stage], []).append(i)
+    return list(groups.values())
+
+
+def _within_fit(xs: Sequence[float], ys: Sequence[float], groups: Sequence[Sequence[int]]) -> tuple[float, float]:
+    """(slope, R^2) of y on x with an intercept of its own per group: how y grows while the load
+    stays the same. A step between groups (memory per connection on a ladder) adds nothing."""
+    sxx = sxy = syy = 0.0
+    for g in (g for g in groups if len(g) >= 2):
+        mx, my = mean([xs[i] for i in g]), mean([ys[i] for i in g])
+        sxx += math.fsum((xs[i] - mx) ** 2 for i in g)
+        sxy += math.fsum((xs[i] - mx) * (ys[i] - my) for i in g)
+        syy += math.fsum((ys[i] - my) ** 2 for i in g)
+    if sxx <= 0 or syy <= 0:
+        return 0.0, 0.0
+    slope = sxy / sxx
+    return slope, 1 - (syy - slope * sxy) / syy
 
 
 def memory_growth(signals: Signals, limit_mb: float = DEFAULT_MEMORY_LIMIT_MB) -> Finding[MemoryGrowth] | None:
@@ -19,12 +52,18 @@ def memory_growth(signals: Signals, limit_mb: float = DEFAULT_MEMORY_LIMIT_MB) -
     growth = ys[-1] - ys[0]
     if growth < MEMORY_MIN_GROWTH_MB or growth < 0.1 * ys[0]:
         return None
-    _, slope, r2 = linear_fit(xs, ys)  # MiB per request
+    # A leak grows at constant concurrency; memory per connection steps up with users and stays
+    # flat within a stage, and on a doubling ladder it rises with requests just the same.
+    groups = _load_groups(signals)
+    slope, r2 = _within_fit(xs, ys, groups)  # MiB per request at constant load
     half = len(series) // 2
-    _, slope_late, _ = linear_fit(xs[half:], ys[half:])
+    slope_late, _ = _within_fit(xs, ys, [[i for i in g if i >= half] for g in groups])
     if slope <= 0 or r2 < MEMORY_MIN_R2 or slope_late < 0.5 * slope:
         return None  # a warm-up that levels off is not a leak
-    _, per_s, _ = linear_fit(list(signals.rss_times), ys) if signals.rss_times else (0.0, 0.0, 0.0)
+    if slope * (xs[-1] - xs[0]) < MEMORY_MIN_GROWTH_MB:
+        return None  # most of the growth came with concurrency, not with work
+    times = signals.rss_times
+    per_s, _ = _within_fit(times, ys, groups) if len(times) == len(ys) else (0.0, 0.0)
     to_limit = (limit_mb - ys[-1]) / per_s / 60.0 if per_s > 0 and ys[-1] < limit_mb else None
     confidence = 0.55 + 0.35 * min(1.0, (r2 - MEMORY_MIN_R2) / 0.15) + 0.05 * (slope_late >= 0.8 * slope)
     evidence = MemoryGrowth(
@@ -37,8 +76,8 @@ def memory_growth(signals: Signals, limit_mb: float = DEFAULT_MEMORY_LIMIT_MB) -
         minutes_to_limit=to_limit,
     )
     summary = (
-        f"Resident memory grew steadily with requests served: {slope * 1000:.2f} MiB per 1k requests "
-        f"({growth:.0f} MiB over the run, R^2={r2:.2f})"
+        f"Resident memory grew steadily with requests served at constant concurrency: {slope * 1000:.2f} MiB per "
+        f"1k requests ({growth:.0f} MiB over the run, R^2={r2:.2f})"
         + (f"; at this rate it reaches {limit_mb:.0f} MiB in {to_limit:.1f} minutes." if to_limit is not None else ".")
     )
     return finding(evidence, confidence, summary)

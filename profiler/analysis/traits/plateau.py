@@ -34,11 +34,11 @@ from profiler.analysis.traits.thresholds import (
 )
 
 
-def _scope_text(scope: CpuScope, signals: Signals, budget: float) -> str:
+def _scope_text(scope: CpuScope, signals: Signals, budget: float, tree: float) -> str:
     server = signals.server
     if scope == "all-cores":
-        left = f", {budget:.0f}% left by the load generator and others" if budget < signals.cores * 100 - 1 else ""
-        return f"all {signals.cores:g} cores the target may use (tree {budget:.0f}% budget{left})"
+        left = " left to it by the load generator and others" if budget < signals.cores * 100 - 1 else ""
+        return f"all {signals.cores:g} cores the target may use (its processes used {tree:.0f}% of the {budget:.0f}% CPU{left})"
     if scope == "multi-core-process":
         return "several cores in one process (native threads, not the GIL)"
     workers = server.workers if server is not None else signals.processes
@@ -87,7 +87,7 @@ def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
     where = f" The busiest process was {server.busiest_process}." if server and server.busiest_process else ""
     summary = (
         f"Throughput plateaued at {p.rps:.0f} rps from {users_text(p.users)} on while the target's CPU was "
-        f"saturated on {_scope_text(scope, signals, budget)}.{where}"
+        f"saturated on {_scope_text(scope, signals, budget, tree)}.{where}"
         + (f" py-spy: the top on-CPU function was {top}." if top else "")
     )
     return finding(

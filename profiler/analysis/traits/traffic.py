@@ -6,6 +6,11 @@ from profiler.analysis.evidence import ErrorsUnderLoad, Finding, StatefulSession
 from profiler.analysis.signals import Signals
 from profiler.analysis.traits.common import load_text
 from profiler.analysis.traits.thresholds import ERRORS_HIGH, ERRORS_LOW
+from profiler.runfolder.records import timed_out
+
+# Confidence when only a cookie is seen: the cookie says the app tells clients apart, not that
+# the server keeps state behind it (signed-cookie sessions keep none), so never above 0.5.
+SESSION_CONFIDENCE = {True: 0.5, False: 0.4}  # by once_per_client
 
 
 def stateful_sessions(signals: Signals) -> Finding[StatefulSessions] | None:
@@ -14,10 +19,11 @@ def stateful_sessions(signals: Signals) -> Finding[StatefulSessions] | None:
     share = signals.cookie_responses / signals.responses
     max_users = max((s.users or 0 for s in signals.stages), default=0)
     once_per_client = max_users > 0 and signals.cookie_responses <= 2 * max_users + 5
-    summary = f"The app set a cookie on {signals.cookie_responses} of {signals.responses} responses" + (
-        " (once per client, then sent back): it keeps per-client state."
-        if once_per_client
-        else ": clients carry session state."
+    summary = (
+        f"The app set a cookie on {signals.cookie_responses} of {signals.responses} responses"
+        + (" (once per client, then sent back)" if once_per_client else "")
+        + ": it sets a per-client cookie; whether the server keeps state behind it is not known: "
+        "signed-cookie sessions keep none."
     )
     evidence = StatefulSessions(
         cookie_responses=signals.cookie_responses,
@@ -25,13 +31,13 @@ def stateful_sessions(signals: Signals) -> Finding[StatefulSessions] | None:
         share=share,
         once_per_client=once_per_client,
     )
-    return finding(evidence, 0.8 if once_per_client else 0.55, summary)
+    return finding(evidence, SESSION_CONFIDENCE[once_per_client], summary)
 
 
 def _error_kind(top_kind: str) -> str:
     if top_kind in ("HTTP 503", "HTTP 429"):
         return "load shedding (503/429)"
-    if "imeout" in top_kind:
+    if timed_out(top_kind):
         return "timeouts"
     if top_kind.startswith("HTTP 5"):
         return "server errors"

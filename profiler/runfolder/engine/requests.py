@@ -71,7 +71,7 @@ class StageTally:
     ttfb: Distribution
     bytes_total: int
     statuses: dict[int, int]
-    errors: dict[str, int]  # by kind, most frequent first; unsent arrivals included
+    errors: dict[str, int]  # failures of the requests sent, by kind, most frequent first (unsent apart)
     cookie: int  # responses that set a cookie
     chunked: int
     event_stream: int
@@ -220,7 +220,7 @@ class RequestTable:
             rows.filter(_PROBE).group_by("stage").agg(*_dist_exprs("latency_ms", "")),
             rows.filter(_UNSENT).group_by("stage").len(),
             sent.group_by("stage", "status").len(),
-            rows.filter((pl.col("kind") == KIND_MAIN) & (pl.col("error") != "")).group_by("stage", "error").len(),
+            sent.filter(pl.col("error") != "").group_by("stage", "error").len(),
             timed.select(exprs).with_columns(pl.lit(None, pl.Int32).alias("stage")),
             timed.group_by("stage").agg(exprs),
         ]
@@ -266,6 +266,24 @@ class RequestTable:
         """The run's first `n` requests' latencies, in the order they were sent."""
         first = self._sent("start", "latency_ms").bottom_k(n, by="start").sort("start")
         return tuple(first.get_column("latency_ms").to_list())
+
+    def completed_in(self, windows: Sequence[tuple[float, float]]) -> tuple[tuple[int, int], ...]:
+        """For each (start, end) window: the answered requests (any HTTP status) whose last byte
+        came within it, whichever stage sent them, and how many of those succeeded. Counted by
+        completion, throughput cannot exceed what the target served however fast arrivals came."""
+        done = (pl.col("start") + pl.col("latency_ms") / 1000.0).alias("done")
+        answered = self._sent().filter(pl.col("status") > 0).select(done, (~_FAILED).alias("ok"))
+        starts = pl.Series([w[0] for w in windows], dtype=pl.Float64)
+        ends = pl.Series([w[1] for w in windows], dtype=pl.Float64)
+
+        def within(times: pl.Series) -> list[int]:
+            times = times.sort()
+            before_end = times.search_sorted(ends, side="left").cast(pl.Int64)
+            return (before_end - times.search_sorted(starts, side="left").cast(pl.Int64)).clip(0).to_list()
+
+        every = within(answered.get_column("done"))
+        ok = within(answered.filter(pl.col("ok")).get_column("done"))
+        return tuple(zip(every, ok, strict=True))
 
     def started_by(self, times: Sequence[float]) -> tuple[int, ...]:
         """For each time, how many requests had been sent by then."""
