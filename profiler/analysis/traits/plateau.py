@@ -17,7 +17,7 @@ from profiler.analysis.evidence import (
     RetrogradeScaling,
     finding,
 )
-from profiler.analysis.scaling import Plateau
+from profiler.analysis.scaling import PLATEAU_USERS, Plateau
 from profiler.analysis.signals import Signals, StageSignal
 from profiler.analysis.traits.common import closed, mean_opt, plateau, slow_probe, users_text
 from profiler.analysis.traits.thresholds import (
@@ -62,8 +62,33 @@ def cpu_budget(signals: Signals, on: Sequence[StageSignal]) -> float:
     return max(CPU_IDLE, min(cores, signals.ncpu * 100.0 - loadgen - others))
 
 
+def _saturated(signals: Signals, s: StageSignal) -> bool:
+    if s.cpu is None or s.busiest_cpu is None:
+        return False
+    return s.busiest_cpu >= CPU_SATURATED or (
+        s.cpu >= CPU_IDLE and s.cpu >= CPU_SATURATED / 100 * cpu_budget(signals, [s])
+    )
+
+
+def cpu_saturated_plateau(signals: Signals) -> tuple[Plateau, list[StageSignal]] | None:
+    """A flattening the strict plateau rule misses: from some stage on every stage had its CPU
+    full, and throughput grew less than half as fast as users (per-request overhead still fell
+    with concurrency, as an event loop batches its work, but the CPU set the pace)."""
+    stages = closed(signals)
+    for i, first in enumerate(stages[:-1]):
+        on = stages[i:]
+        users_grew = (on[-1].users or 0) / (first.users or 1)
+        if first.ok_rps <= 0 or users_grew < PLATEAU_USERS or not all(_saturated(signals, s) for s in on):
+            continue
+        grew = on[-1].ok_rps / first.ok_rps
+        if grew < 1 + 0.5 * (users_grew - 1):
+            rps = max(s.ok_rps for s in on)
+            return Plateau(first.index, first.users or 0, rps, on[-1].users or 0, grew), on
+    return None
+
+
 def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
-    found = plateau(signals)
+    found = plateau(signals) or cpu_saturated_plateau(signals)
     if found is None:
         return None
     p, on = found
