@@ -325,11 +325,12 @@ class CapacitySection(_Model):
         description="True when the capacity stage is the heaviest load tested and throughput was still rising (no "
         "plateau): an instance takes at least `capacity_rps`, how much more was not tested.",
     )
-    limited_by: Literal["latency", "errors"] | None = Field(
+    limited_by: Literal["latency", "errors", "generator"] | None = Field(
         None,
         description="What ended capacity: the lightest stage heavier than the capacity stage (any stage, when none "
         "qualified) failed on its error rate above 1% ('errors', named first) or its latency above the limit "
-        "('latency'); null when no heavier stage failed.",
+        "('latency'), or the load generator could not send all its arrivals ('generator', named first: that stage "
+        "measured the generator); null when no heavier stage failed.",
     )
     limiting_stage: int | None = Field(None, description="The stage that `limited_by` speaks of.")
     max_rps: float | None = Field(None, ge=0, description="Highest throughput seen in any stage.")

@@ -210,3 +210,26 @@ def test_cpu_full_while_throughput_creeps_up_is_still_cpu_bound() -> None:
     assert T.cpu_bound(signals) is not None
     idle = make_signals(*[dataclasses.replace(s, cpu=20.0, busiest_cpu=10.0, machine_cpu=15.0) for s in stages])
     assert T.cpu_bound(idle) is None  # the same curve with the CPU idle is not
+
+
+def test_gpu_bound_drops_concurrency_capped_so_nobody_is_told_to_add_workers() -> None:
+    from tests.test_traits import gpu_bound_signals
+
+    gpu = gpu_bound_signals()
+    idle_host = dataclasses.replace(
+        gpu, stages=tuple(dataclasses.replace(s, cpu=20.0, busiest_cpu=20.0) for s in gpu.stages)
+    )
+    found = ids(idle_host)
+    assert "gpu-bound" in found and not found & {"concurrency-capped", "event-loop-blocked", "cpu-bound"}
+    recs = {r.id for r in recommend(T.find_traits(idle_host), None, 2, 1)}
+    assert not recs & {"raise-concurrency-limit", "raise-worker-pool", "worker-processes"}
+
+
+def test_a_stage_the_generator_could_not_deliver_is_never_capacity() -> None:
+    from profiler.analysis.capacity import capacity_section
+
+    stages = closed_stages((1, 2, 4), [50.0, 100.0, 190.0], [20.0, 20.0, 21.0])
+    stages = [dataclasses.replace(s, slo_latency=s.p95) for s in stages]
+    stages[2] = dataclasses.replace(stages[2], unsent=40)
+    cap = capacity_section(make_signals(*stages), 100.0, "p95<=100ms", None, 0.3)
+    assert cap is not None and cap.capacity_stage == 1 and cap.limited_by == "generator"

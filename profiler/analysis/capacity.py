@@ -13,7 +13,7 @@ from profiler.schema import CapacitySection, UslFit
 LIGHT_MULTIPLE = 3.0  # without an SLO: the load at which p95 passes 3x its light-load value
 MAX_ERROR_RATE = 0.01  # a stage that fails more than 1% of requests does not count as capacity
 NO_LIMIT = "not known without an SLO or a lighter stage (pass --slo, or run more than one load)"
-Cause = Literal["latency", "errors"]  # what keeps a stage out of capacity
+Cause = Literal["latency", "errors", "generator"]  # what keeps a stage out of capacity
 
 
 def _usl_model(stages: Sequence[StageSignal]) -> UslFit | None:
@@ -51,6 +51,8 @@ def _light_limit(stages: Sequence[StageSignal]) -> tuple[float | None, str]:
 def _excluded(s: StageSignal, limit: float) -> Cause | None:
     """Why a stage does not count as capacity, or None when it does. Errors are named first: the
     latency of failing requests (fast refusals, timeouts) says little about the app's speed."""
+    if s.unsent:
+        return "generator"  # the offered rate was not delivered: the stage measured the generator
     if s.error_rate > MAX_ERROR_RATE:
         return "errors"
     if s.slo_latency is None or s.slo_latency > limit:

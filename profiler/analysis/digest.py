@@ -42,6 +42,7 @@ def stage_signal(run: RunData, s: StageReport, handoffs: HandoffSection, slo_per
         ttfb_p50=s.ttfb.p50,
         error_rate=s.error_rate,
         bytes_per_request=s.bytes_per_request,
+        unsent=s.unsent,
         probe_p50=s.probe.p50 if s.probe else None,
         cpu=s.target_cpu_pct,
         busiest_cpu=s.target_busiest_process_cpu_pct,

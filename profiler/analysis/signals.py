@@ -26,6 +26,7 @@ class StageSignal:
     ttfb_p50: float
     error_rate: float
     bytes_per_request: float = 0.0
+    unsent: int = 0  # open model: arrivals the load generator could not send
     probe_p50: float | None = None
     cpu: float | None = None  # target tree, % of one core
     busiest_cpu: float | None = None  # busiest single process, % of one core
