@@ -3,13 +3,10 @@ stays one readable page. Re-exported by profiler.schema."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from profiler.reportbase import ReportModel as _Model
 from profiler.serving import ProcessCode
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class FunctionShare(_Model):

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from profiler.codeschema import CodeSection as CodeSection  # re-exported: report.json's `code`
 from profiler.codeschema import CodeStage as CodeStage
 from profiler.codeschema import FunctionShare as FunctionShare
+from profiler.reportbase import ReportModel as _Model
 from profiler.serving import ServerInfo as ServerInfo  # re-exported: report.json's `target.server`
 from profiler.serving import ServingModel as ServingModel
 
 SCHEMA_VERSION = "2.1"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class LatencyStats(_Model):

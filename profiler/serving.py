@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+from profiler.reportbase import ReportModel as _Model
 
 ServingModel = Literal["sync-pool", "threaded-pool", "thread-per-request", "event-loop", "unknown"]
 

@@ -122,10 +122,9 @@ def test_cores_come_from_the_quota_not_the_host() -> None:
 
 def test_cpu_bound_overrides_the_idle_cpu_readings() -> None:
     signals = cpu_all_cores_signals()
-    capped = T.concurrency_capped(dataclasses.replace(signals, stages=tuple(
-        dataclasses.replace(s, busiest_cpu=40.0) for s in signals.stages)))  # fmt: skip
-    assert capped is not None  # on its own the rule would fire ...
     both = dataclasses.replace(signals, stages=tuple(dataclasses.replace(s, busiest_cpu=40.0) for s in signals.stages))
+    capped = T.concurrency_capped(both)
+    assert capped is not None  # on its own the rule would fire ...
     assert "cpu-bound" in ids(both) and "concurrency-capped" not in ids(both)  # ... the table drops it
     recs = {r.id for r in recommend(T.find_traits(both), None, 2, 2)}
     assert "autoscale-on-cpu" in recs and "autoscale-on-concurrency" not in recs

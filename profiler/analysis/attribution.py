@@ -10,18 +10,16 @@ and the process chosen is the one the sampler saw busiest (else the one with mos
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from profiler import schema
 from profiler.analysis.code import FunctionShare, ProfileSummary, SourceLookup, summarize_profile
-from profiler.analysis.stacks import CodeProfile, parse_collapsed
+from profiler.analysis.stacks import CodeProfile, parse_collapsed, parse_process_frame
 from profiler.runfolder.names import speedscope_relative
 from profiler.runfolder.records import StageProfile
 from profiler.serving import ProcessCode
 
-_PROCESS = re.compile(r'^process (\d+):"(.*)"$')
 COMMAND_CHARS = 80  # of a command line shown in the report
 
 
@@ -45,9 +43,9 @@ def split_by_process(profile: CodeProfile) -> dict[tuple[int | None, str], CodeP
     """The stacks of each process, keyed by (pid, command line); the process frame removed."""
     parts: dict[tuple[int | None, str], list[tuple[tuple[str, ...], int]]] = {}
     for frames, count in profile.stacks:
-        match = _PROCESS.match(frames[0]) if frames else None
-        key = (int(match.group(1)), match.group(2)) if match else (None, "")
-        parts.setdefault(key, []).append((frames[1:] if match else frames, count))
+        process = parse_process_frame(frames[0]) if frames else None
+        key: tuple[int | None, str] = process if process is not None else (None, "")
+        parts.setdefault(key, []).append((frames[1:] if process else frames, count))
     return {k: CodeProfile(sum(c for _, c in v), tuple(v)) for k, v in parts.items()}
 
 
@@ -164,19 +162,21 @@ def code_section(
     pyspy_on: bool,
     rate_hz: int | None,
     notice: str | None,
-    busiest_pid: int | None = None,
-    name_process: bool = False,
+    server: schema.ServerInfo | None = None,
+    stages: Sequence[schema.StageReport] = (),
 ) -> tuple[schema.CodeSection, CodeSignals]:
     """py-spy's stacks per profiled stage, summarised; plus the evidence the traits read.
 
-    `notice` is what the run recorded about py-spy (why it failed), if anything; `busiest_pid`
-    the process the sampler saw use the most CPU (its code is the one the traits quote);
-    `name_process` when the target runs several processes (the top function then names its own).
+    `notice` is what the run recorded about py-spy (why it failed), if anything. With the
+    `server`, the top function the traits quote is the busiest process's, named when the target
+    runs several processes; with the `stages`, the profiled stage's cost is measured.
     """
     if not pyspy_on and not profiles:
         notice = notice or "Code attribution off (--no-pyspy)."
     rows: list[schema.CodeStage] = []
     signals = CodeSignals()
+    busiest_pid = server.busiest_pid if server is not None else None
+    name_process = server is not None and len(server.worker_pids) + len(server.helper_pids) > 1
     for index, profile in sorted(profiles.items()):
         stage = _stage(profile)
         if stage is None:
@@ -191,6 +191,7 @@ def code_section(
         profiled_stages=sorted(profiles),
         rate_hz=rate_hz,
         per_stage=rows,
+        profiled_throughput_cost=profiled_cost(stages),
     )
     return section, signals
 

@@ -12,7 +12,13 @@ import math
 
 from profiler.analysis import evidence as ev
 from profiler.analysis.advice import AUTOSCALE_ON_CONCURRENCY, AdviceContext, advice, as_float, family, for_trait
-from profiler.analysis.server_advice import concurrent_text, processes_text, server_name, threads_text
+from profiler.analysis.server_advice import (
+    concurrent_text,
+    processes_how,
+    processes_text,
+    server_name,
+    threads_text,
+)
 from profiler.schema import Recommendation
 
 
@@ -97,7 +103,7 @@ def _pool_advice(capped: ev.ConcurrencyCapped, ctx: AdviceContext) -> list[Recom
     slots, service = capped.slots or 1, capped.service_ms or 0.0
     per_slot = 1000.0 / service if service > 0 else None
     workers, threads = capped.workers or 1, capped.threads_per_worker or 1
-    ways = [processes_text(ctx.server, workers * 2).removeprefix("Run ").replace(" per instance", "")]
+    ways = [f"{workers * 2} worker processes ({processes_how(ctx.server, workers * 2)})"]
     more_threads = threads_text(ctx.server, max(4, threads * 2))
     if more_threads:
         ways.append(f"{more_threads} if the handlers mostly wait (I/O)")

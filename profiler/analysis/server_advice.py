@@ -44,12 +44,17 @@ def knobs(server: ServerInfo | None) -> Knobs:
     return GENERIC_OTHER if server is not None and server.language == "other" else GENERIC_PYTHON
 
 
-def processes_text(server: ServerInfo | None, n: int) -> str:
-    """'Run 4 worker processes per instance (`gunicorn -w 4`)' in the server's words."""
+def processes_how(server: ServerInfo | None, n: int) -> str:
+    """How to run `n` worker processes on this server: '`gunicorn -w 4`'."""
     how = knobs(server).processes
     if how is None:
         how = "several instances of the server behind a load balancer (it has no worker-process option)"
-    return f"Run {n} worker processes per instance ({how.format(n=n)})"
+    return how.format(n=n)
+
+
+def processes_text(server: ServerInfo | None, n: int) -> str:
+    """'Run 4 worker processes per instance (`gunicorn -w 4`)' in the server's words."""
+    return f"Run {n} worker processes per instance ({processes_how(server, n)})"
 
 
 def threads_text(server: ServerInfo | None, t: int) -> str | None:

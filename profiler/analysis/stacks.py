@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 _PROCESS_FRAME = re.compile(r'^process \d+:".*?"(?=;|$)')
+_PROCESS_PARTS = re.compile(r'^process (\d+):"(.*)"$')
 _PREFIX_FRAME = re.compile(r"^(process \d+:|thread \()")
 _STDLIB_DIR = re.compile(r"/lib/python\d+(?:\.\d+)?t?/")
 
@@ -64,6 +65,12 @@ def parse_frame(text: str) -> Frame | None:
             return Frame(name, file, int(line))
         return Frame(name, location, None)
     return Frame(text, "", None)
+
+
+def parse_process_frame(text: str) -> tuple[int, str] | None:
+    """(pid, command line) of py-spy's `process PID:"CMD"` frame (with --subprocesses), else None."""
+    match = _PROCESS_PARTS.match(text)
+    return (int(match.group(1)), match.group(2)) if match else None
 
 
 def _split_stack(text: str) -> list[str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from profiler import __version__
-from profiler.analysis.attribution import CodeSignals, code_section, profiled_cost
+from profiler.analysis.attribution import CodeSignals, code_section
 from profiler.analysis.capacity import capacity_section
 from profiler.analysis.devices import device_sections
 from profiler.analysis.digest import build_signals
@@ -95,8 +95,9 @@ def run_info(run: RunData) -> RunInfo:
     )
 
 
-def target_info(run: RunData, server: ServerInfo | None = None) -> TargetInfo:
+def target_info(run: RunData, server: ServerInfo | None = None, signals: Signals | None = None) -> TargetInfo:
     t, c = run.meta.target, run.meta.config
+    first_ms, settle = warmup(signals) if signals is not None else (None, None)
     return TargetInfo(
         url=c.url,
         method=c.method,
@@ -106,6 +107,8 @@ def target_info(run: RunData, server: ServerInfo | None = None) -> TargetInfo:
         ready_after_s=t.ready_after_s if t.ready_after_s is None or t.ready_after_s >= 0 else None,
         exit_code=t.exit_code,
         server=server,
+        first_request_ms=round(first_ms, 3) if first_ms is not None else None,
+        requests_to_settle=settle,
     )
 
 
@@ -154,7 +157,6 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     )
     ri = run_info(run)
     server = guard("server", lambda: server_of(run), None)
-    target = target_info(run, server)
     handoffs = guard("handoffs", lambda: handoff_section(run), HandoffSection())
     code, code_signals = guard(
         "code",
@@ -163,8 +165,8 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
             pyspy_on=meta.config.pyspy,
             rate_hz=meta.config.pyspy_rate,
             notice=meta.pyspy_notice,
-            busiest_pid=server.busiest_pid if server else None,
-            name_process=server is not None and len(server.worker_pids) + len(server.helper_pids) > 1,
+            server=server,
+            stages=stages,
         ),
         (CodeSection(available=False, notice=FAILED), CodeSignals()),
     )
@@ -175,10 +177,7 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         Signals(stages=()),
     )
     findings, capacity, recommendations = _analysis(signals, options, server, guard)
-    first_ms, settle = warmup(signals)
-    target = target.model_copy(
-        update={"first_request_ms": round(first_ms, 3) if first_ms is not None else None, "requests_to_settle": settle}
-    )
+    target = guard("target", lambda: target_info(run, server, signals), target_info(run, server))
     checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code), _not_checked())
     return Report(
         run=ri,
@@ -195,6 +194,6 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         traits=[f.trait for f in findings],
         recommendations=recommendations,
         capacity=capacity,
-        code=code.model_copy(update={"profiled_throughput_cost": profiled_cost(stages)}),
+        code=code,
         notices=[*meta.notices, *guard.notices],
     )

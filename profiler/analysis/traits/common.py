@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from profiler.analysis.scaling import Plateau, find_plateau
 from profiler.analysis.signals import Signals, StageSignal
+from profiler.schema import ServerInfo
 from profiler.stats import mean
 
 
@@ -21,6 +22,11 @@ def plateau(signals: Signals) -> tuple[Plateau, list[StageSignal]] | None:
     if p is None:
         return None
     return p, [s for s in stages if s.index >= p.stage]
+
+
+def python_of(server: ServerInfo | None) -> bool | None:
+    """Whether the target runs Python, as the evidence records it; None when not known."""
+    return None if server is None or server.language == "unknown" else server.language == "python"
 
 
 def mean_opt(values: Sequence[float | None]) -> float | None:

@@ -19,7 +19,7 @@ from profiler.analysis.evidence import (
 )
 from profiler.analysis.scaling import PLATEAU_USERS, Plateau
 from profiler.analysis.signals import Signals, StageSignal
-from profiler.analysis.traits.common import closed, mean_opt, plateau, slow_probe, users_text
+from profiler.analysis.traits.common import closed, mean_opt, plateau, python_of, slow_probe, users_text
 from profiler.analysis.traits.thresholds import (
     BLOCKING_SHARE,
     CPU_IDLE,
@@ -128,7 +128,7 @@ def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
             cpu_budget_pct=budget,
             busiest_process=server.busiest_process if server else None,
             workers=server.workers if server else None,
-            python=None if server is None or server.language == "unknown" else server.language == "python",
+            python=python_of(server),
         ),
         confidence,
         summary,
@@ -241,7 +241,7 @@ def event_loop_blocked(signals: Signals) -> Finding[EventLoopBlocked] | None:
             blocking_on_loop_share=share,
             blocking_function=signals.blocking_function,
             loops=loops,
-            python=None if server is None or server.language == "unknown" else server.language == "python",
+            python=python_of(server),
         ),
         confidence,
         summary,
