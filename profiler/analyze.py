@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import replace
 from pathlib import Path
 
 from profiler.config import Slo
-from profiler.errors import RunFolderError
+from profiler.errors import RunFolderError, folder_write_error
 from profiler.report import json_file
 from profiler.report.build import AnalysisOptions, build_report
 from profiler.runfolder.names import REPORT
@@ -20,8 +21,9 @@ def reanalyse(
     peak_rps: float | None = None,
     headroom: float | None = None,
     memory_limit_mb: float | None = None,
-) -> Report:
-    """Rebuild report.json from the folder alone; given options override the run's own."""
+) -> tuple[Report, RunFolderError | None]:
+    """Rebuild report.json from the folder alone; given options override the run's own. The
+    report comes back even when report.json could not be saved, with the error that says why."""
     run = read_run(folder)
     base = AnalysisOptions.of(run)
     options = replace(
@@ -35,8 +37,11 @@ def reanalyse(
     try:
         json_file.save(report, folder)
     except OSError as e:
-        raise RunFolderError(
+        # The report is still shown; the error names the cause (a full disk is not a permission).
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return report, folder_write_error(folder, e)
+        return report, RunFolderError(
             f"cannot write {folder / REPORT}: {e.strerror or e}.",
             "run `profiler analyze` as a user who may write the run folder (or copy the folder first)",
-        ) from None
-    return report
+        )
+    return report, None

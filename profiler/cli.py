@@ -24,16 +24,18 @@ from profiler.config import (
     DEFAULT_REQUEST_TIMEOUT_S,
     PROBE_PATH,
     RunConfig,
+    check_option,
+    check_options,
     parse_body,
-    parse_float_list,
     parse_header,
-    parse_int_list,
+    parse_rates,
     parse_slo,
+    parse_users,
     substitute_port,
     validate_probe_path,
     validate_url,
 )
-from profiler.errors import ConfigError, ProfilerError, RunFolderError
+from profiler.errors import ConfigError, ProfilerError, folder_write_error
 
 app = typer.Typer(
     add_completion=False,
@@ -76,10 +78,7 @@ def _run(config: RunConfig, quiet: bool, as_json: bool) -> int:
     except OSError as e:
         # Disk full or a folder taken away mid-run: the children are already stopped by then.
         view.close()
-        raise RunFolderError(
-            f"could not write the run folder {config.out}: {e.strerror or e}.",
-            "free disk space or choose another --out",
-        ) from None
+        raise folder_write_error(config.out, e) from None
     # A run that failed before any request has nothing to tabulate: the error line says it all
     # (report.json is still written, and --json still prints it).
     if as_json or outcome.error is None or outcome.report.load.requests > 0:
@@ -89,6 +88,13 @@ def _run(config: RunConfig, quiet: bool, as_json: bool) -> int:
     if outcome.status == "interrupted":
         _say(f"interrupted: partial report written to {outcome.folder / 'report.json'}")
     return outcome.exit_code
+
+
+def _checked(config: RunConfig) -> RunConfig:
+    """Options in range and stages long enough, checked before anything starts."""
+    from profiler.load.plan import check_plan
+
+    return check_plan(check_options(config))
 
 
 def _say(text: str) -> None:
@@ -210,7 +216,7 @@ def run(
     user_list: tuple[int, ...] = ()
     max_users = DEFAULT_MAX_USERS
     if users is not None:
-        parsed = parse_int_list(users, "--users")
+        parsed = parse_users(users)
         if len(parsed) == 1 and stages is None or len(parsed) == 1:
             max_users = parsed[0]
         else:
@@ -226,7 +232,7 @@ def run(
         users=user_list,
         max_users=max_users,
         stage_count=stages,
-        rates=parse_float_list(rate, "--rate") if rate is not None else (),
+        rates=parse_rates(rate) if rate is not None else (),
         method=method.upper(),
         headers=tuple(parse_header(h) for h in header or ()),
         body=parse_body(body),
@@ -247,7 +253,7 @@ def run(
         memory_limit_mb=memory_limit,
         gpu=not no_gpu,
     )
-    raise typer.Exit(_run(config, quiet, as_json))
+    raise typer.Exit(_run(_checked(config), quiet, as_json))
 
 
 @app.command()
@@ -268,8 +274,16 @@ def analyze(
     """Rebuild report.json from a saved run folder (no load is sent); options override the run's."""
     from profiler.analyze import reanalyse
 
-    report = reanalyse(folder, slo=parse_slo(slo), peak_rps=peak_rps, headroom=headroom, memory_limit_mb=memory_limit)
+    report, not_saved = reanalyse(
+        folder,
+        slo=parse_slo(slo),
+        peak_rps=check_option("--peak-rps", peak_rps),
+        headroom=check_option("--headroom", headroom),
+        memory_limit_mb=check_option("--memory-limit", memory_limit),
+    )
     _emit(report, as_json, quiet)
+    if not_saved is not None:
+        raise not_saved
 
 
 @app.command()
@@ -285,7 +299,7 @@ def demo(
     config = RunConfig(
         url=url, out=out or _default_out(), launch=launch_cmd2, duration_s=duration or DEFAULT_DURATION_S
     )
-    raise typer.Exit(_run(config, quiet, as_json))
+    raise typer.Exit(_run(_checked(config), quiet, as_json))
 
 
 def _version(value: bool) -> None:

@@ -19,9 +19,10 @@ INTRO = """# Command reference
 Generated from the CLI by `python -m profiler.clidocs`; do not edit by hand (a test compares
 the two). See the README for a walk-through and docs/run-folder.md for what a run writes.
 
-Exit codes: 0 done; 2 bad input or run folder (one line on stderr says what and how to fix it);
-3 the target exited, never answered, or is not there; 4 the load generator failed; 130 interrupted
-(Ctrl-C or SIGTERM: the partial report is still written).
+Exit codes: 0 done; 2 bad input or run folder, a full disk included (one line on stderr says what
+and how to fix it); 3 the target exited, hung (stopped answering mid-run), never answered, or is
+not the server behind the URL; 4 the load generator failed; 130 interrupted (Ctrl-C or SIGTERM:
+the partial report is still written).
 """
 
 

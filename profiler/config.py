@@ -7,6 +7,7 @@ and so the same rules apply to tests and to the CLI.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import socket
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from profiler.errors import ConfigError
+from profiler.secrets import mask_url
 from profiler.servertiming import TOKEN_CHARS
 
 DEFAULT_DURATION_S = 42.0
@@ -25,6 +27,26 @@ DEFAULT_PYSPY_RATE = 100
 DEFAULT_PYSPY_SECONDS = 5.0
 MIB = 2**20
 PROBE_PATH = "/__profiler_probe__"
+
+# Bounds on options. Past them a value is a typo, not a plan: 10^20 users made 68 stages of a
+# fraction of a second, an infinite timeout or SLO broke the saved meta.json and the report.
+MAX_USERS = 100_000  # concurrent users: one load generator process holds them all
+MAX_RATE = 1_000_000.0  # arrivals per second
+MAX_SLO_MS = 3_600_000.0  # an hour: a latency objective beyond it is no objective
+MAX_TIMEOUT_S = 3_600.0  # --timeout and --ready-timeout
+MAX_DURATION_S = 86_400.0  # a day of load
+MIN_STAGE_S = 0.5  # shorter stages hold too few requests, and too few samples, to say anything
+# option: (RunConfig field, lowest, highest); the lows repeat the CLI's own, which nan slips past.
+OPTION_BOUNDS: dict[str, tuple[str, float, float]] = {
+    "--ready-timeout": ("ready_timeout_s", 0.1, MAX_TIMEOUT_S),
+    "--duration": ("duration_s", 1.0, MAX_DURATION_S),
+    "--timeout": ("request_timeout_s", 0.1, MAX_TIMEOUT_S),
+    "--interval": ("sample_interval_s", 0.01, 10.0),
+    "--peak-rps": ("peak_rps", 0.001, MAX_RATE * 1000),
+    "--headroom": ("headroom", 0.0, 10.0),
+    "--pyspy-seconds": ("pyspy_seconds", 2.0, 600.0),
+    "--memory-limit": ("memory_limit_mb", 1.0, float(2**30)),  # MiB: a pebibyte
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,19 +116,40 @@ def is_loopback_host(host: str) -> bool:
         pass
     try:
         infos = socket.getaddrinfo(host, None)
-    except OSError:
+    except (OSError, UnicodeError):  # UnicodeError: a name idna cannot encode (a label too long)
         return False
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
+def check_host(host: str, url: str) -> None:
+    """A host name DNS can carry: labels of 1 to 63 characters, 253 in all (RFC 1035), that idna
+    can encode. Checked here, because getaddrinfo reports it as a UnicodeError traceback."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return
+    except ValueError:
+        pass
+    try:
+        encoded = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        encoded = b""
+    if not encoded or len(encoded) > 253 or any(not 1 <= len(label) <= 63 for label in encoded.split(b".")):
+        raise ConfigError(
+            f"the host of '{mask_url(url)}' is not a valid name.",
+            "each dot-separated part of a host name has 1 to 63 characters, e.g. http://127.0.0.1:8000/predict",
+        )
+
+
 def validate_url(url: str, allow_remote: bool) -> str:
+    # Every message shows the URL masked: it may carry a password or a ?token=.
+    shown = mask_url(url)
     try:
         parts = urlsplit(url)
     except ValueError as e:
-        raise ConfigError(f"'{url}' is not a valid URL ({e}).", "e.g. http://127.0.0.1:8000/predict") from None
+        raise ConfigError(f"'{shown}' is not a valid URL ({e}).", "e.g. http://127.0.0.1:8000/predict") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"'{url}' is not an http(s) URL.",
+            f"'{shown}' is not an http(s) URL.",
             "give the full address of the endpoint, e.g. http://127.0.0.1:8000/predict",
         )
     try:
@@ -114,7 +157,8 @@ def validate_url(url: str, allow_remote: bool) -> str:
     except ValueError:
         port = -1
     if port is not None and not 1 <= port <= 65535:
-        raise ConfigError(f"'{url}' has an invalid port.", "use a number from 1 to 65535")
+        raise ConfigError(f"'{shown}' has an invalid port.", "use a number from 1 to 65535")
+    check_host(parts.hostname, url)
     if not allow_remote and not is_loopback_host(parts.hostname):
         raise ConfigError(
             f"'{parts.hostname}' is not a loopback address; refusing to send load to another machine.",
@@ -123,25 +167,59 @@ def validate_url(url: str, allow_remote: bool) -> str:
     return url
 
 
-def _parse_list(text: str, what: str, kind: type[float] | type[int], noun: str, example: str) -> tuple[float, ...]:
+def _parse_list(
+    text: str, what: str, kind: type[float] | type[int], noun: str, example: str, high: float
+) -> tuple[float, ...]:
     try:
         values = tuple(kind(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
         raise ConfigError(f"{what} '{text}' is not a list of {noun}.", f"e.g. {what} {example}") from None
     lowest = 1 if kind is int else 0
-    if not values or any(not (lowest <= v < float("inf")) or v == 0 for v in values):
+    if not values or any(not (lowest <= v <= high) or v == 0 for v in values):  # nan fails too
+        ceiling = f" and <= {_number(high)}" if high < math.inf else ""
         raise ConfigError(
-            f"{what} '{text}' must hold numbers {'>= 1' if kind is int else '> 0'}.", f"e.g. {what} {example}"
+            f"{what} '{text}' must hold numbers {'>= 1' if kind is int else '> 0'}{ceiling}.", f"e.g. {what} {example}"
         )
     return values
 
 
-def parse_int_list(text: str, what: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in _parse_list(text, what, int, "whole numbers", "1,2,4,8"))
+def _number(x: float) -> str:
+    """A bound as people write it: 100,000 rather than 1e+05."""
+    return f"{x:,.0f}" if x >= 1000 and x == int(x) else f"{x:g}"
 
 
-def parse_float_list(text: str, what: str) -> tuple[float, ...]:
-    return _parse_list(text, what, float, "numbers", "10,20,40")
+def parse_int_list(text: str, what: str, high: float = math.inf) -> tuple[int, ...]:
+    return tuple(int(v) for v in _parse_list(text, what, int, "whole numbers", "1,2,4,8", high))
+
+
+def parse_float_list(text: str, what: str, high: float = math.inf) -> tuple[float, ...]:
+    return _parse_list(text, what, float, "numbers", "10,20,40", high)
+
+
+def parse_users(text: str) -> tuple[int, ...]:
+    return parse_int_list(text, "--users", MAX_USERS)
+
+
+def parse_rates(text: str) -> tuple[float, ...]:
+    return parse_float_list(text, "--rate", MAX_RATE)
+
+
+def check_option(option: str, value: float | None) -> float | None:
+    """A number option within OPTION_BOUNDS (None: not given)."""
+    _field, low, high = OPTION_BOUNDS[option]
+    if value is not None and not low <= value <= high:  # nan and inf fail too
+        raise ConfigError(
+            f"{option} {value:g} is out of range.", f"use a number from {_number(low)} to {_number(high)}"
+        )
+    return value
+
+
+def check_options(config: RunConfig) -> RunConfig:
+    """Every number option of the run within its bounds (the lists and the SLO are checked as
+    they are parsed; stage lengths by `load.plan.check_plan`)."""
+    for option, (field, _low, _high) in OPTION_BOUNDS.items():
+        check_option(option, getattr(config, field))
+    return config
 
 
 def validate_probe_path(path: str) -> str:
@@ -150,11 +228,26 @@ def validate_probe_path(path: str) -> str:
     return path
 
 
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # HTAB is allowed in a header value
+
+
 def parse_header(text: str) -> tuple[str, str]:
+    # No message repeats a header's text or value: a mistyped 'Authorization Bearer x' would put
+    # the token on the terminal, and in CI logs.
     name, sep, value = text.partition(":")
-    if not sep or not name.strip() or not re.fullmatch(f"[{TOKEN_CHARS}]+", name.strip()):
-        raise ConfigError(f"header '{text}' is not 'Name: value'.", "e.g. --header 'Authorization: Bearer x'")
-    return name.strip(), value.strip()
+    name = name.strip()
+    if not sep or not re.fullmatch(f"[{TOKEN_CHARS}]+", name):
+        raise ConfigError(
+            "a --header is not 'Name: value' (its text is not shown: it may hold a secret).",
+            "e.g. --header 'Authorization: Bearer x'",
+        )
+    if _CONTROL_CHARS.search(value):
+        # A CR/LF would split the request's header block: every request would fail or smuggle.
+        raise ConfigError(
+            f"--header '{name}' has a line break or control character in its value.",
+            "give the value on one line, without CR, LF or other control characters",
+        )
+    return name, value.strip()
 
 
 def parse_body(text: str | None) -> bytes | None:
@@ -197,6 +290,8 @@ def parse_slo(text: str | None) -> Slo | None:
     threshold = parse_ms(m.group(2), "SLO threshold")
     if threshold <= 0:
         raise ConfigError("SLO threshold must be above zero.", "e.g. --slo p95=300ms")
+    if not threshold <= MAX_SLO_MS:  # a long run of digits reads as inf
+        raise ConfigError("SLO threshold is over an hour.", "give a latency up to 3600s, e.g. --slo p95=300ms")
     return Slo(pct, threshold)
 
 

@@ -18,6 +18,7 @@ from profiler.load.plan import StagePlan
 from profiler.report.terminal import TextTable, report_tables, summary_lines
 from profiler.runfolder.messages import StageDone, Tick
 from profiler.schema import Report
+from profiler.secrets import mask_text
 from profiler.session import LiveSample
 
 
@@ -78,14 +79,14 @@ class LiveView:
     def phase(self, text: str) -> None:
         self._ensure()
         # Without a terminal (CI logs) only finished stages are printed: phases would be noise.
-        self.bar.update(self.task, description=text)
+        self.bar.update(self.task, description=mask_text(text))
 
     def plan(self, stages: tuple[StagePlan, ...]) -> None:
         self.stages = stages
         self.bar.update(self.task, total=sum(s.planned_s for s in stages) or 1.0, completed=0)
 
     def notice(self, text: str) -> None:
-        self.out.print(Text(text), soft_wrap=True)
+        self.out.print(Text(mask_text(text)), soft_wrap=True)
 
     def progress(self, message: Message | None, sample: LiveSample | None) -> None:
         self._ensure()
@@ -119,5 +120,6 @@ def _stage_line(m: StageDone) -> str:
 
 
 def error_line(message: str) -> None:
-    # soft_wrap: one logical line stays one line, whatever the terminal's width.
-    console(stderr=True).print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+    # soft_wrap: one logical line stays one line, whatever the terminal's width. Masked here too:
+    # a message may name a URL as the user gave it, credentials and all.
+    console(stderr=True).print(Text(f"error: {mask_text(message)}", style="bold red"), soft_wrap=True)

@@ -4,6 +4,7 @@
     ├── ConfigError               bad option, URL, header, body file, stage list, SLO...
     ├── TargetError               the target app
     │   ├── TargetExitedError     it exited (at start or mid-run)
+    │   ├── TargetHungError       it stopped answering mid-run
     │   ├── TargetNotReadyError   it never answered within --ready-timeout
     │   └── TargetNotFoundError   --pid names no process we can see
     ├── LoadError                 the load generator failed to start or died
@@ -18,6 +19,15 @@ Every message is written for the person at the terminal: what went wrong, then w
 
 from __future__ import annotations
 
+import errno
+import re
+
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def _one_line(text: str) -> str:
+    return _BREAKS.sub(" ", text)
+
 
 class ProfilerError(Exception):
     """Base of every error a user can cause. The message is one readable line."""
@@ -25,6 +35,8 @@ class ProfilerError(Exception):
     exit_code = 2
 
     def __init__(self, problem: str, fix: str | None = None) -> None:
+        # One line whatever the user typed: a line break quoted from an option stays out of it.
+        problem, fix = _one_line(problem), _one_line(fix) if fix is not None else None
         self.problem = problem
         self.fix = fix
         super().__init__(problem if not fix else f"{problem} Fix: {fix}")
@@ -42,6 +54,10 @@ class TargetError(ProfilerError):
 
 class TargetExitedError(TargetError):
     """The target process exited."""
+
+
+class TargetHungError(TargetError):
+    """The target stopped answering during the run."""
 
 
 class TargetNotReadyError(TargetError):
@@ -76,3 +92,16 @@ class EnergyUnavailable(SamplerUnavailable):
 
 class PySpyUnavailable(SamplerUnavailable):
     """py-spy is missing or lacks permission to read the target."""
+
+
+def disk_fix(folder: object) -> str:
+    """The fix for a run folder that cannot be written, the same wherever it is said."""
+    return f"free disk space where {folder} is, or choose another --out"
+
+
+def folder_write_error(folder: object, e: OSError) -> RunFolderError:
+    """A run folder that could not be written, named for its cause: a full disk is not a
+    permissions problem, and the fix differs."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return RunFolderError(f"the disk is full: cannot write the run folder {folder}.", disk_fix(folder))
+    return RunFolderError(f"cannot write the run folder {folder}: {e.strerror or e}.", "choose a writable --out folder")

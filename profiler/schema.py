@@ -39,15 +39,25 @@ class RunInfo(_Model):
     folder: str = Field(description="The run folder this report was built from.")
     started_at: float = Field(ge=0, description="Start, Unix epoch seconds.")
     ended_at: float | None = Field(None, description="End, Unix epoch seconds; null if the run never finished writing.")
-    status: Literal["completed", "saturated", "interrupted", "target-exited", "failed", "incomplete"] = Field(
-        description="completed: all stages ran; saturated: stopped climbing early once the target saturated; "
-        "interrupted: Ctrl-C or a signal; target-exited: the target died mid-run; failed: the profiler hit an "
-        "error; incomplete: the folder has no end marker (the profiler itself was killed)."
+    status: Literal["completed", "saturated", "interrupted", "target-exited", "target-hung", "failed", "incomplete"] = (
+        Field(
+            description="completed: all stages ran; saturated: stopped climbing early once the target saturated; "
+            "interrupted: Ctrl-C or a signal; target-exited: the target died mid-run; target-hung: the target "
+            "stopped answering (nothing came back for the request timeout, at least 5 s); failed: the profiler hit an "
+            "error; incomplete: the folder has no end marker (the profiler itself was killed)."
+        )
     )
     stop_reason: str | None = Field(None, description="Why load stopped, in words.")
     profiler_version: str = Field(description="Version of the profiler that wrote the run.")
     folder_format: int = Field(
         ge=1, description="Run-folder format the analysis read (1: profiler 0.1; 2: typed meta, parsed Server-Timing)."
+    )
+    requests_missing: int | None = Field(
+        None,
+        ge=0,
+        description="Requests the load generator started that are not in requests.csv: 0 when every request is "
+        "accounted for; null when it cannot be known (a folder written before stages.jsonl carried the count, or "
+        "a generator killed before its final count).",
     )
 
 
@@ -80,7 +90,22 @@ class StageReport(_Model):
     users: int | None = Field(None, ge=1, description="Concurrent users (closed model).")
     rate: float | None = Field(None, gt=0, description="Arrivals per second asked for (open model).")
     measured_s: float = Field(ge=0, description="Wall time the stage really ran (not the plan's length).")
-    completed: bool = Field(description="False when the run stopped inside this stage.")
+    completed: bool = Field(
+        description="False when the stage did not run whole (see `cut_short`): its figures never feed capacity, "
+        "scaling or traits."
+    )
+    cut_short: str | None = Field(
+        None,
+        description="Why the stage is not whole: 'interrupted' (a signal), 'hung' (the target stopped answering "
+        "during it), 'request-limit', 'write-failed' (the run folder could not be written), 'orphaned', "
+        "'run ended inside it' (no end line: the generator was killed); null when it ran its whole plan.",
+    )
+    started: int | None = Field(
+        None, ge=0, description="Main requests the load generator started in the stage (null: not recorded)."
+    )
+    missing: int = Field(
+        0, ge=0, description="Requests started but not in requests.csv (lost: a full disk, a crash); 0 when all are."
+    )
     requests: int = Field(ge=0, description="Main requests sent in the stage, each with its outcome (probe apart).")
     offered_rps: float = Field(0.0, ge=0, description="Offered load: arrivals attempted (sent or unsent) per second.")
     rps: float = Field(ge=0, description="Completed throughput: responses received in the stage's window per second.")
@@ -90,7 +115,14 @@ class StageReport(_Model):
     latency: LatencyStats = Field(description="Client-side latency, request sent to last byte read.")
     ttfb: LatencyStats = Field(description="Time to first byte (response headers received).")
     error_rate: float = Field(ge=0, le=1, description="The app's error rate: share of `requests` that failed.")
-    errors: dict[str, int] = Field(default_factory=dict, description="Failures by kind (exception name or 'HTTP 503').")
+    errors: dict[str, int] = Field(
+        default_factory=dict, description="Failures by name (exception name or 'HTTP 503'), the ten most frequent."
+    )
+    error_kinds: dict[str, int] = Field(
+        default_factory=dict,
+        description="Failures by kind: timeout, refused, reset, dns, tls, protocol, body-cut (the body broke off), "
+        "cut-short (still in flight when the run or a hung stage ended), http-4xx, http-5xx, other.",
+    )
     statuses: dict[str, int] = Field(default_factory=dict, description="Responses by HTTP status ('0' = no response).")
     bytes_per_request: float = Field(ge=0, description="Mean response body size.")
     probe: LatencyStats | None = Field(None, description="Latency of the light probe requests in this stage, if any.")

@@ -8,12 +8,32 @@ are skipped and counted, so the report can say how much of the header it could n
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # The characters of an HTTP token (RFC 9110): header names and Server-Timing entry names.
 TOKEN_CHARS = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
 _TOKEN = re.compile(rf"^[{TOKEN_CHARS}]+$")
+# A dur value: a decimal in ASCII. float() alone would also take "1_0", "١", "nan" and "infinity".
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def is_token(name: str) -> bool:
+    """An HTTP token: what a header name or a Server-Timing entry name may be."""
+    return _TOKEN.fullmatch(name) is not None  # fullmatch: `$` alone would let a trailing newline in
+
+
+def finite_sum(values: Iterable[float]) -> float | None:
+    """The exact sum of durations, or None when there are none or it is past any float (two
+    entries of 1e308 each are valid, their sum is not; math.fsum raises OverflowError on it)."""
+    listed = list(values)
+    try:
+        total = math.fsum(listed)
+    except OverflowError:
+        return None
+    return total if listed and math.isfinite(total) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +94,12 @@ def parse_server_timing(header: str | None) -> ParsedTiming:
             key, eq, value = param.strip().partition("=")
             if key.strip().lower() != "dur":
                 continue
-            if not eq:
+            text = value.strip().strip('"')
+            if not eq or not _DECIMAL.fullmatch(text):
                 bad = True
                 break
-            try:
-                dur = float(value.strip().strip('"'))
-            except ValueError:
-                bad = True
-                break
-            if dur != dur or dur < 0 or dur == float("inf"):  # NaN, negative or infinite
+            dur = float(text)
+            if dur < 0 or dur == math.inf:  # negative, or past any float (1e400)
                 bad = True
                 break
         if bad:
@@ -90,7 +107,11 @@ def parse_server_timing(header: str | None) -> ParsedTiming:
             continue
         if dur is None:
             continue  # a mark without duration (e.g. `cache;desc=hit`) is valid but has no time
-        durations[name] = durations.get(name, 0.0) + dur
+        total = durations.get(name, 0.0) + dur
+        if total == math.inf:  # pieces each finite, their sum past any float
+            malformed += 1
+            continue
+        durations[name] = total
     return ParsedTiming(durations, malformed)
 
 
@@ -123,5 +144,6 @@ def parse_fast(header: str) -> ParsedTiming:
         out: dict[str, float] = {}
         for name, dur in found:  # the same name twice: the app timed a step in pieces
             out[name] = out.get(name, 0.0) + float(dur)
-        return ParsedTiming(out, 0)
+        if all(v < math.inf for v in out.values()):  # else a sum overflowed: the general parser counts it
+            return ParsedTiming(out, 0)
     return parse_server_timing(header)

@@ -14,18 +14,28 @@ import queue
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from profiler import __version__
-from profiler.config import RunConfig
-from profiler.errors import LoadError, ProfilerError, TargetExitedError
+from profiler.config import RunConfig, is_loopback_host
+from profiler.errors import (
+    LoadError,
+    ProfilerError,
+    RunFolderError,
+    TargetExitedError,
+    TargetHungError,
+    disk_fix,
+    folder_write_error,
+)
 from profiler.load.driver import LoadProcess, Message, write_spec
 from profiler.load.plan import StagePlan, build_plan
 from profiler.load.spec import LoadSpec
 from profiler.pyspy_stage import PySpyStage
+from profiler.readiness import check_port_owner, wait_ready
 from profiler.report import json_file
 from profiler.report.build import build_report
 from profiler.runfolder import messages
@@ -36,8 +46,8 @@ from profiler.runfolder.read import read_run, read_sampler_info
 from profiler.runfolder.write import prepare_folder
 from profiler.sampling.launcher import SamplerProcess
 from profiler.schema import Report
-from profiler.secrets import mask_header
-from profiler.target import Target, attach, launch, wait_ready
+from profiler.secrets import mask_command, mask_header, mask_text, mask_url
+from profiler.target import Target, attach, launch
 
 # What the worker's outcome means for the run.
 _RUN_STATUS: dict[messages.WorkerStatus, RunStatus] = {
@@ -46,6 +56,8 @@ _RUN_STATUS: dict[messages.WorkerStatus, RunStatus] = {
     "saturated": "saturated",
     "interrupted": "interrupted",
     "orphaned": "interrupted",
+    "hung": "target-hung",
+    "write-failed": "failed",
 }
 DEADLINE_SLACK_S = 30.0  # past the plan's length, the request timeout and the py-spy stage
 
@@ -100,11 +112,11 @@ class Outcome:
 
 
 def recorded_config(config: RunConfig) -> RecordedConfig:
-    """The options as saved in meta.json: secrets masked, the body's size only."""
+    """The options as saved in meta.json: secrets masked (`profiler.secrets`), the body's size only."""
     return RecordedConfig(
-        url=config.url,
+        url=mask_url(config.url),
         method=config.method,
-        launch=config.launch,
+        launch=mask_command(config.launch) if config.launch is not None else None,
         pid=config.pid,
         headers=[f"{k}: {mask_header(k, v)}" for k, v in config.headers],
         body=f"<{len(config.body)} bytes>" if config.body is not None else None,
@@ -187,13 +199,29 @@ class Session:
     view: View = field(default_factory=QuietView)
     interrupted: bool = False
     deadline_hit: bool = False
+    write_failure: OSError | None = None  # the first failed write of the run folder (a full disk)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # A flag, not an exception: teardown must not itself be cut short by a second Ctrl-C.
         self.interrupted = True
 
     def _save_meta(self) -> None:
-        write_json_atomic(self.folder / META, self.meta.dump())
+        # A full disk mid-run must not cut teardown short (children stop, the report is still
+        # built in memory and shown): the first failure is kept and named at the end.
+        try:
+            write_json_atomic(self.folder / META, self.meta.dump())
+        except OSError as e:
+            self.write_failure = self.write_failure or e
+
+    def _report(self) -> Report:
+        """The report from what is on disk, with this run's own meta (the copy on disk may be stale
+        when the disk filled); saved as report.json when the disk allows."""
+        report = build_report(replace(read_run(self.folder), meta=self.meta))
+        try:
+            json_file.save(report, self.folder)
+        except OSError as e:
+            self.write_failure = self.write_failure or e
+        return report
 
     def run(self) -> Outcome:
         config = self.config
@@ -221,8 +249,9 @@ class Session:
             status = self._teardown(status, error)
             for s, handler in previous.items():
                 signal.signal(s, handler)
-        report = build_report(read_run(self.folder))
-        json_file.save(report, self.folder)
+        report = self._report()
+        if error is None and self.write_failure is not None:
+            error = folder_write_error(self.folder, self.write_failure)
         return Outcome(report=report, folder=self.folder, status=status, error=self._exit_error(status, error))
 
     def _measure(self) -> RunStatus:
@@ -264,12 +293,21 @@ class Session:
             self.target.stop()
         self.meta.status, self.meta.ended_at = status, time.time()
         self.meta.sampler = read_sampler_info(self.folder)
-        self.meta.error = str(error) if error is not None else None
+        self.meta.error = mask_text(str(error)) if error is not None else None
         self._save_meta()
         self.view.close()
         return status
 
     def _exit_error(self, status: RunStatus, error: ProfilerError | None) -> ProfilerError | None:
+        done = self.load.done if self.load is not None else None
+        if error is None and done is not None and done.status == "hung":
+            return TargetHungError(
+                f"{done.reason}; the run stopped there.",
+                "see why the target stalls (a deadlock, a stopped process, an exhausted pool); "
+                f"the report covers what was collected, in {self.folder}",
+            )
+        if error is None and done is not None and done.status == "write-failed":
+            return RunFolderError(f"{done.reason}; the run stopped there.", disk_fix(self.folder))
         if error is None and status == "target-exited" and self.target is not None:
             tail = self.target.tail()
             return TargetExitedError(
@@ -280,6 +318,7 @@ class Session:
         return error
 
     def _notice(self, text: str) -> None:
+        text = mask_text(text)
         self.meta.notices.append(text)
         self._save_meta()
         self.view.notice(text)
@@ -287,21 +326,28 @@ class Session:
     def _start_target(self) -> Target:
         config = self.config
         if config.launch:
-            self.view.phase(f"starting target: {config.launch}")
+            self.view.phase(f"starting target: {mask_command(config.launch)}")
             target = launch(config.launch, self.folder / TARGET_LOG, config.cwd)
         else:
             assert config.pid is not None
             target = attach(config.pid)
-        self.meta.target.pid, self.meta.target.command = target.pid, target.command
+        self.target = target  # stopped by teardown even if it never gets ready
+        self.meta.target.pid = target.pid
+        self.meta.target.command = mask_command(target.command) if target.command else None
         self.meta.target.attached = not target.launched
         self._save_meta()
-        self.view.phase(f"waiting for {config.url}")
+        self.view.phase(f"waiting for {mask_url(config.url)}")
         # wait_ready polls in small steps and gives up (None) once Ctrl-C has set the flag; the
         # signal handler itself never raises, so teardown stays in order.
         probe = config.probe_path if config.probe else None
         ready = wait_ready(target, config.url, config.ready_timeout_s, lambda: self.interrupted, probe)
         self.meta.target.ready_after_s = round(ready, 3) if ready is not None else None
         self._save_meta()
+        if ready is not None and is_loopback_host(urlsplit(config.url).hostname or ""):
+            problem = check_port_owner(target.pid, config.url, attached=not target.launched)
+            if problem is not None:
+                self._notice(f"{problem} The samples describe the launched processes, which may not be the server "
+                             "under load.")  # fmt: skip
         return target
 
     def _drive(self, load: LoadProcess, target: Target, plan: tuple[StagePlan, ...]) -> RunStatus:

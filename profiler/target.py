@@ -7,22 +7,17 @@ in the run folder. An attached target is only observed, never stopped.
 
 from __future__ import annotations
 
-import http.client
 import os
 import shlex
-import socket
-import ssl
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
-from profiler.errors import ConfigError, TargetExitedError, TargetNotFoundError, TargetNotReadyError
-from profiler.procutil import child_preexec, stop_process_group
+from profiler.errors import ConfigError, TargetNotFoundError
+from profiler.logcap import CappedLog
+from profiler.procutil import GroupWatchdog, child_preexec, stop_process_group
 
 
 @dataclass
@@ -33,6 +28,8 @@ class Target:
     command: str | None
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    log: CappedLog | None = None  # a launched target's output, capped
+    watchdog: GroupWatchdog | None = None  # kills its process group if we die first
 
     @property
     def launched(self) -> bool:
@@ -48,14 +45,23 @@ class Target:
         return self.exit_code() is None
 
     def tail(self, lines: int = 8) -> str:
-        if self.log_path is None or not self.log_path.exists():
+        if self.log is not None:
+            # From memory: the file may be capped; a target that just exited may still have its
+            # last lines in the pipe.
+            data = self.log.recent(wait_s=0.0 if self.alive() else 1.0)
+        elif self.log_path is None or not self.log_path.exists():
             return ""
-        data = self.log_path.read_bytes()[-8192:].decode(errors="replace")
+        else:
+            data = self.log_path.read_bytes()[-8192:].decode(errors="replace")
         return " | ".join(line.strip() for line in data.splitlines()[-lines:] if line.strip())
 
     def stop(self) -> None:
         if self.proc is not None:
             stop_process_group(self.proc)
+        if self.watchdog is not None:
+            self.watchdog.disarm()
+        if self.log is not None:
+            self.log.close()
 
 
 def launch(command: str, log_path: Path, cwd: Path | None = None) -> Target:
@@ -68,14 +74,13 @@ def launch(command: str, log_path: Path, cwd: Path | None = None) -> Target:
     if cwd is not None and not cwd.is_dir():
         raise ConfigError(f"--cwd '{cwd}' is not a folder.", "give the folder the --launch command runs in")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    log = log_path.open("ab")
     try:
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=subprocess.PIPE,  # drained into a capped target.log (logcap)
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=child_preexec(),
@@ -94,9 +99,9 @@ def launch(command: str, log_path: Path, cwd: Path | None = None) -> Target:
             f"cannot start the target '{argv[0]}': {e.strerror or e}.",
             "check the --launch command (a script needs a #! line and the executable bit)",
         ) from None
-    finally:
-        log.close()
-    return Target(pid=proc.pid, command=command, proc=proc, log_path=log_path)
+    watchdog = GroupWatchdog(proc.pid)  # start_new_session: its pid is its process group's id
+    log = CappedLog.follow(log_path, proc.stdout)
+    return Target(pid=proc.pid, command=command, proc=proc, log_path=log_path, log=log, watchdog=watchdog)
 
 
 def attach(pid: int) -> Target:
@@ -110,79 +115,3 @@ def attach(pid: int) -> Target:
             f"not allowed to read process {pid}.", "run the profiler as the same user as the target, or as root"
         ) from None
     return Target(pid=pid, command=cmd or None)
-
-
-def _listening(url: str, timeout_s: float) -> bool:
-    """The target accepts a TCP connection on the URL's port."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
-def _answers(url: str, timeout_s: float) -> bool:
-    parts = urlsplit(url)
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        # A local app often has a self-signed certificate; the load worker does not verify either.
-        context = ssl._create_unverified_context()
-        conn = http.client.HTTPSConnection(
-            parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s, context=context
-        )
-    else:
-        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
-    try:
-        conn.request("GET", parts.path or "/")
-        conn.getresponse().read()
-        return True  # any HTTP answer, even 404 or 405, means the server is up
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
-def ready_check(url: str, probe_path: str | None) -> Callable[[], bool]:
-    """How readiness is checked without touching the endpoint: the probe path answers (any HTTP
-    status), or without a probe the port accepts connections. A GET to the endpoint itself would
-    absorb a lazily loaded model's cold start, and hide it from the report."""
-    if probe_path is None:
-        return lambda: _listening(url, timeout_s=2.0)
-    parts = urlsplit(url)
-    probe_url = urlunsplit((parts.scheme, parts.netloc, probe_path, "", ""))
-    return lambda: _answers(probe_url, timeout_s=2.0)
-
-
-def wait_ready(
-    target: Target,
-    url: str,
-    timeout_s: float,
-    cancelled: Callable[[], bool] = lambda: False,
-    probe_path: str | None = None,
-) -> float | None:
-    """Block until the target is ready (`ready_check`); return seconds waited (None if cancelled).
-    Raise if the target exits or stays silent."""
-    ready = ready_check(url, probe_path)
-    start = time.monotonic()
-    while not cancelled():
-        code = target.exit_code()
-        if code is not None:
-            tail = target.tail()
-            raise TargetExitedError(
-                f"the target exited with code {code} before answering at {url}"
-                + (f"; its last output: {tail}" if tail else "."),
-                "run the --launch command by hand to see why it fails",
-            )
-        if ready():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout_s:
-            tail = target.tail()
-            raise TargetNotReadyError(
-                f"the target did not answer at {url} within {timeout_s:g}s"
-                + (f"; its last output: {tail}" if tail else "."),
-                "check the URL's port matches the app's, or raise --ready-timeout",
-            )
-        time.sleep(0.1)
-    return None

@@ -70,6 +70,11 @@ def _stage_at(times: Sequence[float], windows: Sequence[StageWindow]) -> tuple[i
     return tuple(next((w.index for w in windows if w.start <= t < w.end), None) for t in times)
 
 
+def measurable(s: StageReport) -> bool:
+    """A stage the traits, capacity and scaling may read: it ran whole and lost no request."""
+    return s.completed and s.missing == 0
+
+
 def build_signals(
     run: RunData,
     stages: Sequence[StageReport],
@@ -88,7 +93,9 @@ def build_signals(
     light_shares = _light_shares(handoffs)
     code = code or CodeSignals()
     return Signals(
-        stages=tuple(stage_signal(run, s, handoffs, slo_percentile) for s in stages),
+        # Only whole stages with every request on disk: a stage cut short, hung or missing rows
+        # would pass its partial figures off as a measurement.
+        stages=tuple(stage_signal(run, s, handoffs, slo_percentile) for s in stages if measurable(s)),
         ncpu=run.meta.sampler.ncpu or 1,
         processes=run.samples.processes_max(),
         rss_series=tuple((float(n), r) for n, (_, r) in zip(sent, rss, strict=True)),

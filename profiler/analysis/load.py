@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
+
 from profiler.config import MIB
 from profiler.runfolder.engine import Distribution, StageTally, WindowFigures
 from profiler.runfolder.read import RunData, StageWindow
+from profiler.runfolder.records import error_kind
 from profiler.schema import LatencyStats, StageReport
 
 
@@ -13,6 +17,14 @@ def latency_stats(d: Distribution) -> LatencyStats:
 
 
 _NO_REQUESTS = Distribution(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def error_kinds(errors: dict[str, int]) -> dict[str, int]:
+    """Failures by kind (timeout, refused, reset, body-cut, http-5xx...), most frequent first."""
+    kinds: Counter[str] = Counter()
+    for name, n in errors.items():
+        kinds[error_kind(name)] += n
+    return dict(kinds.most_common())
 
 
 def stage_report(
@@ -25,12 +37,17 @@ def stage_report(
     unsent = tally.unsent if tally else 0
     measured = window.measured_s
     answered, ok = completed
+    # The accounting invariant: every request the generator started is a row, once.
+    missing = max(0, window.started - n - unsent) if window.started is not None else 0
     return StageReport(
         index=window.index,
         users=window.users,
         rate=window.rate,
         measured_s=round(measured, 3),
-        completed=window.ended,
+        completed=window.cut_short is None,
+        cut_short=window.cut_short,
+        started=window.started,
+        missing=missing,
         requests=n,
         offered_rps=(n + unsent) / measured,
         rps=answered / measured,
@@ -43,6 +60,7 @@ def stage_report(
         # generator's failure (counted in `unsent`, judged by validity), not the app's.
         error_rate=failed / n if n else 0.0,
         errors=dict(list(tally.errors.items())[:10]) if tally else {},
+        error_kinds=error_kinds(tally.errors) if tally else {},
         statuses={str(k): v for k, v in sorted(tally.statuses.items())} if tally else {},
         bytes_per_request=tally.bytes_total / n if tally and n else 0.0,
         probe=latency_stats(tally.probe) if tally and tally.probe else None,
@@ -59,10 +77,23 @@ def stage_report(
     )
 
 
+def _cut_reason(run: RunData, w: StageWindow) -> StageWindow:
+    """The generator only knows it was stopped; the run knows why (the target died)."""
+    if run.meta.status == "target-exited" and w.cut_short in ("interrupted", "run ended inside it"):
+        return replace(w, cut_short="target exited")
+    return w
+
+
 def stage_reports(run: RunData) -> list[StageReport]:
     profiled = set(run.meta.profiled_stages)
     completed = run.requests.completed_in([(w.start, w.end) for w in run.stages])
     return [
-        stage_report(w, run.tally(w.index), run.samples.window(w.start, w.end), w.profiled or w.index in profiled, done)
+        stage_report(
+            _cut_reason(run, w),
+            run.tally(w.index),
+            run.samples.window(w.start, w.end),
+            w.profiled or w.index in profiled,
+            done,
+        )
         for w, done in zip(run.stages, completed, strict=True)
     ]

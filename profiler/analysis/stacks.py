@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from profiler.secrets import mask_command
+
 _PROCESS_FRAME = re.compile(r'^process \d+:".*?"(?=;|$)')
 _PROCESS_PARTS = re.compile(r'^process (\d+):"(.*)"$')
 _PREFIX_FRAME = re.compile(r"^(process \d+:|thread \()")
@@ -70,7 +72,8 @@ def parse_frame(text: str) -> Frame | None:
 def parse_process_frame(text: str) -> tuple[int, str] | None:
     """(pid, command line) of py-spy's `process PID:"CMD"` frame (with --subprocesses), else None."""
     match = _PROCESS_PARTS.match(text)
-    return (int(match.group(1)), match.group(2)) if match else None
+    # The command line is the target's own: a secret in it (--api-key X) is masked like everywhere.
+    return (int(match.group(1)), mask_command(match.group(2))) if match else None
 
 
 def _split_stack(text: str) -> list[str]:

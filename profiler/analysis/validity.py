@@ -11,11 +11,13 @@ them runs the per-stage checks (`STAGE_CHECKS`) stage by stage.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from profiler.analysis.traits.common import users_text
+from profiler.runfolder.records import Hang
 from profiler.schema import ResourceSection, RunInfo, StageReport, ValidityIssue, ValiditySection
 
 LOADGEN_SATURATED_PCT = 90.0  # of one core
@@ -37,6 +39,7 @@ class RunFacts:
     resources: ResourceSection
     run: RunInfo
     target_exit: int | None
+    hangs: Sequence[Hang] = ()
 
     @property
     def requests(self) -> int:
@@ -117,6 +120,24 @@ def no_requests(f: RunFacts) -> list[ValidityIssue]:
     return _issue("no-requests", "error", "No request completed: nothing about the target could be measured.")
 
 
+def all_failed(f: RunFacts) -> list[ValidityIssue]:
+    """Every request failed: the figures time the error path (a fast 500, a refusal), not the work."""
+    failed = sum(round(s.error_rate * s.requests) for s in f.stages)
+    if not f.requests or failed < f.requests:
+        return []
+    kinds: dict[str, int] = {}
+    for s in f.stages:
+        for kind, n in s.error_kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    named = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:3])
+    return _issue(
+        "all-failed",
+        "error",
+        f"Every one of the {f.requests} requests failed ({named or 'errors'}): latency and throughput here time the "
+        "error path, not the app's work. Fix the errors first (see target.log).",
+    )
+
+
 def target_exited(f: RunFacts) -> list[ValidityIssue]:
     if not (f.run.status == "target-exited" or f.target_exit is not None):
         return []
@@ -151,7 +172,7 @@ def closed_model_latency(f: RunFacts) -> list[ValidityIssue]:
     """Coordinated omission: in the closed model each user waits for its answer before sending the
     next, so a saturated target slows the arrivals down and the queueing they would meet never
     shows in full. Said when latency rose while more users bought no throughput."""
-    closed = [s for s in f.stages if s.users and s.requests and not s.profiled]
+    closed = [s for s in f.stages if s.users and s.requests and not s.profiled and s.completed and not s.missing]
     if len(closed) < 2 or any(s.rate for s in f.stages):
         return []
     closed.sort(key=lambda s: (s.users or 0, s.index))
@@ -169,6 +190,72 @@ def closed_model_latency(f: RunFacts) -> list[ValidityIssue]:
         "sending the next, so the requests that would have queued were never sent (coordinated omission) and it "
         "understates what arriving traffic would see. Run with --rate for arrival-based latency.",
     )
+
+
+def target_hung(f: RunFacts) -> list[ValidityIssue]:
+    issues: list[ValidityIssue] = []
+    for h in f.hangs:
+        began = time.strftime("%H:%M:%S", time.localtime(h.t))
+        issues += _issue(
+            "target-hung",
+            "error",
+            f"The target stopped answering at {began} in stage {h.stage}: nothing came back for {h.silent_s:.0f} s "
+            f"while {h.waiting} requests waited. Stages from there on are not measurements and feed no capacity, "
+            "scaling or trait.",
+            h.stage,
+        )
+    return issues
+
+
+def _each_stage(
+    f: RunFacts, when: Callable[[StageReport], bool], id_: str, severity: Literal["warning", "error"],
+    message: Callable[[StageReport], str],
+) -> list[ValidityIssue]:  # fmt: skip
+    return [issue for s in f.stages if when(s) for issue in _issue(id_, severity, message(s), s.index)]
+
+
+def cut_stages(f: RunFacts) -> list[ValidityIssue]:
+    """Stages that did not run whole (other than a hang, said above): left out, and said so."""
+    return _each_stage(
+        f,
+        lambda s: s.cut_short is not None and s.cut_short != "hung",
+        "stage-cut-short",
+        "warning",
+        lambda s: (
+            f"Stage {s.index} was cut short ({s.cut_short}) after {s.measured_s:.1f} s: its figures are shown "
+            "but feed no capacity, scaling or trait."
+        ),
+    )
+
+
+def requests_lost(f: RunFacts) -> list[ValidityIssue]:
+    """The accounting invariant: every request the generator started is in requests.csv once."""
+    issues = _each_stage(
+        f,
+        lambda s: s.missing > 0,
+        "requests-lost",
+        "error",
+        lambda s: (
+            f"Stage {s.index}: {s.missing} of the {s.started} requests started are not in requests.csv (lost "
+            "to a full disk or a crash); its figures are incomplete and feed no capacity, scaling or trait."
+        ),
+    )
+    lost_elsewhere = (f.run.requests_missing or 0) - sum(s.missing for s in f.stages)
+    if lost_elsewhere > 0:
+        issues += _issue(
+            "requests-lost",
+            "error",
+            f"{lost_elsewhere} requests the load generator started are not in requests.csv (lost to a full disk "
+            "or a crash).",
+        )
+    if f.run.requests_missing is None and any(s.started is not None for s in f.stages):
+        issues += _issue(
+            "accounting-unknown",
+            "warning",
+            "The load generator did not write its final count (it was killed): requests in flight at its end may "
+            "be missing from requests.csv.",
+        )
+    return issues
 
 
 def sampler_starved(f: RunFacts) -> list[ValidityIssue]:
@@ -191,8 +278,12 @@ def few_stages(f: RunFacts) -> list[ValidityIssue]:
 
 RULES: tuple[Callable[[RunFacts], list[ValidityIssue]], ...] = (
     no_requests,
+    all_failed,
     target_exited,
+    target_hung,
+    requests_lost,
     partial_run,
+    cut_stages,
     stage_issues,
     closed_model_latency,
     sampler_starved,
@@ -201,8 +292,12 @@ RULES: tuple[Callable[[RunFacts], list[ValidityIssue]], ...] = (
 
 
 def validity(
-    stages: Sequence[StageReport], resources: ResourceSection, run: RunInfo, target_exit: int | None
+    stages: Sequence[StageReport],
+    resources: ResourceSection,
+    run: RunInfo,
+    target_exit: int | None,
+    hangs: Sequence[Hang] = (),
 ) -> ValiditySection:
-    facts = RunFacts(stages, resources, run, target_exit)
+    facts = RunFacts(stages, resources, run, target_exit, hangs)
     issues = [issue for rule in RULES for issue in rule(facts)]
     return ValiditySection(valid=not any(i.severity == "error" for i in issues), issues=issues)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from profiler.errors import LoadError
 from profiler.load.spec import LoadSpec
+from profiler.logcap import CappedLog
 from profiler.procutil import child_preexec, stop_process_group
 from profiler.runfolder import messages
 from profiler.runfolder.names import LOADGEN_LOG, LOADGEN_SPEC
@@ -34,20 +35,18 @@ class LoadProcess:
     def __init__(self, spec: LoadSpec, folder: Path) -> None:
         self.messages: queue.Queue[Message] = queue.Queue()
         self.log_path = folder / LOADGEN_LOG
-        log = self.log_path.open("ab")
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "profiler.load.worker", "-"],
                 stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
+                stdout=subprocess.PIPE,  # its messages
+                stderr=subprocess.PIPE,  # drained into a capped loadgen.log (logcap)
                 start_new_session=True,  # our Ctrl-C is ours to relay, in order
                 preexec_fn=child_preexec(),
             )
         except OSError as e:
             raise LoadError(f"cannot start the load generator: {e}.", "check the Python environment") from None
-        finally:
-            log.close()
+        self.log = CappedLog.follow(self.log_path, self.proc.stderr)
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(spec.model_dump_json().encode())
@@ -80,11 +79,10 @@ class LoadProcess:
         if self.running():
             stop_process_group(self.proc, grace_s=(0.1, 10.0))
         self._reader.join(timeout=2)
+        self.log.close()
 
     def failure(self) -> str:
-        """The last lines of the worker's log, for an error message."""
-        try:
-            lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
+        """The last lines of the worker's log, for an error message (from memory: the file may be
+        capped, and the last lines of a worker that just exited may still be in the pipe)."""
+        lines = self.log.recent(wait_s=0.0 if self.running() else 1.0).strip().splitlines()
         return " | ".join(lines[-3:])

@@ -5,10 +5,12 @@ Pure functions: the worker applies them, tests check them on synthetic stage res
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from profiler.config import RunConfig
+from profiler.config import MIN_STAGE_S, RunConfig
+from profiler.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,20 @@ def build_plan(config: RunConfig) -> tuple[StagePlan, ...]:
     users = config.users or user_ladder(config.max_users, config.stage_count)
     each = config.duration_s / len(users)
     return tuple(StagePlan(i, u, None, each) for i, u in enumerate(users))
+
+
+def check_plan(config: RunConfig) -> RunConfig:
+    """The run's stages each at least MIN_STAGE_S long; checked before anything starts."""
+    plan = build_plan(config)
+    each = plan[0].planned_s if plan else config.duration_s
+    if each < MIN_STAGE_S:
+        need = MIN_STAGE_S * len(plan)
+        raise ConfigError(
+            f"--duration {config.duration_s:g} split over {len(plan)} stages gives {each:.2g}s a stage,"
+            f" under the {MIN_STAGE_S:g}s a stage needs.",
+            f"raise --duration to at least {math.ceil(need):d}, or ask for fewer stages (--users, --stages, --rate)",
+        )
+    return config
 
 
 # Early stop: climbing further only adds queueing once the target is clearly saturated.

@@ -1,7 +1,7 @@
 """What the load worker is told to do: one typed record, built by the driver, read by the worker.
 
-It travels on the worker's stdin, so headers and body (secrets) never touch the disk; the copy
-kept in the run folder (`masked`) has them masked.
+It travels on the worker's stdin, so the URL, headers and body (secrets) never touch the disk as
+given; the copy kept in the run folder (`masked`) has them masked.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from profiler.config import RunConfig
 from profiler.load.plan import StagePlan
-from profiler.secrets import mask_header
+from profiler.secrets import mask_header, mask_url
 
 
 class LoadSpec(BaseModel):
@@ -57,9 +57,10 @@ class LoadSpec(BaseModel):
         return base64.b64decode(self.body_b64) if self.body_b64 else None
 
     def masked(self) -> LoadSpec:
-        """The copy for the record: secret headers masked, the body left out."""
+        """The copy for the record: the URL's credentials and secret headers masked, the body left out."""
         return self.model_copy(
             update={
+                "url": mask_url(self.url),
                 "headers": {k: mask_header(k, v) for k, v in self.headers.items()},
                 "body_b64": "<omitted>" if self.body_b64 else None,
             }

@@ -19,7 +19,6 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,92 +28,44 @@ from locust import constant, task
 from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
 from locust.env import Environment
 
+from profiler.load.accounting import LIVE_WINDOW_S, StageCounter
 from profiler.load.plan import StageOutcome, StagePlan, saturation_reason
+from profiler.load.response import basic_auth, error_name, flags_of, joined, read_body
 from profiler.load.spec import LoadSpec
 from profiler.runfolder import messages
 from profiler.runfolder.records import (
-    FLAG_CHUNKED,
-    FLAG_COOKIE,
-    FLAG_EVENT_STREAM,
     KIND_MAIN,
     KIND_PROBE,
     UNFINISHED,
     UNSENT,
+    Finish,
+    Hang,
     StageEnd,
     StageStart,
-    failed,
 )
 from profiler.runfolder.write import RequestLog, StageLog
 from profiler.stats import percentile
 
 FLUSH_EVERY_S = 0.5
 TICK_EVERY_S = 0.5
-LIVE_WINDOW_S = 2.0  # the live view's figures cover the last two seconds
 # Every request is sent once. geventhttpclient's UserAgent retries 3 times by default: an arrival
 # would reach an overloaded target up to 4 times (4x --rate) and a timeout would read as a retry.
 NO_RETRIES = 0
 DRAIN_S = 5.0  # at the end, how long requests in flight may still finish (the orchestrator waits 10 s)
-
-
-@dataclass
-class StageCounter:
-    """The running stage so far: what the early-stop rule and the live view read."""
-
-    stage: int = 0
-    total: int = 0  # main requests recorded in the whole run
-    latencies: list[float] = field(default_factory=list)  # of this stage's requests
-    errors: int = 0
-    answered: int = 0  # responses received during this stage, whichever stage sent them: its throughput
-    window: list[tuple[float, float, bool]] = field(default_factory=list)  # (end time, latency, failed)
-
-    def restart(self, stage: int) -> None:
-        self.stage, self.latencies, self.errors, self.answered = stage, [], 0, 0
-
-    def count(self, stage: int, latency_ms: float, status: int, error: str) -> None:
-        self.total += 1
-        bad = failed(status, error)
-        self.errors += bad and error != UNSENT  # the generator's own shortfall is not the app's error
-        self.answered += status > 0
-        if error != UNSENT:
-            if stage == self.stage:
-                self.latencies.append(latency_ms)
-            self.window.append((time.time(), latency_ms, bad))
-
-    def recent(self, now: float) -> list[tuple[float, float, bool]]:
-        self.window = [w for w in self.window if w[0] >= now - LIVE_WINDOW_S]
-        return self.window
-
-
-def _joined(headers: Any, name: str) -> str:
-    """All values of a header that may be sent several times, joined as one list."""
-    getter = getattr(headers, "getheaders", None) or getattr(headers, "get_all", None)
-    if getter is not None:
-        values = getter(name)
-        return ", ".join(values) if values else ""
-    return str(headers.get(name) or "")
-
-
-def _error_name(exc: BaseException) -> str:
-    """The name of what went wrong. geventhttpclient wraps the last error of a request it gave up
-    on in RetriesExceeded (even with no retries): the original (a timeout, a reset) is the news."""
-    original = getattr(exc, "original", None)
-    return type(original if isinstance(original, BaseException) else exc).__name__
-
-
-def _flags(headers: Any) -> str:
-    flags = FLAG_COOKIE if _joined(headers, "Set-Cookie") else ""
-    if "chunked" in _joined(headers, "Transfer-Encoding").lower():
-        flags += FLAG_CHUNKED
-    if "text/event-stream" in _joined(headers, "Content-Type").lower():
-        flags += FLAG_EVENT_STREAM
-    return flags
+# A target silent this long (or for the request timeout, if longer) while requests wait is hung:
+# not slow, since a slow target still answers something (the probe, a refusal, a response).
+HANG_MIN_S = 5.0
+CUT_SLACK = 0.95  # a stage that ran less than this share of its plan was cut short
 
 
 class Worker:
     def __init__(self, spec: LoadSpec) -> None:
         self.spec = spec
         parts = urlsplit(spec.url)
-        self.base = f"{parts.scheme}://{parts.netloc}"
+        # Credentials in the URL travel as Basic auth (unless -H Authorization says otherwise),
+        # never in the base URL, where a lone `TOKEN@` would otherwise stay.
+        self.base = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        self.headers = basic_auth(parts.username, parts.password, spec.headers)
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.body = spec.body
         self.log = RequestLog(spec.out_dir)
@@ -126,60 +77,59 @@ class Worker:
         self.env = Environment(user_classes=[], events=locust.events)
         self.parent = os.getppid()
         self.stage_ended = 0.0
+        self.cut_short: str | None = None  # why the stage that just ended stopped early, if it did
+        self.stage_starts: list[tuple[int, float]] = []  # (stage, wall time it started)
         self.in_flight: int | None = None  # open model: requests still in flight as the last stage ended
         self.drain_s = min(spec.timeout_s, DRAIN_S)
+        self.hang_after_s = max(HANG_MIN_S, spec.timeout_s)
+        self.write_error: str | None = None
 
     # -- one request, timed by us: Locust rounds its own figures and has no time to first byte
     def fire(self, client: FastHttpSession, path: str, kind: str, intended: float | None = None) -> None:
-        spec, stage = self.spec, self.counter.stage
-        wall = time.time()
-        t0 = time.perf_counter()
+        """Send one request and record it, whatever happens: every request started is recorded
+        once, with its outcome (a response, an error by name, or UNFINISHED if the run ended first)."""
+        stage, main = self.counter.stage, kind == KIND_MAIN
+        wall, t0 = time.time(), time.perf_counter()
         # In the open model, latency counts from the intended arrival, not from when we got to it:
         # that is what avoids coordinated omission.
         offset_ms = max(0.0, (wall - intended) * 1000.0) if intended is not None else 0.0
         start = intended if intended is not None else wall
-        main = kind == KIND_MAIN
+        self.counter.begin(stage, main)
+        ttfb, status, nbytes = 0.0, 0, 0
+        error = flags = timing = ""
         try:
             resp = client.request(
-                spec.method if main else "GET",
+                self.spec.method if main else "GET",
                 path,
                 data=self.body if main else None,  # type: ignore[arg-type]
-                headers=spec.headers if main else {},
+                headers=self.headers if main else {},
                 stream=True,
                 name=kind,
             )
-            ttfb = (time.perf_counter() - t0) * 1000.0
+            ttfb = (time.perf_counter() - t0) * 1000.0 + offset_ms
             status = int(getattr(resp, "status_code", 0) or 0)
-            error, nbytes = self._read_body(resp, status)
+            headers = resp.headers
+            if headers is not None:
+                flags, timing = flags_of(headers), joined(headers, "Server-Timing")
+            error, nbytes = read_body(resp, status)
         except gevent.GreenletExit:
             # Still waiting when the run ended, past the drain time: recorded with the time it had
             # waited (a lower bound), so an overloaded target's slowest requests never vanish.
             waited = (time.perf_counter() - t0) * 1000.0 + offset_ms
-            self.record(start, waited, waited, 0, 0, UNFINISHED, kind, "", "", stage)
+            self.record(start, waited, ttfb or waited, status, 0, UNFINISHED, kind, flags, timing, stage)
             raise
+        except Exception as exc:  # noqa: BLE001 - whatever the client raises, the request is recorded
+            error = error_name(exc)
         latency = (time.perf_counter() - t0) * 1000.0 + offset_ms
-        headers = resp.headers
-        flags = _flags(headers) if headers is not None else ""
-        timing = _joined(headers, "Server-Timing") if headers is not None else ""
         if not error and status >= 400:
             error = f"HTTP {status}"
-        self.record(start, latency, ttfb + offset_ms, status, nbytes, error, kind, flags, timing, stage)
-
-    @staticmethod
-    def _read_body(resp: Any, status: int) -> tuple[str, int]:
-        exc = getattr(resp, "error", None)
-        if exc is not None and status == 0:
-            return _error_name(exc), 0
-        try:
-            content = resp.content
-        except (OSError, ValueError, gevent.Timeout) as e:  # body cut off mid-stream
-            return _error_name(e), 0
-        return "", len(content) if content else 0
+        self.record(start, latency, ttfb or latency, status, nbytes, error, kind, flags, timing, stage)
 
     def record(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str, kind: str,
-               flags: str, timing: str, stage: int) -> None:  # fmt: skip
+               flags: str, timing: str, stage: int, sent: bool = True) -> None:  # fmt: skip
         # A request belongs to the stage it was sent in (given by the caller), not the one it
         # finished in: a saturated stage's slowest answers arrive after it ends.
+        self.counter.end(status, error, sent)
         self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing)
         if kind == KIND_MAIN:
             self.counter.count(stage, latency, status, error)
@@ -237,9 +187,37 @@ class Worker:
     def flusher(self) -> None:
         while True:
             gevent.sleep(FLUSH_EVERY_S)
-            self.log.flush()
+            self.flush()
             if os.getppid() != self.parent:  # the orchestrator is gone: never load on unattended
                 self.stop("orphaned", "profiler exited")
+            self.watch_hang()
+
+    def flush(self) -> None:
+        """Write the buffered rows. A full disk stops the run: rows that cannot be written would
+        be lost silently, and the accounting on disk (stages.jsonl) names how many."""
+        try:
+            self.log.flush()
+        except OSError as e:
+            self.write_error = e.strerror or str(e)
+            self.stop("write-failed", f"cannot write the run folder: {self.write_error}")
+
+    def event(self, event: StageStart | StageEnd | Hang | Finish) -> None:
+        try:
+            self.stages.write(event)
+        except OSError as e:
+            self.write_error = e.strerror or str(e)
+            self.stop("write-failed", f"cannot write the run folder: {self.write_error}")
+
+    def watch_hang(self) -> None:
+        silent = self.counter.silent_s()
+        if self.stopping or silent < self.hang_after_s:
+            return
+        waiting = self.counter.in_flight
+        began = time.time() - silent
+        stage = max((i for i, t in self.stage_starts if t <= began), default=self.counter.stage)
+        self.event(Hang(stage, began, round(silent, 3), waiting))
+        self.stop("hung", f"the target stopped answering: nothing came back for {silent:.0f} s "
+                          f"with {waiting} requests waiting")  # fmt: skip
 
     def prober(self) -> None:
         assert self.spec.probe_path is not None
@@ -285,7 +263,8 @@ class Worker:
             if pool.full():
                 # The generator itself is out of slots: record the arrival as failed, never wait,
                 # or the schedule would bend to the target (coordinated omission).
-                self.record(intended, 0.0, 0.0, 0, 0, UNSENT, KIND_MAIN, "", "", stage.index)
+                self.counter.begin(stage.index, main=True, sent=False)
+                self.record(intended, 0.0, 0.0, 0, 0, UNSENT, KIND_MAIN, "", "", stage.index, sent=False)
             else:
                 pool.spawn(self.fire, client, self.path, KIND_MAIN, intended)
             n += 1
@@ -296,11 +275,12 @@ class Worker:
             gevent.sleep(min(0.1, max(0.0, end - time.monotonic())))
 
     def run_stage(self, stage: StagePlan, runner: Any, open_client: Any, pool: Any, profiled: bool) -> StageOutcome:
-        self.log.flush()
+        self.flush()
         self.counter.restart(stage.index)
         started = time.time()
+        self.stage_starts.append((stage.index, started))
         total_before = self.counter.total
-        self.stages.write(StageStart(stage.index, stage.users, stage.rate, started, stage.planned_s, profiled))
+        self.event(StageStart(stage.index, stage.users, stage.rate, started, stage.planned_s, profiled))
         tick = gevent.spawn(self.ticker, stage, started)
         if runner is not None:
             assert stage.users is not None
@@ -312,16 +292,21 @@ class Worker:
         self.stage_ended = time.time()
         # Open model: what the stage sent that is still waiting (it completes in a later window).
         self.in_flight = len(pool) if runner is None else None
-        lat = sorted(self.counter.latencies)
-        n = self.counter.total - total_before if self.spec.bare else len(lat)
+        lat = sorted(self.counter.latencies.values)
+        n = self.counter.total - total_before if self.spec.bare else self.counter.latencies.count
         elapsed = max(self.stage_ended - started, 1e-9)
+        # Stopped from outside the plan (a signal, a hang, the request limit, a full disk) before its
+        # length: not a whole stage, so never a capacity figure.
+        self.cut_short = self.status if self.stopping and elapsed < stage.planned_s * CUT_SLACK else None
         error_rate = self.counter.errors / n if n else 0.0
         # Completed throughput, as the report counts it: sent is not served when the target falls behind.
         rps = (n if self.spec.bare else self.counter.answered) / elapsed
         return StageOutcome(stage.users, rps, percentile(lat, 50), percentile(lat, 95), error_rate, n)
 
     def end_stage(self, stage: StagePlan, outcome: StageOutcome, reason: str | None) -> None:
-        self.stages.write(StageEnd(stage.index, self.stage_ended, outcome.requests, reason, self.in_flight))
+        started = self.counter.started.get(stage.index, 0)
+        end = StageEnd(stage.index, self.stage_ended, outcome.requests, reason, self.in_flight, started, self.cut_short)
+        self.event(end)
         self.emit(
             messages.StageDone(
                 stage=stage.index,
@@ -345,6 +330,17 @@ class Worker:
         self.stopping = False
         self.emit(messages.ProfileStart(stage=stage.index, planned_s=stage.planned_s))
         self.end_stage(stage, self.run_stage(stage, runner, open_client, pool, profiled=True), None)
+
+    def close(self) -> None:
+        """The last rows, then the accounting line that says the generator finished: without it
+        the reader knows requests in flight at its end may be missing."""
+        try:
+            self.log.close()
+        except OSError as e:
+            self.write_error = e.strerror or str(e)
+        c = self.counter
+        self.event(Finish(time.time(), sum(c.started.values()), c.written, self.write_error))
+        self.stages.close()
 
     def run(self) -> int:
         spec = self.spec
@@ -380,8 +376,7 @@ class Worker:
         pool.join(timeout=self.drain_s)
         pool.kill(timeout=1.0)  # what is left records itself as UNFINISHED (see fire)
         gevent.killall(greenlets, timeout=2)
-        self.log.close()
-        self.stages.close()
+        self.close()
         self.emit(messages.Done(status=self.status, reason=self.reason, requests=self.counter.total))
         return 0
 

@@ -44,6 +44,7 @@ from profiler.schema import (
     ValidityIssue,
     ValiditySection,
 )
+from profiler.secrets import mask_command, mask_url
 
 DEFAULT_SLO_PERCENTILE = 95.0  # the percentile latency limits are judged at without an SLO
 FAILED = "its analysis failed (see notices)"
@@ -92,16 +93,28 @@ def run_info(run: RunData) -> RunInfo:
         stop_reason=meta.stop_reason,
         profiler_version=meta.profiler_version if meta.profiler_version != "unknown" else __version__,
         folder_format=meta.format_version,
+        requests_missing=requests_missing(run),
     )
+
+
+def requests_missing(run: RunData) -> int | None:
+    """Requests the generator started (its final count) that are not rows on disk; None when the
+    count was never written (an older folder, or a generator killed before its end)."""
+    if run.finish is None:
+        return None
+    on_disk = sum(t.count + t.unsent for t in run.tallies.values())
+    return max(0, run.finish.started - on_disk)
 
 
 def target_info(run: RunData, server: ServerInfo | None = None, signals: Signals | None = None) -> TargetInfo:
     t, c = run.meta.target, run.meta.config
     first_ms, settle = warmup(signals) if signals is not None else (None, None)
     return TargetInfo(
-        url=c.url,
+        # Masked again (masking is idempotent): a folder written before masking covered them, or
+        # the target's own command line (meta keeps it as read), must not leak into the report.
+        url=mask_url(c.url),
         method=c.method,
-        command=t.command,
+        command=mask_command(t.command) if t.command else t.command,
         pid=t.pid if t.pid and t.pid > 0 else None,
         attached=t.attached,
         ready_after_s=t.ready_after_s if t.ready_after_s is None or t.ready_after_s >= 0 else None,
@@ -178,7 +191,7 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     )
     findings, capacity, recommendations = _analysis(signals, options, server, guard)
     target = guard("target", lambda: target_info(run, server, signals), target_info(run, server))
-    checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code), _not_checked())
+    checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code, run.hangs), _not_checked())
     return Report(
         run=ri,
         target=target,
@@ -195,5 +208,5 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         recommendations=recommendations,
         capacity=capacity,
         code=code,
-        notices=[*meta.notices, *guard.notices],
+        notices=[*meta.notices, *meta.compatibility_notices(__version__), *guard.notices],
     )

@@ -45,7 +45,7 @@ def stage_table(report: Report) -> TextTable:
     for s in report.load.stages:
         rows.append(
             (
-                f"{s.index}{'*' if s.profiled else ''}{'' if s.completed else ' (cut)'}",
+                f"{s.index}{'*' if s.profiled else ''}{'' if s.completed else f' (cut: {s.cut_short})'}",
                 _f(s.rate, "{:g}") if open_model else str(s.users or "-"),
                 str(s.requests),
                 _f(s.rps),
@@ -138,6 +138,12 @@ def capacity_lines(report: Report) -> list[str]:
     return lines
 
 
+def _accounted(missing: int | None) -> str:
+    if missing is None:
+        return " (accounting not known)"
+    return " (each on disk with its outcome)" if missing == 0 else f" ({missing} started but missing from disk)"
+
+
 def summary_lines(report: Report) -> list[str]:
     reason = report.run.stop_reason
     if reason and reason.startswith(report.run.status + ": "):
@@ -145,7 +151,8 @@ def summary_lines(report: Report) -> list[str]:
     lines = [
         f"Run {report.run.status}"
         + (f": {reason}" if reason and reason != report.run.status else "")
-        + f" — {report.load.requests} requests, folder {report.run.folder} (run-folder format {report.run.folder_format})"
+        + f" — {report.load.requests} requests{_accounted(report.run.requests_missing)}, folder {report.run.folder} "
+        f"(run-folder format {report.run.folder_format})"
     ]
     if report.target.server is not None:
         lines.append(f"Server: {server_line(report.target.server)}")

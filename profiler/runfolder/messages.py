@@ -10,12 +10,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 # completed: every stage ran; saturated: stopped climbing once the target saturated;
-# interrupted: a signal; request-limit: --max-requests reached; orphaned: the profiler went away.
-WorkerStatus = Literal["completed", "saturated", "interrupted", "request-limit", "orphaned"]
+# interrupted: a signal; request-limit: --max-requests reached; orphaned: the profiler went away;
+# hung: the target stopped answering; write-failed: the run folder could not be written (disk full).
+WorkerStatus = Literal["completed", "saturated", "interrupted", "request-limit", "orphaned", "hung", "write-failed"]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Infinity and NaN are written as such (pydantic's default writes null, which the other end
+    # then refuses): a tick whose p95 is infinite must still reach the orchestrator.
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
 
 class Tick(_Message):

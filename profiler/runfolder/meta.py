@@ -7,20 +7,51 @@ is read too; a damaged field is one clear line, never a traceback.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+import math
+import re
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PYSPY_RATE, Slo, parse_slo
 from profiler.errors import ConfigError, RunFolderError
 from profiler.runfolder.names import FORMAT_VERSION, META
 
-RunStatus = Literal["completed", "saturated", "interrupted", "target-exited", "failed", "incomplete"]
+RunStatus = Literal["completed", "saturated", "interrupted", "target-exited", "target-hung", "failed", "incomplete"]
+
+
+_FORMAT: TypeAdapter[int] = TypeAdapter(int)
+# pydantic's words for a wrong container name our classes ("instance of recordedconfig").
+_TYPE_MESSAGES = {"model_type": "should be a JSON object", "dict_type": "should be a JSON object"}
+_VERSION = re.compile(r"[0-9A-Za-z.+-]{1,40}")  # a version as written, not a damaged field shown to the user
+
+# Past 64 bits an int is no count, pid or time any analysis column holds (it would overflow a
+# float or an Int64 later, far from the file it came from).
+_MAX_INT = 2**63
+
+
+def _finite_float(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _bounded_int(text: str) -> int | None:
+    # Digits are counted first: int() of a huge literal is itself slow (and refused past 4300).
+    value = int(text) if len(text) < 21 else None
+    return value if value is not None and -_MAX_INT < value < _MAX_INT else None
+
+
+def loads(text: str | bytes) -> Any:
+    """A run folder's JSON, its damaged numbers read as null (the field missing, not the file):
+    NaN, Infinity, 1e400, and ints past 64 bits."""
+    return json.loads(text, parse_constant=lambda _: None, parse_float=_finite_float, parse_int=_bounded_int)
 
 
 class _Record(BaseModel):
-    # Unknown keys are kept out quietly: a newer minor format may add some.
-    model_config = ConfigDict(extra="ignore")
+    # Unknown keys are kept out quietly: a newer minor format may add some. NaN and infinities are
+    # refused like any wrong type: no figure of the report can be computed from them.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class SloSetting(_Record):
@@ -109,9 +140,9 @@ class CpuLimit(_Record):
     """The CPU the target may use: the machine's cores, narrowed by its affinity mask and its
     cgroup's quota (a `--cpus=2` container on a 32-core host may use 2, not 32)."""
 
-    machine: int = 1
-    affinity: int | None = None  # cores in the target's affinity mask
-    quota: float | None = None  # cgroup quota in cores (cpu.max or cfs_quota_us / cfs_period_us)
+    machine: int = Field(1, ge=1)
+    affinity: int | None = Field(None, ge=1)  # cores in the target's affinity mask
+    quota: float | None = Field(None, gt=0)  # cgroup quota in cores (cpu.max or cfs_quota_us / cfs_period_us)
     quota_source: str | None = None  # the file it came from
 
     @property
@@ -122,8 +153,8 @@ class CpuLimit(_Record):
 class SamplerInfo(_Record):
     """sampler.json: what the sampler could read on this machine."""
 
-    interval_s: float | None = None
-    ncpu: int | None = None
+    interval_s: float | None = Field(None, gt=0)
+    ncpu: int | None = Field(None, ge=1)
     cpu_limit: CpuLimit | None = None  # absent before profiler 0.3
     target_pid: int | None = None
     gpu: GpuInfo = Field(default_factory=GpuInfo)
@@ -133,7 +164,7 @@ class SamplerInfo(_Record):
 class Meta(_Record):
     """meta.json: what was asked, the target, notices, and how the run ended."""
 
-    format_version: int = 1  # absent in format 1; written as FORMAT_VERSION from format 2 on
+    format_version: int = Field(1, ge=1)  # absent in format 1; written as FORMAT_VERSION from format 2 on
     profiler_version: str = "unknown"
     started_at: float = 0.0
     ended_at: float | None = None
@@ -149,6 +180,13 @@ class Meta(_Record):
     pyspy_notice: str | None = None
     sampler: SamplerInfo = Field(default_factory=SamplerInfo)
 
+    @field_validator("status", mode="before")
+    @classmethod
+    def _known_status(cls, value: Any) -> Any:
+        # A status a newer profiler added (as "target-hung" once was) reads as an unknown end,
+        # "incomplete", not as a damaged folder: the rest of the run is still readable.
+        return None if isinstance(value, str) and value not in get_args(RunStatus) else value
+
     @classmethod
     def new(cls, profiler_version: str, started_at: float, config: RecordedConfig, host: dict[str, str]) -> Meta:
         return cls(
@@ -162,6 +200,16 @@ class Meta(_Record):
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=False)
 
+    def compatibility_notices(self, version: str) -> list[str]:
+        """What the report says of a folder read by profiler `version` that a newer one wrote: it may
+        have saved fields this one does not know (unknown keys are ignored as they are read)."""
+        theirs, ours = _release(self.profiler_version), _release(version)
+        if theirs is None or ours is None or theirs <= ours:
+            return []
+        return [
+            f"written by profiler {self.profiler_version}, newer than this one ({version}); fields it added were ignored"
+        ]
+
 
 def parse_meta(raw: object, where: str = META) -> Meta:
     """meta.json's content as a Meta, or one RunFolderError line naming the damaged field."""
@@ -169,18 +217,34 @@ def parse_meta(raw: object, where: str = META) -> Meta:
         raise RunFolderError(
             f"'{where}' is not a profiler run's metadata.", "give the --out folder of a `profiler run`"
         )
+    # A newer format is refused before its fields are judged: it may have changed their types.
     try:
-        meta = Meta.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        version = _FORMAT.validate_python(raw.get("format_version", 1))
+    except ValidationError:
+        version = None  # damaged: the validation below names it
+    if version is not None and version > FORMAT_VERSION:
         raise RunFolderError(
-            f"'{where}' is damaged: field '{field}' {err['msg'].lower()}.", "the run folder is damaged; run again"
-        ) from None
-    if meta.format_version > FORMAT_VERSION:
-        raise RunFolderError(
-            f"'{where}' was written by a newer profiler (run-folder format {meta.format_version}; "
+            f"'{where}' was written by a newer profiler (run-folder format {version}; "
             f"this one reads up to {FORMAT_VERSION}).",
             "upgrade profiler to analyse this run",
         )
-    return meta
+    try:
+        return Meta.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        # A key of the file is part of the name: shown printable and short, the error stays one line.
+        field = "".join(ch if ch.isprintable() else "?" for ch in field[:80])
+        msg = _TYPE_MESSAGES.get(err["type"], err["msg"].lower())
+        raise RunFolderError(
+            f"'{where}' is damaged: field '{field}' {msg}.", "the run folder is damaged; run again"
+        ) from None
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """A version's release numbers ("0.3.1rc1" -> (0, 3, 1, 0)); None for one not comparable."""
+    found = re.match(r"\d{1,9}(?:\.\d{1,9}){0,3}", version) if _VERSION.fullmatch(version) else None
+    if found is None:
+        return None
+    numbers = tuple(int(p) for p in found.group().split("."))
+    return numbers + (0,) * (4 - len(numbers))  # 0.2 is 0.2.0

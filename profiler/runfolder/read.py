@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from profiler.errors import RunFolderError
 from profiler.runfolder.engine import RequestTable, SampleTable, StageTally
-from profiler.runfolder.meta import Meta, SamplerInfo, parse_meta
+from profiler.runfolder.meta import Meta, SamplerInfo, loads, parse_meta
 from profiler.runfolder.names import (
     HANDOFFS,
     META,
@@ -23,9 +23,12 @@ from profiler.runfolder.names import (
     pyspy_stacks,
 )
 from profiler.runfolder.records import (
+    Finish,
     HandoffSlots,
+    Hang,
     ProcessInfo,
     StageEnd,
+    StageEvent,
     StageProfile,
     StageStart,
     parse_stage_event,
@@ -44,6 +47,8 @@ class StageWindow:
     ended: bool  # False when the run stopped inside this stage
     profiled: bool = False
     in_flight_at_end: int | None = None  # open model: requests still in flight as it ended
+    started: int | None = None  # main requests the generator started in it (None: not recorded)
+    cut_short: str | None = None  # why it stopped before its planned length; None: it ran whole
 
     @property
     def measured_s(self) -> float:
@@ -60,6 +65,8 @@ class RunData:
     samples: SampleTable
     profiles: dict[int, StageProfile] = field(default_factory=dict)
     processes: tuple[ProcessInfo, ...] = ()  # the target's processes as first seen (processes.jsonl)
+    hangs: tuple[Hang, ...] = ()  # when the target stopped answering, if it did
+    finish: Finish | None = None  # the generator's last accounting line; None if it never wrote one
 
     def tally(self, stage: int) -> StageTally | None:
         return self.tallies.get(stage)
@@ -70,22 +77,36 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if not path.exists():
         return out
-    with path.open(errors="replace") as fh:
-        for line in fh:
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                out.append(value)
+    try:
+        with path.open(errors="replace") as fh:
+            for line in fh:
+                try:
+                    value = loads(line)
+                except (ValueError, RecursionError):  # cut short, or garbage nested past any real line
+                    continue
+                if isinstance(value, dict):
+                    out.append(value)
+    except OSError as e:  # unreadable (permissions, a folder in its place): one line, as any file
+        raise RunFolderError(f"cannot read '{path}': {e.strerror or e}.", "check the file's permissions") from None
     return out
 
 
+def _cut(end: StageEnd | None, hangs: Sequence[Hang], window_end: float) -> str | None:
+    """Why a stage is not whole: the run stopped inside it (no end line), the generator cut it,
+    or the target was hung during it."""
+    if any(h.t < window_end for h in hangs):
+        return "hung"
+    if end is None:
+        return "run ended inside it"
+    return end.cut_short
+
+
 def stage_windows(
-    events: list[StageStart | StageEnd], tallies: dict[int, StageTally], last_t: float
+    events: Sequence[StageEvent], tallies: dict[int, StageTally], last_t: float
 ) -> tuple[StageWindow, ...]:
     starts = {e.index: e for e in events if isinstance(e, StageStart)}
     ends = {e.index: e for e in events if isinstance(e, StageEnd)}
+    hangs = [e for e in events if isinstance(e, Hang)]
     windows: list[StageWindow] = []
     for idx in sorted(starts):
         s, e = starts[idx], ends.get(idx)
@@ -96,8 +117,9 @@ def stage_windows(
             tally = tallies.get(idx)
             end = tally.last_start if tally is not None and tally.last_start is not None else last_t
             end = max(end, s.t)
-        in_flight = e.in_flight if e is not None else None
-        windows.append(StageWindow(idx, s.users, s.rate, s.t, end, e is not None, s.profiled, in_flight))
+        in_flight, started = (e.in_flight, e.started) if e is not None else (None, None)
+        cut = _cut(e, hangs, end)
+        windows.append(StageWindow(idx, s.users, s.rate, s.t, end, e is not None, s.profiled, in_flight, started, cut))
     return tuple(windows)
 
 
@@ -110,8 +132,8 @@ def read_meta(folder: Path) -> Meta:
             f"'{folder}' holds no run (no {META}).", "give the --out folder of an earlier `profiler run`"
         )
     try:
-        raw = json.loads(path.read_text())
-    except (OSError, UnicodeError, json.JSONDecodeError) as e:
+        raw = loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as e:
         raise RunFolderError(f"cannot read '{path}': {e}.", "the run folder is damaged; run again") from None
     meta = parse_meta(raw, str(path))
     if not meta.sampler.interval_s:  # the run was cut before its end copied sampler.json into meta.json
@@ -122,8 +144,8 @@ def read_meta(folder: Path) -> Meta:
 def read_sampler_info(folder: Path) -> SamplerInfo:
     """sampler.json, or an empty SamplerInfo where the sampler never wrote one (or it is damaged)."""
     try:
-        return SamplerInfo.model_validate(json.loads((folder / SAMPLER_INFO).read_text()))
-    except (OSError, ValueError):
+        return SamplerInfo.model_validate(loads((folder / SAMPLER_INFO).read_bytes()))
+    except (OSError, ValueError, RecursionError):
         return SamplerInfo()
 
 
@@ -149,6 +171,8 @@ def read_run(folder: Path) -> RunData:
         samples=samples,
         profiles=read_profiles(folder),
         processes=tuple(p for d in read_jsonl(folder / PROCESSES) if (p := ProcessInfo.parse(d)) is not None),
+        hangs=tuple(e for e in events if isinstance(e, Hang)),
+        finish=next((e for e in reversed(events) if isinstance(e, Finish)), None),
     )
 
 
@@ -162,14 +186,25 @@ def read_profiles(folder: Path) -> dict[int, StageProfile]:
             continue
         sources: dict[str, str] = {}
         try:
-            loaded = json.loads(pyspy_sources(path).read_text())
+            loaded = loads(pyspy_sources(path).read_bytes())
             sources = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             pass
         gil_path = pyspy_stacks(folder, stage, gil=True)
         try:
             gil = gil_path.read_text(errors="replace") if gil_path.exists() else None
         except OSError:
             gil = None
-        out[stage] = StageProfile(text, sources, gil)
+        out[stage] = StageProfile(_readable_counts(text), sources, _readable_counts(gil) if gil else gil)
     return out
+
+
+def _readable_counts(stacks: str) -> str:
+    """Collapsed stacks with every count one py-spy could write (ASCII, at most 12 digits). A damaged
+    one (400 digits, "²") becomes "?", so the parser skips its line as it skips any unreadable line."""
+    lines = stacks.splitlines()
+    for i, line in enumerate(lines):
+        stack, _, count = line.rstrip().rpartition(" ")
+        if count.isdigit() and not (count.isascii() and len(count) <= 12):
+            lines[i] = f"{stack} ?"
+    return "\n".join(lines)

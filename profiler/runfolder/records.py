@@ -3,7 +3,8 @@
 requests.csv (format 2) has one row per request. Server-Timing is stored parsed: the app's own
 `total` entry (else the sum of its entries) as `server_ms`, and each named handoff's duration in
 one of HANDOFF_SLOTS numeric columns `h0..h7`, the slot of each name given by handoffs.jsonl.
-Names beyond the slots go to `h_other` as `name=dur;name=dur`. The raw header is kept only when
+Names beyond the slots go to `h_other` as `name=dur;name=dur` (at most OTHER_ENTRIES of them;
+a flood of names beyond that is dropped, so a row has a size bound). The raw header is kept only when
 some of it could not be parsed (to show what), cut to RAW_TIMING_LIMIT characters, so a flood of
 entries never makes a row unreadable.
 Format 1 (profiler 0.1) had only the raw header; the reader parses it.
@@ -12,6 +13,7 @@ Format 1 (profiler 0.1) had only the raw header; the reader parses it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeGuard
 
@@ -46,6 +48,9 @@ REQUEST_COLUMNS = (
     "server_timing",  # the raw header when part of it was malformed, cut to RAW_TIMING_LIMIT
 )
 RAW_TIMING_LIMIT = 512
+MAX_COUNT = 2**53  # a count past this was not written by us (and no float holds it exactly)
+OTHER_ENTRIES = 32  # entries kept in h_other per row; the rest of a flood of names is dropped
+NAME_LIMIT = 64  # characters of a handoff name kept
 SERVER_TOTAL = "total"  # the entry by which an app reports its whole server time
 
 KIND_MAIN, KIND_PROBE = "main", "probe"
@@ -57,6 +62,23 @@ UNSENT = "GeneratorSaturated"
 # The error of a request still in flight when the run ended (past the worker's drain time): kept
 # with the time it had waited so far, so the slowest requests of an overloaded target never vanish.
 UNFINISHED = "Unfinished"
+# The error of a response whose body broke off before its end (the connection closed or reset mid-body).
+BODY_CUT = "BodyCut"
+
+
+# What went wrong with a request, by kind: the first matching rule names it. Error names are the
+# exception names the worker records (or one of the constants above); `error_kind` reads them.
+ERROR_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("unsent", (UNSENT.lower(),)),
+    ("cut-short", (UNFINISHED.lower(),)),  # still in flight when the run (or a hung stage) ended
+    ("body-cut", (BODY_CUT.lower(),)),
+    ("timeout", ("timeout",)),
+    ("refused", ("refused",)),
+    ("reset", ("reset", "brokenpipe", "aborted", "remotedisconnected", "eof")),
+    ("dns", ("gaierror", "nameresolution")),
+    ("tls", ("ssl",)),
+    ("protocol", ("parse", "protocol", "invalid", "badstatus", "header")),
+)
 
 
 def failed(status: int, error: str) -> bool:
@@ -68,6 +90,18 @@ def timed_out(error: str) -> bool:
     """The one definition of a timeout: an error named for one. The worker records the socket's
     (`TimeoutError`) or gevent's (`Timeout`); other clients' names (`ReadTimeout`) read the same."""
     return "timeout" in error.lower()
+
+
+def error_kind(error: str, status: int = 0) -> str:
+    """The kind of a failed request's error (an exception name, "HTTP 503", or a constant above):
+    "http-4xx", "http-5xx", one of ERROR_KINDS, or "other" (its name is kept in the row)."""
+    if error.startswith("HTTP "):
+        code = error[5:].strip()
+        return "http-5xx" if code.startswith("5") else "http-4xx"
+    if not error and status >= 400:
+        return "http-5xx" if status >= 500 else "http-4xx"
+    low = error.lower()
+    return next((kind for kind, words in ERROR_KINDS if any(w in low for w in words)), "other")
 
 
 @dataclass
@@ -119,43 +153,110 @@ class StageEnd:
     # Open model: requests still in flight as the stage ended (the generator's pool), which finish
     # in the next stage's window; None in the closed model and in folders written before it.
     in_flight: int | None = None
+    # Main requests started in the stage, each to be on disk once: the accounting invariant's count.
+    # None in folders written before it.
+    started: int | None = None
+    # Why the stage ended before its planned length (the run was interrupted, the target hung, the
+    # request limit): its figures are not a whole stage and never feed capacity. None: it ran whole.
+    cut_short: str | None = None
 
     def line(self) -> str:
         return json.dumps({"event": "end", **asdict(self)}) + "\n"
 
 
+@dataclass(frozen=True, slots=True)
+class Hang:
+    """The target stopped answering: nothing came back for `silent_s` while `waiting` requests were
+    in flight. `t` is when the last answer came, so the hang began then, in stage `stage`."""
+
+    stage: int
+    t: float
+    silent_s: float
+    waiting: int
+
+    def line(self) -> str:
+        return json.dumps({"event": "hang", **asdict(self)}) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The load generator's last line: every request it started, and how many rows it wrote.
+    Absent when it was killed; then requests in flight at that moment may be missing."""
+
+    t: float
+    started: int  # main requests
+    written: int  # main request rows handed to the file (a full disk can still lose them)
+    write_error: str | None = None
+
+    def line(self) -> str:
+        return json.dumps({"event": "finish", **asdict(self)}) + "\n"
+
+
 def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite number, or None (a bool, a string, NaN, or an int past any float is not one)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _count(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
-def parse_stage_event(d: dict[str, Any]) -> StageStart | StageEnd | None:
-    """A stages.jsonl line, or None for a line this profiler did not write (or a damaged one)."""
-    index, t = d.get("index"), _num(d.get("t"))
-    if not isinstance(index, int) or isinstance(index, bool) or index < 0 or t is None:
-        return None
-    if d.get("event") == "start":
-        users = d.get("users")
-        return StageStart(
-            index=index,
-            users=users if isinstance(users, int) and not isinstance(users, bool) and users > 0 else None,
-            rate=_num(d.get("rate")),
-            t=t,
-            planned_s=_num(d.get("planned_s")) or 0.0,
-            profiled=d.get("profiled") is True,
-        )
-    requests, in_flight = d.get("requests"), d.get("in_flight")
-    reason = d.get("stop_reason")
+StageEvent = StageStart | StageEnd | Hang | Finish
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _parse_start(d: dict[str, Any], index: int, t: float) -> StageStart:
+    users = d.get("users")
+    return StageStart(
+        index=index,
+        users=users if _count(users) and users > 0 else None,
+        rate=_num(d.get("rate")),
+        t=t,
+        planned_s=_num(d.get("planned_s")) or 0.0,
+        profiled=d.get("profiled") is True,
+    )
+
+
+def _parse_end(d: dict[str, Any], index: int, t: float) -> StageEnd:
+    requests, in_flight, started = d.get("requests"), d.get("in_flight"), d.get("started")
     return StageEnd(
         index=index,
         t=t,
         requests=requests if _count(requests) else 0,
-        stop_reason=reason if isinstance(reason, str) else None,
+        stop_reason=_str(d.get("stop_reason")),
         in_flight=in_flight if _count(in_flight) else None,
+        started=started if _count(started) else None,
+        cut_short=_str(d.get("cut_short")),
     )
+
+
+def parse_stage_event(d: dict[str, Any]) -> StageEvent | None:
+    """A stages.jsonl line, or None for a line this profiler did not write (or a damaged one)."""
+    t = _num(d.get("t"))
+    if t is None:
+        return None
+    event = d.get("event")
+    if event == "finish":
+        started, written = d.get("started"), d.get("written")
+        if not (_count(started) and _count(written)):
+            return None
+        return Finish(t, started, written, _str(d.get("write_error")))
+    index = d.get("stage") if event == "hang" else d.get("index")
+    if not _count(index):
+        return None
+    if event == "hang":
+        waiting = d.get("waiting")
+        return Hang(index, t, _num(d.get("silent_s")) or 0.0, waiting if _count(waiting) else 0)
+    return _parse_start(d, index, t) if event == "start" else _parse_end(d, index, t)
 
 
 @dataclass(frozen=True, slots=True)

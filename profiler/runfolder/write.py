@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 from typing import TextIO
 
-from profiler.errors import RunFolderError
+from profiler.errors import RunFolderError, folder_write_error
 from profiler.runfolder.names import HANDOFFS, META, REQUESTS, STAGES
 from profiler.runfolder.records import (
     FLAG_TIMED,
     HANDOFF_SLOTS,
+    NAME_LIMIT,
+    OTHER_ENTRIES,
     RAW_TIMING_LIMIT,
     REQUEST_COLUMNS,
     SERVER_TOTAL,
     HandoffSlots,
-    StageEnd,
-    StageStart,
+    StageEvent,
 )
-from profiler.servertiming import parse_fast
+from profiler.servertiming import finite_sum, parse_fast
 
 
 def prepare_folder(path: Path) -> Path:
@@ -36,9 +36,7 @@ def prepare_folder(path: Path) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise RunFolderError(
-            f"cannot write to '{path}': {e.strerror or e}.", "choose a writable --out folder"
-        ) from None
+        raise folder_write_error(path, e) from None
     return path
 
 
@@ -85,14 +83,16 @@ class RequestLog:
         parsed = parse_fast(header)
         durations = dict(parsed.durations)
         total = durations.pop(SERVER_TOTAL, None)
-        server = total if total is not None else (math.fsum(durations.values()) if durations else None)
+        server = total if total is not None else finite_sum(durations.values())
         slots: list[str] = [""] * HANDOFF_SLOTS
         other: list[str] = []
-        for name, dur in durations.items():
+        for full_name, dur in durations.items():
+            name = full_name[:NAME_LIMIT]
             known = name in self.slots.slots
             slot = self.slots.slot(name)
             if slot is None:
-                other.append(f"{name}={dur!r}")
+                if len(other) < OTHER_ENTRIES:  # a row has a size bound, however long the header
+                    other.append(f"{name}={dur!r}")
                 continue
             if not known:
                 self._slots_fh.write(HandoffSlots.line(name, slot))
@@ -120,12 +120,13 @@ class RequestLog:
 
 
 class StageLog:
-    """stages.jsonl: a line when a stage starts and when it ends, flushed at once."""
+    """stages.jsonl: a line when a stage starts and ends, when the target hangs, and the generator's
+    final accounting line; each flushed at once."""
 
     def __init__(self, folder: Path) -> None:
         self._fh: TextIO = (folder / STAGES).open("a")
 
-    def write(self, event: StageStart | StageEnd) -> None:
+    def write(self, event: StageEvent) -> None:
         self._fh.write(event.line())
         self._fh.flush()
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from profiler.errors import ProfilerError
+from profiler.logcap import CappedLog
 from profiler.procutil import child_preexec, stop_process_group
 from profiler.runfolder.names import PROCESSES, SAMPLER_INFO, SAMPLER_LOG, SAMPLES
 
@@ -20,13 +21,12 @@ class SamplerProcess:
         argv += ["--processes", str(folder / PROCESSES)]
         if not gpu:
             argv.append("--no-gpu")
-        log = (folder / SAMPLER_LOG).open("ab")
         try:
             self.proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
+                stdout=subprocess.PIPE,  # drained into a capped sampler.log (logcap)
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=child_preexec(),
             )
@@ -35,9 +35,9 @@ class SamplerProcess:
                 f"cannot start the sampler process ({argv[0]}: {e.strerror or e}).",
                 "check that this Python can run subprocesses as the current user",
             ) from None
-        finally:
-            log.close()
+        self.log = CappedLog.follow(folder / SAMPLER_LOG, self.proc.stdout)
 
     def stop(self) -> None:
         # SIGINT first: the sampler flushes and closes its file on it.
         stop_process_group(self.proc, grace_s=(3.0, 2.0))
+        self.log.close()

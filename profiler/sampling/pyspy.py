@@ -21,10 +21,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from profiler.errors import PySpyUnavailable
+from profiler.procutil import child_preexec
 
 PERMISSION_FIX = (
     "run as root, or `sudo sysctl kernel.yama.ptrace_scope=0`, or give the container SYS_PTRACE; or pass --no-pyspy."
@@ -150,7 +152,8 @@ class PySpyRecording:
         self.gil = gil
         self.binary = binary
         self.log = ""  # py-spy's own stdout+stderr, for the run folder
-        self._proc: subprocess.Popen[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._out: IO[bytes] | None = None  # where py-spy writes its stdout+stderr
         self._done = False
 
     def command(self, binary: Path) -> list[str]:
@@ -180,18 +183,25 @@ class PySpyRecording:
         self.output.parent.mkdir(parents=True, exist_ok=True)
         # A file left by an earlier run would pass for this run's result.
         self.output.unlink(missing_ok=True)
+        # A nameless file, not a pipe: if we die, py-spy must still be able to print its last lines,
+        # or it fails on the broken pipe instead of writing its file and leaving.
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 (lives until _finish() reads it)
         try:
             self._proc = subprocess.Popen(
                 self.command(binary),
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                stdout=self._out,
                 stderr=subprocess.STDOUT,
-                text=True,
                 # Own session: a Ctrl-C at the terminal goes to the profiler, which then
                 # stops py-spy itself, instead of py-spy racing it.
                 start_new_session=True,
+                # If we die, SIGINT: py-spy stops between two samples and detaches cleanly. A
+                # SIGTERM or SIGKILL landing between its PTRACE_ATTACH and the wait for the stop
+                # would leave that SIGSTOP pending, and the user's process stopped for good.
+                preexec_fn=child_preexec(signal.SIGINT),
             )
         except OSError as err:
+            self._out.close()
             raise PySpyUnavailable(f"py-spy could not be started ({binary}: {err.strerror}).", MISSING_FIX) from err
 
     @property
@@ -204,17 +214,16 @@ class PySpyRecording:
         if self._done:
             return self._result(proc)
         try:
-            out, _ = proc.communicate(timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return self.stop()
-        return self._finish(proc, out)
+        return self._finish(proc)
 
     def stop(self, grace_s: float = 5.0) -> Path:
         """End the recording now: SIGINT (py-spy writes its file), then SIGTERM, SIGKILL."""
         proc = self._started()
         if self._done:
             return self._result(proc)
-        out = ""
         for sig, patience in ((signal.SIGINT, grace_s), (signal.SIGTERM, 2.0), (None, None)):
             if proc.poll() is None:
                 if sig is None:
@@ -222,11 +231,11 @@ class PySpyRecording:
                 else:
                     proc.send_signal(sig)
             try:
-                out, _ = proc.communicate(timeout=patience)
+                proc.wait(timeout=patience)
                 break
             except subprocess.TimeoutExpired:
                 continue
-        return self._finish(proc, out)
+        return self._finish(proc)
 
     def read_stacks(self) -> str:
         """The recorded collapsed stacks as text (after wait() or stop())."""
@@ -235,17 +244,21 @@ class PySpyRecording:
         except OSError as err:
             raise PySpyUnavailable(f"py-spy output unreadable ({self.output}: {err.strerror}).", _OTHER_FIX) from err
 
-    def _started(self) -> subprocess.Popen[str]:
+    def _started(self) -> subprocess.Popen[bytes]:
         if self._proc is None:
             raise RuntimeError("PySpyRecording used before start()")
         return self._proc
 
-    def _finish(self, proc: subprocess.Popen[str], out: str | None) -> Path:
-        self.log += out or ""
+    def _finish(self, proc: subprocess.Popen[bytes]) -> Path:
+        if self._out is not None:
+            self._out.seek(0)
+            self.log += self._out.read().decode(errors="replace")
+            self._out.close()
+            self._out = None
         self._done = True
         return self._result(proc)
 
-    def _result(self, proc: subprocess.Popen[str]) -> Path:
+    def _result(self, proc: subprocess.Popen[bytes]) -> Path:
         has_file = self.output.is_file()
         has_data = has_file and self.output.stat().st_size > 0
         # rc 0 with an empty file is a recording of nothing (the target exited at once);

@@ -16,8 +16,8 @@ from typing import Any
 import polars as pl
 
 from profiler.errors import RunFolderError
-from profiler.runfolder.engine.read import read_tolerant
-from profiler.runfolder.engine.timing_v1 import parse_other_column, parse_raw_timing
+from profiler.runfolder.engine.read import READ_ERRORS, damaged, read_tolerant
+from profiler.runfolder.engine.timing_v1 import FIXED_COLUMNS, parse_other_column, parse_raw_timing
 from profiler.runfolder.records import (
     FLAG_CHUNKED,
     FLAG_COOKIE,
@@ -30,6 +30,7 @@ from profiler.runfolder.records import (
     SLOT_COLUMNS,
     UNSENT,
 )
+from profiler.servertiming import is_token
 
 PERCENTILES = (50, 90, 95, 99)
 _TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -44,6 +45,12 @@ _TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
     **dict.fromkeys(SLOT_COLUMNS, pl.Float64),
 }
 _REQUIRED = ("start", "latency_ms", "ttfb_ms", "status", "stage", "kind")
+# A reading is damaged when negative, not finite, or past 2**40 (no response is a terabyte nor a
+# duration 35 years; a larger `bytes` would overflow its stage's Int64 sum, 1e308 ms a float sum).
+# A damaged latency leaves its row out; a damaged optional reading (bytes, Server-Timing's) reads
+# as missing, the row kept.
+_MAX_READING = 2**40
+_MAX_STATUS = 999  # three digits; 0: no response
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,15 @@ def _dist(row: dict[str, object], prefix: str) -> Distribution:
     )
 
 
+def _measure(name: str) -> pl.Expr:
+    return pl.col(name).is_finite() & pl.col(name).is_between(0, _MAX_READING, closed="left")
+
+
+def _bounded(frame: pl.DataFrame) -> pl.DataFrame:
+    readings = [c for c, dtype in frame.schema.items() if dtype.is_numeric() and c not in _REQUIRED]
+    return frame.with_columns(pl.when(_measure(c)).then(pl.col(c)).alias(c) for c in readings)
+
+
 def _reader(header: tuple[str, ...], slot_names: dict[int, str]) -> Callable[[Path | bytes], pl.DataFrame]:
     """Read only the columns the analysis uses (the used handoff slots; the raw header only from
     format 1, where it is the data), strings as categories: a million rows stay near 80 MB."""
@@ -142,8 +158,10 @@ def _reader(header: tuple[str, ...], slot_names: dict[int, str]) -> Callable[[Pa
             .filter(
                 *(pl.col(c).is_not_null() for c in _REQUIRED),
                 pl.col("start").is_finite(),
-                pl.col("latency_ms").is_finite() & (pl.col("latency_ms") >= 0),
-                pl.col("ttfb_ms").is_finite() & (pl.col("ttfb_ms") >= 0),
+                _measure("latency_ms"),
+                _measure("ttfb_ms"),
+                pl.col("status").is_between(0, _MAX_STATUS),
+                pl.col("stage") >= 0,
             )
             .with_columns(pl.col(text).fill_null(""))
             .collect()
@@ -157,10 +175,13 @@ def _load(path: Path, slot_names: dict[int, str]) -> pl.DataFrame:
         header = tuple(fh.readline().decode("utf-8", "replace").strip().split(","))
     if header not in (REQUEST_COLUMNS, REQUEST_COLUMNS_V1):
         raise RunFolderError(f"'{path}' does not have the expected columns.", "was it written by profiler?")
+    # Slot names come from handoffs.jsonl: one that is no token (damage), or that names a column
+    # of the file already (an app's `start;dur=5`), is left out rather than overwrite that column.
+    slot_names = {slot: name for slot, name in slot_names.items() if is_token(name) and name not in FIXED_COLUMNS}
     frame = read_tolerant(path, _reader(header, slot_names))
     if header == REQUEST_COLUMNS_V1:
-        return parse_raw_timing(frame)
-    return parse_other_column(frame.rename({f"h{slot}": name for slot, name in slot_names.items()}))
+        return _bounded(parse_raw_timing(frame))
+    return _bounded(parse_other_column(frame.rename({f"h{slot}": name for slot, name in slot_names.items()})))
 
 
 # Which rows are which. Unsent: open-model arrivals the generator could not send (no latency).
@@ -183,7 +204,10 @@ class RequestTable:
     def read(cls, path: Path, slot_names: dict[int, str]) -> RequestTable:
         if not path.exists() or path.stat().st_size == 0:
             return cls.empty()
-        return cls(_load(path, slot_names))
+        try:
+            return cls(_load(path, slot_names))
+        except READ_ERRORS as e:  # rows polars read yet cannot compute on (a polars defect): one line
+            raise damaged(path, e) from None
 
     @classmethod
     def empty(cls) -> RequestTable:
@@ -212,8 +236,9 @@ class RequestTable:
         )
         timed = sent.filter(pl.col("server_ms").is_not_null())
         unattributed = (pl.col("latency_ms") - pl.col("server_ms")).clip(lower_bound=0.0)
-        exprs = [pl.len().alias("|timed"), pl.col("latency_ms").sum().alias("|latency")]
-        exprs += _tally_exprs(unattributed, "~unattributed")
+        # Internal names start with "/", which no handoff name (an HTTP token) can.
+        exprs = [pl.len().alias("/timed"), pl.col("latency_ms").sum().alias("/latency")]
+        exprs += _tally_exprs(unattributed, "/unattributed")
         exprs += [e for name in self.handoff_names for e in _tally_exprs(pl.col(name), name)]
         return [
             tallies,
@@ -237,11 +262,11 @@ class RequestTable:
         )
         self._handoffs: dict[int | None, StageHandoffs] = {}
         for r in [*whole.iter_rows(named=True), *by_stage.iter_rows(named=True)]:
-            if r["|timed"]:
+            if r["/timed"]:
                 found = {n: h for n in self.handoff_names if (h := _tally(r, n)) is not None}
                 stage = None if r["stage"] is None else int(r["stage"])
                 self._handoffs[stage] = StageHandoffs(
-                    int(r["|timed"]), _f(r["|latency"]), found, _tally(r, "~unattributed")
+                    int(r["/timed"]), _f(r["/latency"]), found, _tally(r, "/unattributed")
                 )
 
     def stages(self) -> dict[int, StageTally]:

@@ -3,7 +3,7 @@ load generator and the machine. GPU and RAPL readings stay raw rows for `analysi
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +12,8 @@ from typing import Any
 import polars as pl
 
 from profiler.errors import RunFolderError
-from profiler.runfolder.engine.read import read_tolerant
+from profiler.runfolder.engine.read import READ_ERRORS, damaged, read_tolerant
+from profiler.runfolder.meta import loads
 
 _TREE = ("cpu", "rss", "threads", "fds", "sockets", "procs", "ctx_vol", "ctx_invol")
 _FLAT = {
@@ -21,6 +22,7 @@ _FLAT = {
     "loadgen_cpu": pl.Float64,
     "machine_cpu": pl.Float64,
 }
+_MAX_PID = 2**62  # larger is no pid, and would not fit the Int64 column
 _PROCS = {"t": pl.Float64, "pid": pl.Int64, "cpu": pl.Float64, "rss": pl.Float64, "threads": pl.Float64}
 _NDJSON: dict[str, pl.DataType | type[pl.DataType]] = {
     "t": pl.Float64,
@@ -78,7 +80,21 @@ class TreeFigures:
 
 
 def _num(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    """A finite number, else None: a damaged line may hold a string, NaN, 1e400 or a 400-digit int."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _pid(v: Any) -> int | None:
+    """A process id: an int (format 2) or a dict key of digits (format 1) that fits the column."""
+    if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) < 19:
+        v = int(v)
+    return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < _MAX_PID else None
 
 
 def _section(d: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -89,7 +105,7 @@ def _section(d: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 def _flatten(lines: Iterable[Mapping[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Format 1 (or a damaged file): the same two tables, built line by line."""
     flat: dict[str, list[float | None]] = {k: [] for k in _FLAT}
-    procs: dict[str, list[float | None]] = {k: [] for k in _PROCS}
+    procs: dict[str, list[float | int | None]] = {k: [] for k in _PROCS}
     for d in lines:
         t = _num(d.get("t"))
         if t is None:
@@ -104,19 +120,36 @@ def _flatten(lines: Iterable[Mapping[str, Any]]) -> tuple[pl.DataFrame, pl.DataF
         items = (
             per.items()
             if isinstance(per, Mapping)
-            else ((p.get("pid"), p) for p in per or () if isinstance(p, Mapping))
+            else ((p.get("pid"), p) for p in (per if isinstance(per, list) else ()) if isinstance(p, Mapping))
         )
-        for pid, p in items:
-            if isinstance(p, Mapping) and str(pid).isdigit():
+        for key, p in items:
+            if isinstance(p, Mapping) and (pid := _pid(key)) is not None:
                 for k, v in (
                     ("t", t),
-                    ("pid", float(str(pid))),
+                    ("pid", pid),
                     ("cpu", _num(p.get("cpu"))),
                     ("rss", _num(p.get("rss"))),
                     ("threads", _num(p.get("threads"))),
                 ):
                     procs[k].append(v)
     return pl.DataFrame(flat, schema=_FLAT), pl.DataFrame(procs, schema=_PROCS)
+
+
+def _finite(frame: pl.DataFrame) -> pl.DataFrame:
+    """NaN, infinities (1e400 on disk), negative readings (each is a count, a size or a share) and
+    a machine past 100 % of its cores read as missing; a row without a time is no sample."""
+
+    def valid(name: str) -> pl.Expr:
+        c = pl.col(name)
+        ok = (
+            c.is_finite()
+            if name == "t"
+            else c.is_finite() & c.is_between(0, 100 if name == "machine_cpu" else math.inf)
+        )
+        return pl.when(ok).then(c).alias(name)
+
+    floats = [k for k, dtype in frame.schema.items() if dtype == pl.Float64]
+    return frame.with_columns(valid(k) for k in floats).filter(pl.col("t").is_not_null())
 
 
 def _read_ndjson(source: Path | bytes) -> pl.DataFrame:
@@ -143,8 +176,8 @@ def _from_ndjson(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 class SampleTable:
     def __init__(self, flat: pl.DataFrame, procs: pl.DataFrame, device_rows: tuple[dict[str, Any], ...]) -> None:
-        self._flat = flat.sort("t")
-        self._procs = procs
+        self._flat = _finite(flat).sort("t")
+        self._procs = _finite(procs).filter(pl.col("pid").is_between(0, _MAX_PID, closed="left"))
         self.device_rows = device_rows  # samples that carry `gpu` or `rapl_uj`, as written
 
     @classmethod
@@ -156,9 +189,12 @@ class SampleTable:
         if format_version >= 2:
             try:
                 return cls(*_from_ndjson(read_tolerant(path, _read_ndjson)), devices)
-            except (pl.exceptions.PolarsError, RunFolderError, ValueError):  # the careful path decides
+            except (*READ_ERRORS, RunFolderError):  # the careful path decides
                 pass
-        return cls(*_flatten(_json_lines(text)), devices)
+        try:
+            return cls(*_flatten(_json_lines(text)), devices)
+        except READ_ERRORS as e:  # values no check above foresaw (a polars defect): one line
+            raise damaged(path, e) from None
 
     @property
     def count(self) -> int:
@@ -250,9 +286,9 @@ class SampleTable:
 def _json_lines(text: bytes) -> Iterable[dict[str, Any]]:
     for line in text.splitlines():
         try:
-            value = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue  # a line cut short by a crash: at most the last one
+            value = loads(line)
+        except (ValueError, RecursionError):
+            continue  # a line cut short by a crash (at most the last one), or garbage
         if isinstance(value, dict):
             yield value
 
@@ -260,4 +296,22 @@ def _json_lines(text: bytes) -> Iterable[dict[str, Any]]:
 def _device_rows(text: bytes) -> Iterable[dict[str, Any]]:
     for d in _json_lines(text):
         if _num(d.get("t")) is not None and ("gpu" in d or "rapl_uj" in d):
-            yield {k: d[k] for k in ("t", "gpu", "rapl_uj") if k in d}
+            row: dict[str, Any] = {"t": d["t"]}
+            if "gpu" in d:
+                gpu = d["gpu"]
+                row["gpu"] = [_readings(g) for g in gpu] if isinstance(gpu, list) else gpu
+            if "rapl_uj" in d:
+                row["rapl_uj"] = _readings(d["rapl_uj"])
+            yield row
+
+
+def _readings(value: Any) -> Any:
+    """A GPU's row, or the RAPL counters, without damaged readings: negative, or a utilisation
+    past 100 % (what is left is `analysis.devices`'s to read, as written)."""
+    if not isinstance(value, Mapping):
+        return value
+    return {
+        k: v
+        for k, v in value.items()
+        if (n := _num(v)) is None or (n >= 0 and not (str(k).startswith("util") and n > 100))
+    }

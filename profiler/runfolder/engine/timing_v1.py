@@ -11,17 +11,19 @@ import math
 import polars as pl
 
 from profiler.runfolder.records import FLAG_TIMED, REQUEST_COLUMNS, REQUEST_COLUMNS_V1, SERVER_TOTAL
-from profiler.servertiming import parse_fast
+from profiler.servertiming import finite_sum, is_token, parse_fast
 
 # Handoff names analysed at most: an app (or a fault) sending thousands of distinct names must not
 # turn into thousands of columns. Names past the bound stay on disk, unread.
 MAX_HANDOFF_NAMES = 32
-_FIXED = frozenset(REQUEST_COLUMNS) | frozenset(REQUEST_COLUMNS_V1)
+FIXED_COLUMNS = frozenset(REQUEST_COLUMNS) | frozenset(REQUEST_COLUMNS_V1)
 
 
 def _with_columns(frame: pl.DataFrame, columns: dict[str, list[float | None]]) -> pl.DataFrame:
-    room = max(0, MAX_HANDOFF_NAMES - sum(1 for c in frame.columns if c not in _FIXED))
-    kept = list(columns.items())[:room]
+    room = max(0, MAX_HANDOFF_NAMES - sum(1 for c in frame.columns if c not in FIXED_COLUMNS))
+    # An entry named like a column of the file (an app's `start;dur=5`) is left out: it would
+    # overwrite that column.
+    kept = [(name, values) for name, values in columns.items() if name not in FIXED_COLUMNS][:room]
     return frame.with_columns(pl.Series(name, values, dtype=pl.Float64) for name, values in kept)
 
 
@@ -40,7 +42,7 @@ def parse_raw_timing(frame: pl.DataFrame) -> pl.DataFrame:
         malformed[i] = parsed.malformed
         durations = dict(parsed.durations)
         total = durations.pop(SERVER_TOTAL, None)
-        server[i] = total if total is not None else (math.fsum(durations.values()) if durations else None)
+        server[i] = total if total is not None else finite_sum(durations.values())
         for name, dur in durations.items():
             columns.setdefault(name, [None] * n)[i] = dur
     timed = pl.col("server_timing").fill_null("") != ""
@@ -66,6 +68,7 @@ def parse_other_column(frame: pl.DataFrame) -> pl.DataFrame:
                 dur = float(value)
             except ValueError:
                 continue
-            if name not in frame.columns:
+            # The writer wrote only token names and finite durations: anything else is damage.
+            if name not in frame.columns and is_token(name) and math.isfinite(dur) and dur >= 0:
                 columns.setdefault(name, [None] * n)[i] = dur
     return _with_columns(frame.drop("h_other"), columns)

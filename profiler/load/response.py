@@ -1,0 +1,61 @@
+"""Reading what came back for one request: headers that may repeat, the flags the analysis
+needs, and the name of what went wrong. No Locust import: plain functions over a response."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import unquote
+
+from profiler.runfolder.records import BODY_CUT, FLAG_CHUNKED, FLAG_COOKIE, FLAG_EVENT_STREAM, timed_out
+
+MAX_ERROR_NAME = 64  # an error name is a short word in a CSV cell, whatever an exception calls itself
+
+
+def joined(headers: Any, name: str) -> str:
+    """All values of a header that may be sent several times, joined as one list."""
+    getter = getattr(headers, "getheaders", None) or getattr(headers, "get_all", None)
+    if getter is not None:
+        values = getter(name)
+        return ", ".join(values) if values else ""
+    return str(headers.get(name) or "")
+
+
+def error_name(exc: BaseException) -> str:
+    """The name of what went wrong. geventhttpclient wraps the last error of a request it gave up
+    on in RetriesExceeded (even with no retries): the original (a timeout, a reset) is the news."""
+    original = getattr(exc, "original", None)
+    return type(original if isinstance(original, BaseException) else exc).__name__[:MAX_ERROR_NAME]
+
+
+def flags_of(headers: Any) -> str:
+    flags = FLAG_COOKIE if joined(headers, "Set-Cookie") else ""
+    if "chunked" in joined(headers, "Transfer-Encoding").lower():
+        flags += FLAG_CHUNKED
+    if "text/event-stream" in joined(headers, "Content-Type").lower():
+        flags += FLAG_EVENT_STREAM
+    return flags
+
+
+def read_body(resp: Any, status: int) -> tuple[str, int]:
+    """Read the whole body: ("", its size), or (the error's name, 0). A body that breaks off is
+    BODY_CUT whatever the parser calls it (an AttributeError, "Incomplete response"), unless it
+    stalled until the timeout. (gevent's GreenletExit is not an Exception: it passes through.)"""
+    exc = getattr(resp, "error", None)
+    if exc is not None and status == 0:
+        return error_name(exc), 0
+    try:
+        content = resp.content
+    except Exception as e:  # noqa: BLE001 - whatever the client raises mid-body, the request is recorded
+        name = error_name(e)
+        return (name if timed_out(name) else BODY_CUT), 0
+    return "", len(content) if content else 0
+
+
+def basic_auth(user: str | None, password: str | None, headers: dict[str, str]) -> dict[str, str]:
+    """The request headers, with the URL's credentials as Basic auth unless the user already gave
+    an Authorization header (theirs wins)."""
+    if user is None or any(k.lower() == "authorization" for k in headers):
+        return dict(headers)
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode()).decode()
+    return {**headers, "Authorization": f"Basic {token}"}
