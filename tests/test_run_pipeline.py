@@ -151,6 +151,11 @@ def test_target_that_dies_mid_run_is_reported(tmp_path: Path) -> None:
     assert report["run"]["status"] == "target-exited"
     assert report["load"]["requests"] > 0
     assert not report["validity"]["valid"]
+    # The stage the death cut short is marked so, with the cause, and never becomes capacity.
+    last = report["load"]["stages"][-1]
+    assert last["cut_short"] == "target exited" and not last["completed"], last
+    assert report["capacity"] is None or report["capacity"]["capacity_stage"] != last["index"]
+    assert report["run"]["requests_missing"] == 0  # the refused requests after the death are rows too
 
 
 def test_attach_by_pid_follows_worker_processes(tmp_path: Path, started_app) -> None:  # type: ignore[no-untyped-def]
