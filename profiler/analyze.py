@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,10 +37,6 @@ def reanalyse(
         json_file.save(report, folder)
     except OSError as e:
         # The report is still shown; the error names the cause (a full disk is not a permission).
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return report, folder_write_error(folder, e)
-        return report, RunFolderError(
-            f"cannot write {folder / REPORT}: {e.strerror or e}.",
-            "run `profiler analyze` as a user who may write the run folder (or copy the folder first)",
-        )
+        fix = "run `profiler analyze` as a user who may write the run folder (or copy the folder first)"
+        return report, folder_write_error(folder, e, what=str(folder / REPORT), fix=fix)
     return report, None

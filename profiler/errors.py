@@ -99,9 +99,11 @@ def disk_fix(folder: object) -> str:
     return f"free disk space where {folder} is, or choose another --out"
 
 
-def folder_write_error(folder: object, e: OSError) -> RunFolderError:
-    """A run folder that could not be written, named for its cause: a full disk is not a
-    permissions problem, and the fix differs."""
+def folder_write_error(
+    folder: object, e: OSError, what: str | None = None, fix: str = "choose a writable --out folder"
+) -> RunFolderError:
+    """A run folder (or `what` in it) that could not be written, named for its cause: a full disk
+    is not a permissions problem, and the fix differs."""
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return RunFolderError(f"the disk is full: cannot write the run folder {folder}.", disk_fix(folder))
-    return RunFolderError(f"cannot write the run folder {folder}: {e.strerror or e}.", "choose a writable --out folder")
+    return RunFolderError(f"cannot write {what or f'the run folder {folder}'}: {e.strerror or e}.", fix)

@@ -33,19 +33,20 @@ class LatencyStats(_Model):
     max: float = Field(ge=0, description="Largest (ms).")
 
 
+RunStatus = Literal["completed", "saturated", "interrupted", "target-exited", "target-hung", "failed", "incomplete"]
+
+
 class RunInfo(_Model):
     """How the run went."""
 
     folder: str = Field(description="The run folder this report was built from.")
     started_at: float = Field(ge=0, description="Start, Unix epoch seconds.")
     ended_at: float | None = Field(None, description="End, Unix epoch seconds; null if the run never finished writing.")
-    status: Literal["completed", "saturated", "interrupted", "target-exited", "target-hung", "failed", "incomplete"] = (
-        Field(
-            description="completed: all stages ran; saturated: stopped climbing early once the target saturated; "
-            "interrupted: Ctrl-C or a signal; target-exited: the target died mid-run; target-hung: the target "
-            "stopped answering (nothing came back for the request timeout, at least 5 s); failed: the profiler hit an "
-            "error; incomplete: the folder has no end marker (the profiler itself was killed)."
-        )
+    status: RunStatus = Field(
+        description="completed: all stages ran; saturated: stopped climbing early once the target saturated; "
+        "interrupted: Ctrl-C or a signal; target-exited: the target died mid-run; target-hung: the target "
+        "stopped answering (nothing came back for the request timeout, at least 5 s); failed: the profiler hit an "
+        "error; incomplete: the folder has no end marker (the profiler itself was killed)."
     )
     stop_reason: str | None = Field(None, description="Why load stopped, in words.")
     profiler_version: str = Field(description="Version of the profiler that wrote the run.")

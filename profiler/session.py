@@ -40,12 +40,12 @@ from profiler.report import json_file
 from profiler.report.build import build_report
 from profiler.runfolder import messages
 from profiler.runfolder.atomic import write_json_atomic
-from profiler.runfolder.meta import Meta, PlannedStage, RecordedConfig, RunStatus, SloSetting
+from profiler.runfolder.meta import Meta, PlannedStage, RecordedConfig, SloSetting
 from profiler.runfolder.names import META, SAMPLES, TARGET_LOG
 from profiler.runfolder.read import read_run, read_sampler_info
 from profiler.runfolder.write import prepare_folder
 from profiler.sampling.launcher import SamplerProcess
-from profiler.schema import Report
+from profiler.schema import Report, RunStatus
 from profiler.secrets import mask_command, mask_header, mask_text, mask_url
 from profiler.target import Target, attach, launch
 
@@ -255,10 +255,10 @@ class Session:
         return Outcome(report=report, folder=self.folder, status=status, error=self._exit_error(status, error))
 
     def _measure(self) -> RunStatus:
-        self.target = self._start_target()
+        target = self._start_target()  # sets self.target at once: teardown stops it whatever follows
         if self.interrupted:
             raise _Stop
-        self.sampler = SamplerProcess(self.target.pid, self.folder, self.config.sample_interval_s, self.config.gpu)
+        self.sampler = SamplerProcess(target.pid, self.folder, self.config.sample_interval_s, self.config.gpu)
         plan = build_plan(self.config)
         self.meta.plan = [PlannedStage(index=p.index, users=p.users, rate=p.rate, planned_s=p.planned_s) for p in plan]
         self._save_meta()
@@ -266,7 +266,7 @@ class Session:
         spec = LoadSpec.of(self.config, plan, self.folder)
         write_spec(spec, self.folder)
         self.load = LoadProcess(spec, self.folder)
-        return self._drive(self.load, self.target, plan)
+        return self._drive(self.load, target, plan)
 
     def _teardown(self, status: RunStatus, error: ProfilerError | None) -> RunStatus:
         """Stop every child in order; each step runs even if an earlier one fails."""

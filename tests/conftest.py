@@ -14,6 +14,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import settings
+
+# Property tests share two cores with real servers and load: an example that is slow for that
+# reason is not a failure (hypothesis's default 200 ms deadline would make it one, at random).
+settings.register_profile("shared-cores", deadline=None)
+settings.load_profile("shared-cores")
 
 ROOT = Path(__file__).resolve().parents[1]
 APPS = Path(__file__).resolve().parent / "apps"

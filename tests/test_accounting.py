@@ -14,11 +14,9 @@ from profiler.analysis.digest import measurable
 from profiler.analysis.load import stage_reports
 from profiler.load.accounting import RESERVOIR, Reservoir, StageCounter
 from profiler.report.build import build_report
-from profiler.runfolder.names import META
-from profiler.runfolder.read import RunData, read_run
+from profiler.runfolder.read import RunData
 from profiler.runfolder.records import (
     BODY_CUT,
-    KIND_MAIN,
     UNFINISHED,
     UNSENT,
     Finish,
@@ -28,8 +26,8 @@ from profiler.runfolder.records import (
     error_kind,
     parse_stage_event,
 )
-from profiler.runfolder.write import RequestLog, StageLog
 from profiler.stats import percentile
+from tests.test_open_model import _run as write_run
 
 T0 = 1_700_000_000.0
 
@@ -126,19 +124,10 @@ def test_new_events_round_trip() -> None:
 
 
 def _folder(tmp_path: Path, main_rows: int, events: list[StageStart | StageEnd | Hang | Finish]) -> RunData:
-    folder = tmp_path / "run"
-    folder.mkdir()
-    (folder / META).write_text(json.dumps({"format_version": 2, "started_at": T0, "status": "completed"}))
-    log = RequestLog(folder)
-    for i in range(main_rows):
-        stage = 0 if i < main_rows // 2 else 1
-        log.add(T0 + i * 0.01 + stage * 5, 10.0, 5.0, 200, 2, "", stage, KIND_MAIN, "", "")
-    log.close()
-    stages = StageLog(folder)
-    for e in events:
-        stages.write(e)
-    stages.close()
-    return read_run(folder)
+    """`main_rows` answered requests, the first half in stage 0 and the rest in stage 1."""
+    halves = [0 if i < main_rows // 2 else 1 for i in range(main_rows)]
+    rows = [(T0 + i * 0.01 + stage * 5, 10.0, 200, "", stage) for i, stage in enumerate(halves)]
+    return write_run(tmp_path / "run", rows, events)
 
 
 def _two_stages(started: tuple[int, int], cut: str | None = None) -> list[StageStart | StageEnd | Hang | Finish]:

@@ -9,6 +9,7 @@ import csv
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from profiler.runfolder.records import (
     UNFINISHED,
     UNSENT,
     StageEnd,
+    StageEvent,
     StageStart,
     parse_stage_event,
     timed_out,
@@ -51,7 +53,7 @@ RATE, CAPACITY, STAGE_S = 400.0, 300.0, 2.0  # offered, what the synthetic serve
 Row = tuple[float, float, int, str, int]
 
 
-def _run(folder: Path, rows: list[Row], events: list[StageStart | StageEnd]) -> RunData:
+def _run(folder: Path, rows: list[Row], events: Sequence[StageEvent]) -> RunData:
     """A run folder written by the worker's own writers, read back."""
     folder.mkdir(parents=True)
     (folder / META).write_text(json.dumps({"format_version": 2, "started_at": T0}))

@@ -57,6 +57,11 @@ def _header_args() -> list[str]:
     return [arg for h in SECRET_HEADERS for arg in ("-H", h)]
 
 
+def _request_args() -> list[str]:
+    """A POST carrying a secret in every header that may hold one and in its JSON body."""
+    return [*_header_args(), "-X", "POST", "-d", SECRET_BODY]
+
+
 def _assert_no_secret(text: str | bytes, where: object = "") -> None:
     data = text.encode() if isinstance(text, str) else text
     leaked = [s for s in SECRETS.values() if s.encode() in data]
@@ -311,11 +316,7 @@ def test_a_run_that_stops_at_the_target_keeps_secrets_out_of_its_folder(tmp_path
         _secret_url("8000"),
         "--pid",
         "999999999",
-        *_header_args(),
-        "-X",
-        "POST",
-        "-d",
-        SECRET_BODY,
+        *_request_args(),
         "--out",
         str(out),
     )
@@ -349,11 +350,7 @@ def test_a_real_run_leaves_no_secret_anywhere(tmp_path: Path) -> None:
         "--users",
         "1,2",
         "--no-pyspy",
-        *_header_args(),
-        "-X",
-        "POST",
-        "-d",
-        SECRET_BODY,
+        *_request_args(),
         "--out",
         str(out),
     )

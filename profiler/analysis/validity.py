@@ -12,6 +12,7 @@ them runs the per-stage checks (`STAGE_CHECKS`) stage by stage.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -125,11 +126,8 @@ def all_failed(f: RunFacts) -> list[ValidityIssue]:
     failed = sum(round(s.error_rate * s.requests) for s in f.stages)
     if not f.requests or failed < f.requests:
         return []
-    kinds: dict[str, int] = {}
-    for s in f.stages:
-        for kind, n in s.error_kinds.items():
-            kinds[kind] = kinds.get(kind, 0) + n
-    named = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:3])
+    kinds = sum((Counter(s.error_kinds) for s in f.stages), Counter[str]())
+    named = ", ".join(f"{k} {n}" for k, n in kinds.most_common(3))
     return _issue(
         "all-failed",
         "error",

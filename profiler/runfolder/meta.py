@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PYSPY_RATE, Slo, parse_slo
 from profiler.errors import ConfigError, RunFolderError
 from profiler.runfolder.names import FORMAT_VERSION, META
-
-RunStatus = Literal["completed", "saturated", "interrupted", "target-exited", "target-hung", "failed", "incomplete"]
-
+from profiler.schema import RunStatus
 
 _FORMAT: TypeAdapter[int] = TypeAdapter(int)
 # pydantic's words for a wrong container name our classes ("instance of recordedconfig").

@@ -66,13 +66,12 @@ UNFINISHED = "Unfinished"
 BODY_CUT = "BodyCut"
 
 
-# What went wrong with a request, by kind: the first matching rule names it. Error names are the
-# exception names the worker records (or one of the constants above); `error_kind` reads them.
+# What went wrong with a request, by kind, past timeouts (`timed_out`): the first matching rule
+# names it. Error names are the exception names the worker records (or one of the constants above).
 ERROR_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("unsent", (UNSENT.lower(),)),
     ("cut-short", (UNFINISHED.lower(),)),  # still in flight when the run (or a hung stage) ended
     ("body-cut", (BODY_CUT.lower(),)),
-    ("timeout", ("timeout",)),
     ("refused", ("refused",)),
     ("reset", ("reset", "brokenpipe", "aborted", "remotedisconnected", "eof")),
     ("dns", ("gaierror", "nameresolution")),
@@ -100,6 +99,8 @@ def error_kind(error: str, status: int = 0) -> str:
         return "http-5xx" if code.startswith("5") else "http-4xx"
     if not error and status >= 400:
         return "http-5xx" if status >= 500 else "http-4xx"
+    if timed_out(error):
+        return "timeout"
     low = error.lower()
     return next((kind for kind, words in ERROR_KINDS if any(w in low for w in words)), "other")
 
@@ -192,7 +193,7 @@ class Finish:
         return json.dumps({"event": "finish", **asdict(self)}) + "\n"
 
 
-def _num(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
     """A finite number, or None (a bool, a string, NaN, or an int past any float is not one)."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
@@ -219,9 +220,9 @@ def _parse_start(d: dict[str, Any], index: int, t: float) -> StageStart:
     return StageStart(
         index=index,
         users=users if _count(users) and users > 0 else None,
-        rate=_num(d.get("rate")),
+        rate=finite_number(d.get("rate")),
         t=t,
-        planned_s=_num(d.get("planned_s")) or 0.0,
+        planned_s=finite_number(d.get("planned_s")) or 0.0,
         profiled=d.get("profiled") is True,
     )
 
@@ -241,7 +242,7 @@ def _parse_end(d: dict[str, Any], index: int, t: float) -> StageEnd:
 
 def parse_stage_event(d: dict[str, Any]) -> StageEvent | None:
     """A stages.jsonl line, or None for a line this profiler did not write (or a damaged one)."""
-    t = _num(d.get("t"))
+    t = finite_number(d.get("t"))
     if t is None:
         return None
     event = d.get("event")
@@ -255,7 +256,7 @@ def parse_stage_event(d: dict[str, Any]) -> StageEvent | None:
         return None
     if event == "hang":
         waiting = d.get("waiting")
-        return Hang(index, t, _num(d.get("silent_s")) or 0.0, waiting if _count(waiting) else 0)
+        return Hang(index, t, finite_number(d.get("silent_s")) or 0.0, waiting if _count(waiting) else 0)
     return _parse_start(d, index, t) if event == "start" else _parse_end(d, index, t)
 
 
@@ -301,7 +302,7 @@ class ProcessInfo:
         if not isinstance(pid, int) or not isinstance(ppid, int) or not isinstance(cmd, list):
             return None
         return cls(pid, ppid, str(d.get("name") or ""), str(d.get("exe") or ""), tuple(map(str, cmd)),
-                   _num(d.get("t")) or 0.0)  # fmt: skip
+                   finite_number(d.get("t")) or 0.0)  # fmt: skip
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ import polars as pl
 from profiler.errors import RunFolderError
 from profiler.runfolder.engine.read import READ_ERRORS, damaged, read_tolerant
 from profiler.runfolder.meta import loads
+from profiler.runfolder.records import finite_number
 
 _TREE = ("cpu", "rss", "threads", "fds", "sockets", "procs", "ctx_vol", "ctx_invol")
 _FLAT = {
@@ -79,17 +80,6 @@ class TreeFigures:
     ctx_invol: int
 
 
-def _num(v: Any) -> float | None:
-    """A finite number, else None: a damaged line may hold a string, NaN, 1e400 or a 400-digit int."""
-    if not isinstance(v, int | float) or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
-
-
 def _pid(v: Any) -> int | None:
     """A process id: an int (format 2) or a dict key of digits (format 1) that fits the column."""
     if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) < 19:
@@ -107,15 +97,15 @@ def _flatten(lines: Iterable[Mapping[str, Any]]) -> tuple[pl.DataFrame, pl.DataF
     flat: dict[str, list[float | None]] = {k: [] for k in _FLAT}
     procs: dict[str, list[float | int | None]] = {k: [] for k in _PROCS}
     for d in lines:
-        t = _num(d.get("t"))
+        t = finite_number(d.get("t"))
         if t is None:
             continue
         target = _section(d, "target")
         flat["t"].append(t)
         for k in _TREE:
-            flat[k].append(_num(target.get(k)))
-        flat["loadgen_cpu"].append(_num(_section(d, "loadgen").get("cpu")))
-        flat["machine_cpu"].append(_num(_section(d, "machine").get("cpu")))
+            flat[k].append(finite_number(target.get(k)))
+        flat["loadgen_cpu"].append(finite_number(_section(d, "loadgen").get("cpu")))
+        flat["machine_cpu"].append(finite_number(_section(d, "machine").get("cpu")))
         per = target.get("per_process")
         items = (
             per.items()
@@ -127,9 +117,9 @@ def _flatten(lines: Iterable[Mapping[str, Any]]) -> tuple[pl.DataFrame, pl.DataF
                 for k, v in (
                     ("t", t),
                     ("pid", pid),
-                    ("cpu", _num(p.get("cpu"))),
-                    ("rss", _num(p.get("rss"))),
-                    ("threads", _num(p.get("threads"))),
+                    ("cpu", finite_number(p.get("cpu"))),
+                    ("rss", finite_number(p.get("rss"))),
+                    ("threads", finite_number(p.get("threads"))),
                 ):
                     procs[k].append(v)
     return pl.DataFrame(flat, schema=_FLAT), pl.DataFrame(procs, schema=_PROCS)
@@ -226,7 +216,7 @@ class SampleTable:
         ).iter_rows(named=True)
         per_pid = self._procs.filter(c("t").is_between(start, end)).group_by("pid").agg(c("cpu").mean())
         busiest = per_pid.get_column("cpu").max() if per_pid.height else None
-        return WindowFigures(busiest_cpu=_num(busiest), **{k: _num(v) for k, v in r.items()})
+        return WindowFigures(busiest_cpu=finite_number(busiest), **{k: finite_number(v) for k, v in r.items()})
 
     def tree(self) -> TreeFigures | None:
         rows = self._flat.filter(pl.col("procs") > 0)
@@ -280,7 +270,7 @@ class SampleTable:
 
     def column_max(self, name: str) -> float | None:
         """Highest value of `loadgen_cpu` or `machine_cpu` over the run."""
-        return _num(self._flat.get_column(name).max())
+        return finite_number(self._flat.get_column(name).max())
 
 
 def _json_lines(text: bytes) -> Iterable[dict[str, Any]]:
@@ -295,7 +285,7 @@ def _json_lines(text: bytes) -> Iterable[dict[str, Any]]:
 
 def _device_rows(text: bytes) -> Iterable[dict[str, Any]]:
     for d in _json_lines(text):
-        if _num(d.get("t")) is not None and ("gpu" in d or "rapl_uj" in d):
+        if finite_number(d.get("t")) is not None and ("gpu" in d or "rapl_uj" in d):
             row: dict[str, Any] = {"t": d["t"]}
             if "gpu" in d:
                 gpu = d["gpu"]
@@ -313,5 +303,5 @@ def _readings(value: Any) -> Any:
     return {
         k: v
         for k, v in value.items()
-        if (n := _num(v)) is None or (n >= 0 and not (str(k).startswith("util") and n > 100))
+        if (n := finite_number(v)) is None or (n >= 0 and not (str(k).startswith("util") and n > 100))
     }
