@@ -7,8 +7,10 @@ from pathlib import Path
 
 from profiler.config import Slo
 from profiler.errors import RunFolderError, folder_write_error
-from profiler.report import json_file
+from profiler.report import json_file, saved
+from profiler.report import markdown as markdown_report
 from profiler.report.build import AnalysisOptions, build_report
+from profiler.runfolder.atomic import write_json_atomic
 from profiler.runfolder.names import REPORT
 from profiler.runfolder.read import read_run
 from profiler.schema import Report
@@ -20,10 +22,14 @@ def reanalyse(
     peak_rps: float | None = None,
     headroom: float | None = None,
     memory_limit_mb: float | None = None,
+    out: Path | None = None,
 ) -> tuple[Report, RunFolderError | None]:
-    """Rebuild report.json from the folder alone; given options override the run's own. The
-    report comes back even when report.json could not be saved, with the error that says why."""
+    """Rebuild the report from the folder alone; given options override the run's own. It is
+    saved to `out` when given, else over the folder's report.json only when no option changed
+    it: a what-if never replaces the record of what the run found. The report comes back even
+    when it could not be saved, with the error that says why."""
     run = read_run(folder)
+    what_if = any(v is not None for v in (slo, peak_rps, headroom, memory_limit_mb))
     base = AnalysisOptions.of(run)
     options = replace(
         base,
@@ -34,9 +40,38 @@ def reanalyse(
     )
     report = build_report(run, options)
     try:
-        json_file.save(report, folder)
+        if out is not None:
+            write_json_atomic(out, json_file.as_json(report))
+        elif not what_if:
+            json_file.save(report, folder)
     except OSError as e:
         # The report is still shown; the error names the cause (a full disk is not a permission).
         fix = "run `profiler analyze` as a user who may write the run folder (or copy the folder first)"
-        return report, folder_write_error(folder, e, what=str(folder / REPORT), fix=fix)
+        return report, folder_write_error(folder, e, what=str(out or folder / REPORT), fix=fix)
     return report, None
+
+
+def load_report(folder: Path) -> Report:
+    """The report a gate judges: the run's own report.json (what the run found), else rebuilt."""
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder} is not a folder.", "give a run folder written by `profiler run`")
+    return saved.load_report(folder)
+
+
+def rebuild_outputs(folder: Path, html: bool, markdown: Path | None) -> list[Path]:
+    """report.html in the folder and/or a Markdown summary, from the folder alone."""
+    report = load_report(folder)
+    written: list[Path] = []
+    try:
+        if html:
+            from profiler.report import html as html_report
+
+            written.append(html_report.save(report, read_run(folder), folder))
+        if markdown is not None:
+            markdown.write_text(markdown_report.render(report, [], f"run {report.run.status}"), encoding="utf-8")
+            written.append(markdown)
+    except OSError as e:
+        raise folder_write_error(
+            folder, e, what=str(markdown if written else folder), fix="choose a writable path"
+        ) from None
+    return written

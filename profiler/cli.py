@@ -9,19 +9,23 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from profiler.gate import GatePlan
+    from profiler.gate.settings import GateSettings
+    from profiler.schema import Report
+
 from profiler import __version__
+from profiler import cliopts as opt
 from profiler.config import (
     DEFAULT_DURATION_S,
     DEFAULT_HEADROOM,
     DEFAULT_MAX_USERS,
     DEFAULT_MEMORY_LIMIT_MB,
     DEFAULT_PYSPY_RATE,
-    DEFAULT_PYSPY_SECONDS,
-    DEFAULT_REQUEST_TIMEOUT_S,
     PROBE_PATH,
     RunConfig,
     check_option,
@@ -35,7 +39,8 @@ from profiler.config import (
     validate_probe_path,
     validate_url,
 )
-from profiler.errors import ConfigError, ProfilerError, folder_write_error
+from profiler.durations import parse_duration
+from profiler.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, ProfilerError, folder_write_error
 
 app = typer.Typer(
     add_completion=False,
@@ -63,7 +68,7 @@ def _emit(outcome_report: object, as_json: bool, quiet: bool) -> None:
         print_report(outcome_report)
 
 
-def _run(config: RunConfig, quiet: bool, as_json: bool) -> int:
+def _run(config: RunConfig, quiet: bool, as_json: bool) -> tuple[int, Report]:
     from profiler.session import QuietView, Session, View
 
     view: View
@@ -87,7 +92,7 @@ def _run(config: RunConfig, quiet: bool, as_json: bool) -> int:
         _fail(outcome.error)
     if outcome.status == "interrupted":
         _say(f"interrupted: partial report written to {outcome.folder / 'report.json'}")
-    return outcome.exit_code
+    return outcome.exit_code, outcome.report
 
 
 def _checked(config: RunConfig) -> RunConfig:
@@ -107,104 +112,51 @@ def _fail(err: ProfilerError) -> None:
     error_line(str(err))
 
 
-Duration = Annotated[
-    float | None,
-    typer.Option(
-        "--duration",
-        help=f"Seconds of load in all (default {DEFAULT_DURATION_S:g}), split equally over the stages.",
-        min=1.0,
-    ),
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No live view and no tables; the report is still saved.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print report.json to stdout instead of tables.")]
-Out = Annotated[Path | None, typer.Option("--out", "-o", help="Run folder to create (default runs/DATE-TIME).")]
-Slo = Annotated[str | None, typer.Option("--slo", help="Latency objective for capacity, e.g. p95=300ms.")]
-PeakRps = Annotated[
-    float | None, typer.Option("--peak-rps", help="Peak traffic to size for: instances needed.", min=0.001)
-]
-MemoryLimit = Annotated[
-    float, typer.Option("--memory-limit", help="Memory limit (MiB) to project a leak's time-to-limit against.", min=1.0)
-]
-Headroom = Annotated[
-    float, typer.Option("--headroom", help="Spare capacity kept when sizing, as a fraction.", min=0.0, max=10.0)
-]
-
-
 @app.command()
 def run(
     url: Annotated[
         str, typer.Argument(help="Endpoint to load, e.g. http://127.0.0.1:8000/predict ('{port}' = a free port).")
     ],
-    launch: Annotated[
-        str | None, typer.Option("--launch", help="Command that starts the target; it is stopped at the end.")
-    ] = None,
-    pid: Annotated[
-        int | None, typer.Option("--pid", help="Attach to a running target (and its worker processes) instead.", min=1)
-    ] = None,
-    cwd: Annotated[Path | None, typer.Option("--cwd", help="Working folder for --launch.")] = None,
-    out: Out = None,
-    ready_timeout: Annotated[
-        float, typer.Option("--ready-timeout", help="Seconds to wait for the target to answer.", min=0.1)
-    ] = 30.0,
-    duration: Duration = None,
-    users: Annotated[
-        str | None,
-        typer.Option("--users", help="Top of the 1,2,4.. ladder (e.g. 32), or the exact stages (e.g. 1,4,16)."),
-    ] = None,
-    stages: Annotated[
-        int | None, typer.Option("--stages", help="Number of stages from 1 user to the top.", min=1, max=50)
-    ] = None,
-    rate: Annotated[
-        str | None,
-        typer.Option("--rate", help="Open model: arrivals per second, one or a list of stages (e.g. 20,40,80)."),
-    ] = None,
-    method: Annotated[str, typer.Option("--method", "-X", help="HTTP method.")] = "GET",
-    header: Annotated[list[str] | None, typer.Option("--header", "-H", help="'Name: value', repeatable.")] = None,
-    body: Annotated[str | None, typer.Option("--body", "-d", help="Request body, or @file.json.")] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds before one request counts as failed.", min=0.1)
-    ] = DEFAULT_REQUEST_TIMEOUT_S,
-    interval: Annotated[
-        float, typer.Option("--interval", help="Seconds between process samples.", min=0.01, max=10.0)
-    ] = 0.1,
-    no_probe: Annotated[
-        bool, typer.Option("--no-probe", help=f"Do not send the light probe requests to {PROBE_PATH}.")
-    ] = False,
-    probe_path: Annotated[
-        str, typer.Option("--probe-path", help="Cheap path for the probe (a 404 is fine).")
-    ] = PROBE_PATH,
-    no_early_stop: Annotated[
-        bool, typer.Option("--no-early-stop", help="Run every stage even once saturated.")
-    ] = False,
-    max_requests: Annotated[
-        int, typer.Option("--max-requests", help="Hard cap on requests in the run.", min=1)
-    ] = 2_000_000,
-    slo: Slo = None,
-    peak_rps: PeakRps = None,
-    headroom: Headroom = DEFAULT_HEADROOM,
-    no_pyspy: Annotated[bool, typer.Option("--no-pyspy", help="Do not attach py-spy.")] = False,
-    pyspy_rate: Annotated[
-        int, typer.Option("--pyspy-rate", help="py-spy samples per second.", min=1, max=1000)
-    ] = DEFAULT_PYSPY_RATE,
-    pyspy_seconds: Annotated[
-        float, typer.Option("--pyspy-seconds", help="Length of the extra stage profiled by py-spy.", min=2.0, max=600.0)
-    ] = DEFAULT_PYSPY_SECONDS,
-    pyspy_gil: Annotated[
-        bool,
-        typer.Option(
-            "--pyspy-gil",
-            help="Also measure the share of time the GIL is held (second half of the py-spy stage runs with --gil).",
-        ),
-    ] = False,
-    memory_limit: MemoryLimit = DEFAULT_MEMORY_LIMIT_MB,
-    no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not sample GPUs.")] = False,
-    allow_remote: Annotated[
-        bool, typer.Option("--allow-remote", help="Allow a target that is not on this machine.")
-    ] = False,
-    quiet: Quiet = False,
-    as_json: AsJson = False,
+    launch: opt.Launch = None,
+    pid: opt.Pid = None,
+    cwd: opt.Cwd = None,
+    out: opt.Out = None,
+    ready_timeout: opt.ReadyTimeout = "30s",
+    duration: opt.Duration = None,
+    users: opt.Users = None,
+    stages: opt.Stages = None,
+    rate: opt.Rate = None,
+    method: opt.Method = "GET",
+    header: opt.Header = None,
+    body: opt.Body = None,
+    timeout: opt.Timeout = opt.DEFAULT_TIMEOUT,
+    interval: opt.Interval = "100ms",
+    no_probe: opt.Probe = False,
+    probe_path: opt.ProbePath = PROBE_PATH,
+    no_early_stop: opt.NoEarlyStop = False,
+    max_requests: opt.MaxRequests = 2_000_000,
+    slo: opt.Slo = None,
+    peak_rps: opt.PeakRps = None,
+    headroom: opt.Headroom = DEFAULT_HEADROOM,
+    no_pyspy: opt.NoPyspy = False,
+    pyspy_rate: opt.PyspyRate = DEFAULT_PYSPY_RATE,
+    pyspy_seconds: opt.PyspySeconds = opt.DEFAULT_PYSPY,
+    pyspy_gil: opt.PyspyGil = False,
+    memory_limit: opt.MemoryLimit = DEFAULT_MEMORY_LIMIT_MB,
+    no_gpu: opt.NoGpu = False,
+    allow_remote: opt.AllowRemote = False,
+    quiet: opt.Quiet = False,
+    gate: opt.Gate = False,
+    check: opt.Check = None,
+    forbid_trait: opt.ForbidTrait = None,
+    baseline: opt.Baseline = None,
+    fail_on: opt.FailOn = None,
+    config_file: opt.ConfigFile = None,
+    junit: opt.Junit = None,
+    markdown: opt.Markdown = None,
+    as_json: opt.AsJson = False,
 ) -> None:
-    """Load a target in stages, sample it, and save a run folder with report.json."""
+    """Load a target in stages, sample it, and save a run folder with report.json and report.html."""
     if (launch is None) == (pid is None):
         raise ConfigError(
             "give exactly one of --launch or --pid.",
@@ -217,7 +169,7 @@ def run(
     max_users = DEFAULT_MAX_USERS
     if users is not None:
         parsed = parse_users(users)
-        if len(parsed) == 1 and stages is None or len(parsed) == 1:
+        if len(parsed) == 1:
             max_users = parsed[0]
         else:
             user_list = parsed
@@ -227,8 +179,8 @@ def run(
         launch=launch,
         pid=pid,
         cwd=cwd,
-        ready_timeout_s=ready_timeout,
-        duration_s=duration or DEFAULT_DURATION_S,
+        ready_timeout_s=parse_duration(ready_timeout, "--ready-timeout"),
+        duration_s=_seconds(duration, "--duration") or DEFAULT_DURATION_S,
         users=user_list,
         max_users=max_users,
         stage_count=stages,
@@ -236,8 +188,8 @@ def run(
         method=method.upper(),
         headers=tuple(parse_header(h) for h in header or ()),
         body=parse_body(body),
-        request_timeout_s=timeout,
-        sample_interval_s=interval,
+        request_timeout_s=parse_duration(timeout, "--timeout"),
+        sample_interval_s=parse_duration(interval, "--interval"),
         probe=not no_probe,
         probe_path=validate_probe_path(probe_path),
         early_stop=not no_early_stop,
@@ -248,19 +200,106 @@ def run(
         headroom=headroom,
         pyspy=not no_pyspy,
         pyspy_rate=pyspy_rate,
-        pyspy_seconds=pyspy_seconds,
+        pyspy_seconds=parse_duration(pyspy_seconds, "--pyspy-seconds"),
         pyspy_gil=pyspy_gil,
         memory_limit_mb=memory_limit,
         gpu=not no_gpu,
     )
-    raise typer.Exit(_run(_checked(config), quiet, as_json))
+    cli_gate = _gate_settings(check, forbid_trait, baseline, fail_on, junit, markdown)
+    gating = gate or cli_gate.judges or cli_gate.baseline is not None
+    plan = _plan(cli_gate, config_file) if gating else None
+    checked = _checked(config)
+    code, report = _run(checked, quiet, as_json)
+    if plan is None:
+        raise typer.Exit(code)
+    from profiler.gating import conclude
+
+    verdict_code = conclude(plan[0], report, checked.out, plan[1], quiet, as_json=False)
+    # The run's own failure (the target, the generator, an interrupt) is the verdict; else the gate's.
+    raise typer.Exit(code or verdict_code)
+
+
+def _seconds(text: str | None, option: str) -> float | None:
+    return parse_duration(text, option) if text is not None else None
+
+
+def _gate_settings(
+    check: list[str] | None,
+    forbid_trait: list[str] | None,
+    baseline: Path | None,
+    fail_on: list[str] | None,
+    junit: Path | None,
+    markdown: Path | None,
+) -> GateSettings:
+    from profiler.gate.settings import GateSettings
+
+    return GateSettings.given(check, forbid_trait, fail_on, baseline=baseline, junit=junit, markdown=markdown)
+
+
+def _plan(cli: GateSettings, config_file: Path | None) -> tuple[GatePlan, GateSettings]:
+    from profiler.gating import gate_plan
+
+    return gate_plan(cli, config_file)
+
+
+@app.command()
+def gate(
+    folder: Annotated[Path, typer.Argument(help="A run folder written by `profiler run`.")],
+    check: opt.Check = None,
+    forbid_trait: opt.ForbidTrait = None,
+    baseline: opt.Baseline = None,
+    fail_on: opt.FailOn = None,
+    junit: opt.Junit = None,
+    markdown: opt.Markdown = None,
+    config_file: opt.ConfigFile = None,
+    quiet: opt.Quiet = False,
+    as_json: opt.AsJson = False,
+) -> None:
+    """Judge a saved run against checks (and a baseline): exit 0 passed, 1 failed, 5 not judgeable."""
+    from profiler.analyze import load_report
+    from profiler.gating import conclude
+
+    plan, settings = _plan(_gate_settings(check, forbid_trait, baseline, fail_on, junit, markdown), config_file)
+    report = load_report(folder)
+    raise typer.Exit(conclude(plan, report, folder, settings, quiet, as_json))
+
+
+@app.command()
+def compare(
+    base: Annotated[Path, typer.Argument(help="The base run folder (e.g. the stored baseline).")],
+    new: Annotated[Path, typer.Argument(help="The new run folder.")],
+    fail_on: opt.FailOn = None,
+    junit: opt.Junit = None,
+    markdown: opt.Markdown = None,
+    quiet: opt.Quiet = False,
+    as_json: opt.AsJson = False,
+) -> None:
+    """What changed between two runs, stage by stage, beyond the runs' own noise."""
+    from profiler.gating import compare_folders
+
+    raise typer.Exit(compare_folders(base, new, tuple(fail_on or ()), junit, markdown, quiet, as_json))
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A run folder written by `profiler run`.")],
+    html: Annotated[bool, typer.Option("--html", help="Rebuild report.html in the folder.")] = False,
+    markdown: opt.Markdown = None,
+) -> None:
+    """Rebuild the outputs of a saved run (report.html, a Markdown summary) without loading anything."""
+    from profiler.analyze import rebuild_outputs
+
+    if not html and markdown is None:
+        raise ConfigError("nothing to rebuild.", "give --html, --markdown PATH, or both")
+    for path in rebuild_outputs(folder, html=html, markdown=markdown):
+        _say(f"wrote {path}")
 
 
 @app.command()
 def analyze(
     folder: Annotated[Path, typer.Argument(help="A run folder written by `profiler run`.")],
-    slo: Slo = None,
-    peak_rps: PeakRps = None,
+    slo: opt.Slo = None,
+    peak_rps: opt.PeakRps = None,
     headroom: Annotated[
         float | None,
         typer.Option("--headroom", help="Spare capacity kept when sizing (default: the run's).", min=0.0, max=10.0),
@@ -268,10 +307,16 @@ def analyze(
     memory_limit: Annotated[
         float | None, typer.Option("--memory-limit", help="Memory limit in MiB (default: the run's).", min=1.0)
     ] = None,
-    quiet: Quiet = False,
-    as_json: AsJson = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Save the rebuilt report here (a what-if never replaces report.json)."),
+    ] = None,
+    quiet: opt.Quiet = False,
+    as_json: opt.AsJson = False,
 ) -> None:
-    """Rebuild report.json from a saved run folder (no load is sent); options override the run's."""
+    """Rebuild the report from a saved run folder (no load is sent); options override the run's.
+
+    Without options it replaces the folder's report.json; with them it is a what-if, saved only to --out."""
     from profiler.analyze import reanalyse
 
     report, not_saved = reanalyse(
@@ -280,26 +325,32 @@ def analyze(
         peak_rps=check_option("--peak-rps", peak_rps),
         headroom=check_option("--headroom", headroom),
         memory_limit_mb=check_option("--memory-limit", memory_limit),
+        out=out,
     )
     _emit(report, as_json, quiet)
     if not_saved is not None:
         raise not_saved
+    if out is None and any(v is not None for v in (slo, peak_rps, headroom, memory_limit)):
+        _say("what-if not saved: report.json keeps what the run found; --out FILE saves this one")
 
 
 @app.command()
 def demo(
-    out: Out = None,
-    duration: Duration = None,
-    quiet: Quiet = False,
-    as_json: AsJson = False,
+    out: opt.Out = None,
+    duration: opt.Duration = None,
+    quiet: opt.Quiet = False,
+    as_json: opt.AsJson = False,
 ) -> None:
     """Profile the bundled example app (a pilot AI endpoint) end to end."""
     launch_cmd = f"{sys.executable} -m profiler.demo_app --port {{port}}"
     url, launch_cmd2 = substitute_port("http://127.0.0.1:{port}/predict", launch_cmd)
     config = RunConfig(
-        url=url, out=out or _default_out(), launch=launch_cmd2, duration_s=duration or DEFAULT_DURATION_S
+        url=url,
+        out=out or _default_out(),
+        launch=launch_cmd2,
+        duration_s=_seconds(duration, "--duration") or DEFAULT_DURATION_S,
     )
-    raise typer.Exit(_run(_checked(config), quiet, as_json))
+    raise typer.Exit(_run(_checked(config), quiet, as_json)[0])
 
 
 def _version(value: bool) -> None:
@@ -317,13 +368,32 @@ def _main(
     pass
 
 
+def _usage_line(e: Exception) -> ConfigError:
+    """Click's usage error (a bad option value, a missing argument) as our one line."""
+    message = getattr(e, "format_message", lambda: str(e))()
+    ctx = getattr(e, "ctx", None)
+    where = ctx.command_path if ctx is not None else "profiler"
+    return ConfigError(str(message), f"see '{where} --help'")
+
+
 def main() -> None:
     """The one place a ProfilerError is caught: one line on stderr, its exit code."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="profiler")
     except ProfilerError as e:
         _fail(e)
         raise SystemExit(e.exit_code) from None
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        raise SystemExit(130) from None
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except Exception as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # the help is already printed
+            raise SystemExit(0) from None
+        if type(e).__name__ == "Abort":
+            sys.stderr.write("interrupted\n")
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        if not hasattr(e, "format_message"):  # not a usage error: a bug, and its traceback
+            raise
+        _fail(_usage_line(e))
+        raise SystemExit(EXIT_USAGE) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

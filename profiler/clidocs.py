@@ -19,9 +19,11 @@ INTRO = """# Command reference
 Generated from the CLI by `python -m profiler.clidocs`; do not edit by hand (a test compares
 the two). See the README for a walk-through and docs/run-folder.md for what a run writes.
 
-Exit codes: 0 done; 2 bad input or run folder, a full disk included (one line on stderr says what
-and how to fix it); 3 the target exited, hung (stopped answering mid-run), never answered, or is
-not the server behind the URL; 4 the load generator failed; 130 interrupted (Ctrl-C or SIGTERM:
+Exit codes: 0 done (a gate: every check passed); 1 a gate's check or --fail-on rule failed; 2 bad
+input, check, settings file or run folder, a full disk included (one line on stderr says what and
+how to fix it); 3 the target exited, hung (stopped answering mid-run), never answered, or is not
+the server behind the URL; 4 the load generator failed; 5 a gate could not judge (the run, or the
+stage a check names, is not valid enough: see docs/ci.md); 130 interrupted (Ctrl-C or SIGTERM:
 the partial report is still written).
 """
 
@@ -58,7 +60,7 @@ def render() -> str:
         for p in cmd.params:
             if _is_option(p):
                 names = ", ".join(f"`{o}`" for o in p.opts)
-                kind = "flag" if p.is_flag else str(p.display_type(ctx)).strip("<> ")
+                kind = "flag" if p.is_flag else (p.metavar or str(p.display_type(ctx))).strip("<> ").lower()
                 help_text = p.help or ""
             else:
                 names = f"`{str(p.name).upper()}`"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from profiler.durations import read_duration
 from profiler.errors import ConfigError
 from profiler.secrets import mask_url
 from profiler.servertiming import TOKEN_CHARS
@@ -266,15 +267,19 @@ def parse_body(text: str | None) -> bytes | None:
     return text.encode()
 
 
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*$")
+_PLAIN_NUMBER = re.compile(r"[0-9]*\.?[0-9]+")
 
 
 def parse_ms(text: str, what: str) -> float:
-    m = _DURATION.match(text)
-    if not m:
-        raise ConfigError(f"{what} '{text}' is not a duration.", "write e.g. 300ms or 0.3s")
-    value = float(m.group(1))
-    return value * 1000.0 if m.group(2) == "s" else value
+    """A latency in milliseconds: a plain number is milliseconds (as in k6 thresholds); with a
+    unit it is read by the one duration parser (`300ms`, `0.3s`, `1m`)."""
+    raw = text.replace(" ", "")
+    if _PLAIN_NUMBER.fullmatch(raw):
+        return float(raw)
+    try:
+        return read_duration(raw, what) * 1000.0
+    except ConfigError:
+        raise ConfigError(f"{what} '{text}' is not a duration.", "write e.g. 300ms or 0.3s") from None
 
 
 def parse_slo(text: str | None) -> Slo | None:

@@ -6,6 +6,8 @@ it plain values. NO_COLOR is honoured by Rich itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,11 +17,19 @@ from rich.text import Text
 from profiler.config import MIB
 from profiler.load.driver import Message
 from profiler.load.plan import StagePlan
-from profiler.report.terminal import TextTable, report_tables, summary_lines
+from profiler.report.terminal import (
+    TextTable,
+    check_table,
+    compact,
+    comparison_tables,
+    report_tables,
+    summary_lines,
+)
 from profiler.runfolder.messages import StageDone, Tick
 from profiler.schema import Report
 from profiler.secrets import mask_text
 from profiler.session import LiveSample
+from profiler.verdicts import CheckResult, Comparison
 
 
 def console(stderr: bool = False) -> Console:
@@ -45,10 +55,13 @@ def _numeric(cell: str) -> bool:
     return cell.replace(".", "", 1).replace("-", "", 1).isdigit()
 
 
+NARROW = 120  # below this many columns the stage table keeps only its key columns
+
+
 def print_report(report: Report, out: Console | None = None) -> None:
     out = out or console()
     for t in report_tables(report):
-        out.print(render_table(t))
+        out.print(render_table(compact(t) if t.title == "Load stages" and out.width < NARROW else t))
     for line in summary_lines(report):
         out.print(Text(line), soft_wrap=True)
 
@@ -63,6 +76,8 @@ class LiveView:
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(),
+            # An upper bound: the run may stop climbing early once the target saturates.
+            TextColumn("≤{task.remaining:.0f}s left"),
             console=self.out,
         )
         self.task = self.bar.add_task("starting", total=1.0)
@@ -117,6 +132,22 @@ def _stage_line(m: StageDone) -> str:
     return (
         f"stage {m.stage}: {load}: {m.rps:.1f} rps, p50 {m.p50:.1f} ms, p95 {m.p95:.1f} ms, errors {m.error_rate:.1%}"
     )
+
+
+def print_gate(results: Sequence[CheckResult], out: Console | None = None) -> None:
+    """A gate's checks as a table on stdout (the one-line verdict goes to stderr)."""
+    (out or console()).print(render_table(check_table(results)))
+
+
+def print_comparison(c: Comparison, out: Console | None = None) -> None:
+    """What changed between two runs (only the changes beyond noise get a row)."""
+    out = out or console()
+    for t in comparison_tables(c):
+        if t.rows:
+            out.print(render_table(t))
+        else:  # nothing changed: an empty table would only frame the good news
+            for line in (t.title, *t.notes):
+                out.print(Text(line), soft_wrap=True)
 
 
 def error_line(message: str) -> None:

@@ -22,6 +22,15 @@ from __future__ import annotations
 import errno
 import re
 
+# Exit codes, one meaning each (docs/cli.md): CI must tell "slower" from "could not measure".
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1  # a gate's check or --fail-on rule failed
+EXIT_USAGE = 2  # bad option, check, config file or run folder; a full disk
+EXIT_TARGET_FAILED = 3  # the target exited, hung, never answered, or is not the server at the URL
+EXIT_LOAD_FAILED = 4  # the load generator failed
+EXIT_NOT_JUDGEABLE = 5  # a gate could not judge: the run (or the stage a check names) is not valid enough
+EXIT_INTERRUPTED = 130
+
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
@@ -32,7 +41,7 @@ def _one_line(text: str) -> str:
 class ProfilerError(Exception):
     """Base of every error a user can cause. The message is one readable line."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
     def __init__(self, problem: str, fix: str | None = None) -> None:
         # One line whatever the user typed: a line break quoted from an option stays out of it.
@@ -49,7 +58,7 @@ class ConfigError(ProfilerError):
 class TargetError(ProfilerError):
     """The target application misbehaved."""
 
-    exit_code = 3
+    exit_code = EXIT_TARGET_FAILED
 
 
 class TargetExitedError(TargetError):
@@ -71,7 +80,7 @@ class TargetNotFoundError(TargetError):
 class LoadError(ProfilerError):
     """The load generator could not run."""
 
-    exit_code = 4
+    exit_code = EXIT_LOAD_FAILED
 
 
 class RunFolderError(ProfilerError):

@@ -39,6 +39,16 @@ def _one_line(result) -> str:  # type: ignore[no-untyped-def]
         (["run", "http://[::1:8000/x", "--pid", "1"], 2, "is not a valid URL"),
         (["run", "http://127.0.0.1:8000/", "--pid", "1", "--probe-path", "health"], 2, "does not start with '/'"),
         (["run", "http://127.0.0.1:{port}/", "--launch", "python3 -V", "--cwd", "/etc/hostname"], 2, "is not a folder"),
+        # Click's own usage errors: one line too, never the multi-line Rich box.
+        (["run", "http://127.0.0.1:8000/", "--pid", "abc"], 2, "Invalid value for '--pid'"),
+        (["run"], 2, "Missing argument 'url'"),
+        (["run", "http://127.0.0.1:8000/", "--pid", "1", "--no-such-option"], 2, "No such option"),
+        (["no-such-command"], 2, "No such command"),
+        (["run", "http://127.0.0.1:8000/", "--pid", "1", "--duration", "2x"], 2, "--duration '2x'"),
+        (["run", "http://127.0.0.1:8000/", "--pid", "1", "--timeout", "1s1m"], 2, "out of order"),
+        (["gate", "/nonexistent/run", "--check", "p95<1s"], 2, "is not a folder"),
+        (["compare", "/nonexistent/a", "/nonexistent/b"], 2, "/nonexistent/a"),
+        (["analyze", "/nonexistent/run", "--out", "/tmp/x.json"], 2, "is not a folder"),
     ],
 )
 def test_bad_input_gives_one_line(args: list[str], code: int, needle: str, tmp_path: Path) -> None:

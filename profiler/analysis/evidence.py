@@ -238,3 +238,9 @@ def finding(data: E, confidence: float, summary: str) -> Finding[E]:
         subject=subject,
     )
     return Finding(trait=trait, data=rounded)
+
+
+def trait_ids() -> tuple[str, ...]:
+    """Every trait id the profiler can report (the vocabulary of docs/traits.md), in definition order."""
+    # dict.fromkeys: a slotted dataclass is a second class object with the same ID.
+    return tuple(dict.fromkeys(c.ID for c in TraitEvidence.__subclasses__()))

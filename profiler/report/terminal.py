@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from profiler.analysis.server import server_line
-from profiler.schema import Report
+from profiler.schema import Report, ValidityIssue
+from profiler.verdicts import CheckResult, Comparison
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,18 @@ class TextTable:
 
 def _f(value: float | None, fmt: str = "{:.1f}", none: str = "-") -> str:
     return none if value is None else fmt.format(value)
+
+
+# The columns kept when the terminal is narrow (80 columns): load, volume, speed, latency, errors, CPU.
+COMPACT = ("stage", "users", "rate/s", "req", "rps", "p50 ms", "p95 ms", "p99 ms", "err %", "cpu %")
+
+
+def compact(table: TextTable) -> TextTable:
+    """The same table with only the COMPACT columns, saying where the rest is."""
+    keep = [i for i, c in enumerate(table.columns) if c in COMPACT]
+    rows = tuple(tuple(row[i] for i in keep) for row in table.rows)
+    notes = (*table.notes, "narrow terminal: max, ttfb, probe, rss and generator CPU are in report.json (or widen it)")
+    return TextTable(table.title, tuple(table.columns[i] for i in keep), rows, notes)
 
 
 def stage_table(report: Report) -> TextTable:
@@ -81,7 +95,12 @@ def handoff_table(report: Report) -> TextTable | None:
     if h.unattributed is not None:
         u = h.unattributed
         rows.append(("unattributed (queue/network)", _f(u.p50_ms, "{:.2f}"), _f(u.p95_ms, "{:.2f}"), _f(u.share * 100)))
-    notes = [f"{h.coverage:.0%} of requests carried Server-Timing"]
+    notes = [f"{h.coverage:.0%} of requests carried Server-Timing; shares are over the whole run"]
+    if h.dominant is not None and h.per_stage:
+        light = min(h.per_stage, key=lambda ps: (ps.users or 0, ps.stage))
+        load = f"{light.users} users" if light.users else f"stage {light.stage}"
+        # Under load, queueing swamps every share: which handoff dominates is read at light load.
+        notes.append(f"dominant: the largest share at the lightest load ({load})")
     if h.malformed_entries:
         notes.append(f"{h.malformed_entries} malformed Server-Timing entries skipped")
     return TextTable("Handoffs (Server-Timing)", ("handoff", "p50 ms", "p95 ms", "share %"), tuple(rows), tuple(notes))
@@ -144,6 +163,23 @@ def _accounted(missing: int | None) -> str:
     return " (each on disk with its outcome)" if missing == 0 else f" ({missing} started but missing from disk)"
 
 
+def validity_lines(report: Report) -> list[str]:
+    """One line per kind of issue: the same warning in five stages is said once, naming them."""
+    groups: dict[tuple[str, str], list[ValidityIssue]] = {}
+    for issue in report.validity.issues:
+        groups.setdefault((issue.id, issue.severity), []).append(issue)
+    lines: list[str] = []
+    for (_id, severity), issues in groups.items():
+        stages = [str(i.stage) for i in issues if i.stage is not None]
+        if len(issues) == 1 or not stages:
+            lines.extend(f"{severity.upper()}: {i.message}" for i in issues)
+        else:
+            lines.append(
+                f"{severity.upper()} in stages {', '.join(stages)}: {issues[0].message} (and alike in the others)"
+            )
+    return lines
+
+
 def summary_lines(report: Report) -> list[str]:
     reason = report.run.stop_reason
     if reason and reason.startswith(report.run.status + ": "):
@@ -156,8 +192,7 @@ def summary_lines(report: Report) -> list[str]:
     ]
     if report.target.server is not None:
         lines.append(f"Server: {server_line(report.target.server)}")
-    for issue in report.validity.issues:
-        lines.append(f"{issue.severity.upper()}: {issue.message}")
+    lines.extend(validity_lines(report))
     lines.extend(capacity_lines(report))
     lines.extend(report.notices)
     return lines
@@ -169,3 +204,38 @@ def report_tables(report: Report) -> list[TextTable]:
         if t is not None:
             tables.append(t)
     return tables
+
+
+_OUTCOME = {"pass": "pass", "fail": "FAIL", "unknown": "not judged"}
+
+
+def check_table(results: Sequence[CheckResult]) -> TextTable:
+    """A gate's checks, one row each: the outcome, the check as written, and what was measured."""
+    rows = tuple((_OUTCOME[r.outcome], r.check, r.detail) for r in results)
+    return TextTable("Gate", ("result", "check", "detail"), rows)
+
+
+def comparison_tables(c: Comparison) -> list[TextTable]:
+    """The changes beyond noise, one row each, then a line for what did not change; traits and
+    run figures that moved; what could not be matched and why the comparison may mislead."""
+    rows = []
+    steady = 0
+    for sd in c.stages:
+        for m in sd.metrics:
+            if m.verdict in ("better", "worse"):
+                ci = f"[{m.ci_low_pct:+.0f}, {m.ci_high_pct:+.0f}]" if m.ci_low_pct is not None else "-"
+                change = f"{m.change_pct:+.1f}%" if m.change_pct is not None else "-"
+                rows.append((sd.load, m.metric, _f(m.base, "{:.4g}"), _f(m.new, "{:.4g}"), change, ci, m.verdict))
+            elif m.verdict == "no change":
+                steady += 1
+    notes = [f"{steady} figures show no change beyond the runs' own noise"]
+    notes += [f"trait {t.trait} {t.change} (confidence {t.confidence:.2f})" for t in c.traits]
+    notes += [
+        f"{m.metric}: {_f(m.base, '{:g}')} -> {_f(m.new, '{:g}')} ({m.verdict})"
+        for m in c.run_metrics
+        if m.verdict in ("better", "worse")
+    ]
+    notes += [f"only in one run: {u}" for u in c.unmatched]
+    notes += [f"note: {n}" for n in c.notes]
+    cols = ("load", "metric", "base", "new", "change", "95% CI %", "verdict")
+    return [TextTable(f"Compared with {c.base}", cols, tuple(rows), tuple(notes))]

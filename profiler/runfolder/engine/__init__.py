@@ -5,6 +5,7 @@ The only place that imports polars (ruff's banned-api enforces it). Callers get 
 Python and each computation is written once, here. docs/run-folder.md says why polars.
 """
 
+from profiler.runfolder.engine.arrays import RequestArrays
 from profiler.runfolder.engine.requests import (
     Distribution,
     HandoffTally,
@@ -17,6 +18,7 @@ from profiler.runfolder.engine.samples import ProcessFigures, SampleTable, TreeF
 __all__ = [
     "Distribution",
     "HandoffTally",
+    "RequestArrays",
     "RequestTable",
     "ProcessFigures",
     "SampleTable",

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from profiler.errors import RunFolderError
+from profiler.runfolder.engine.arrays import RequestArrays
 from profiler.runfolder.engine.read import READ_ERRORS, damaged, read_tolerant
 from profiler.runfolder.engine.timing_v1 import FIXED_COLUMNS, parse_other_column, parse_raw_timing
 from profiler.runfolder.records import (
@@ -286,6 +287,11 @@ class RequestTable:
         if column not in self._rows.columns:
             return []
         return self._sent("stage", column).filter(pl.col("stage") == stage).get_column(column).to_list()
+
+    def arrays(self, stage: int) -> RequestArrays:
+        """A stage's sent main requests as numpy columns (for resampling)."""
+        rows = self._sent().filter(pl.col("stage") == stage)
+        return RequestArrays.of(rows, _FAILED, self.handoff_names)
 
     def first_latencies(self, n: int) -> tuple[float, ...]:
         """The run's first `n` requests' latencies, in the order they were sent."""
