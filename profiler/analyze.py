@@ -7,6 +7,7 @@ from pathlib import Path
 
 from profiler.config import Slo
 from profiler.errors import RunFolderError, folder_write_error
+from profiler.report import html as html_report
 from profiler.report import json_file, saved
 from profiler.report import markdown as markdown_report
 from profiler.report.build import AnalysisOptions, build_report
@@ -43,7 +44,7 @@ def reanalyse(
         if out is not None:
             write_json_atomic(out, json_file.as_json(report))
         elif not what_if:
-            json_file.save(report, folder)
+            html_report.save_outputs(report, run, folder)
     except OSError as e:
         # The report is still shown; the error names the cause (a full disk is not a permission).
         fix = "run `profiler analyze` as a user who may write the run folder (or copy the folder first)"
@@ -64,8 +65,6 @@ def rebuild_outputs(folder: Path, html: bool, markdown: Path | None) -> list[Pat
     written: list[Path] = []
     try:
         if html:
-            from profiler.report import html as html_report
-
             written.append(html_report.save(report, read_run(folder), folder))
         if markdown is not None:
             markdown.write_text(markdown_report.render(report, [], f"run {report.run.status}"), encoding="utf-8")

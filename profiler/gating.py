@@ -15,10 +15,9 @@ from profiler.gate import GatePlan, GateVerdict, plan_gate
 from profiler.gate.settings import GateSettings, project_settings
 from profiler.report import junit, markdown
 from profiler.runfolder.atomic import write_json_atomic
+from profiler.runfolder.names import GATE
 from profiler.schema import Report
 from profiler.verdicts import CheckResult, Comparison
-
-GATE_FILE = "gate.json"
 
 
 def _say(text: str) -> None:
@@ -75,9 +74,9 @@ def conclude(plan: GatePlan, report: Report, folder: Path, settings: GateSetting
     """Judge the run in `folder`, show and save the verdict, and return its exit code."""
     verdict = plan.evaluate(report, folder)
     try:
-        write_json_atomic(folder / GATE_FILE, verdict_json(verdict))
+        write_json_atomic(folder / GATE, verdict_json(verdict))
     except OSError as e:  # a read-only folder of someone else's run: the outputs still go out
-        _say(f"note: {GATE_FILE} not saved in {folder}: {e.strerror or e}")
+        _say(f"note: {GATE} not saved in {folder}: {e.strerror or e}")
     write_outputs(report, list(verdict.results), verdict.headline, verdict.exit_code, settings, verdict.comparison)
     if as_json:
         sys.stdout.write(json.dumps(verdict_json(verdict), indent=2) + "\n")

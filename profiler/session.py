@@ -36,7 +36,7 @@ from profiler.load.plan import StagePlan, build_plan
 from profiler.load.spec import LoadSpec
 from profiler.pyspy_stage import PySpyStage
 from profiler.readiness import check_port_owner, wait_ready
-from profiler.report import json_file
+from profiler.report import html
 from profiler.report.build import build_report
 from profiler.runfolder import messages
 from profiler.runfolder.atomic import write_json_atomic
@@ -216,9 +216,10 @@ class Session:
     def _report(self) -> Report:
         """The report from what is on disk, with this run's own meta (the copy on disk may be stale
         when the disk filled); saved as report.json when the disk allows."""
-        report = build_report(replace(read_run(self.folder), meta=self.meta))
+        run = replace(read_run(self.folder), meta=self.meta)
+        report = build_report(run)
         try:
-            json_file.save(report, self.folder)
+            html.save_outputs(report, run, self.folder)
         except OSError as e:
             self.write_failure = self.write_failure or e
         return report

@@ -114,6 +114,19 @@ def _device_series(
     return series
 
 
+def gpu_timelines(samples: Sequence[Mapping[str, object]]) -> dict[str, list[tuple[float, float | None, float | None]]]:
+    """Per device ('GPU 0', 'GPU 0 MIG 1'): (time, SM utilisation %, memory used MiB)."""
+    out: dict[str, list[tuple[float, float | None, float | None]]] = {}
+    for (index, mig), rows in sorted(_device_series(_timed(samples)).items(), key=_device_order):
+        label = f"GPU {index}" + (f" MIG {mig}" if mig is not None else "")
+        out[label] = [(t, _num(r.get("util_gpu")), _mb_of(_num(r.get("mem_used")))) for t, r in rows]
+    return out
+
+
+def _mb_of(value: float | None) -> float | None:
+    return value / 2**20 if value is not None else None
+
+
 def _field(rows: Sequence[tuple[float, Mapping[str, object]]], name: str) -> list[float]:
     return [v for _, row in rows if (v := _num(row.get(name))) is not None]
 

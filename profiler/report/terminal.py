@@ -98,7 +98,7 @@ def handoff_table(report: Report) -> TextTable | None:
     notes = [f"{h.coverage:.0%} of requests carried Server-Timing; shares are over the whole run"]
     if h.dominant is not None and h.per_stage:
         light = min(h.per_stage, key=lambda ps: (ps.users or 0, ps.stage))
-        load = f"{light.users} users" if light.users else f"stage {light.stage}"
+        load = f"{light.users} user{'s' if light.users != 1 else ''}" if light.users else f"stage {light.stage}"
         # Under load, queueing swamps every share: which handoff dominates is read at light load.
         notes.append(f"dominant: the largest share at the lightest load ({load})")
     if h.malformed_entries:

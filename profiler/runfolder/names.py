@@ -10,6 +10,8 @@ loadgen-spec.json  the plan handed to the load worker, secrets masked
 target.log, loadgen.log, sampler.log   the children's output
 pyspy/             py-spy recordings: stage-N.txt, .gil.txt, .sources.json, .speedscope.json
 report.json        the analysis, rebuilt at any time by `profiler analyze DIR`
+report.html        the same for people, self-contained (`profiler report DIR --html` rebuilds it)
+gate.json          a gate's verdict and each check's result, when the run was gated
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ SAMPLER_INFO = "sampler.json"
 PROCESSES = "processes.jsonl"
 LOADGEN_SPEC = "loadgen-spec.json"
 REPORT = "report.json"
+REPORT_HTML = "report.html"
+GATE = "gate.json"
 TARGET_LOG = "target.log"
 LOADGEN_LOG = "loadgen.log"
 SAMPLER_LOG = "sampler.log"

@@ -13,7 +13,7 @@ from profiler.runfolder.engine.requests import (
     StageHandoffs,
     StageTally,
 )
-from profiler.runfolder.engine.samples import ProcessFigures, SampleTable, TreeFigures, WindowFigures
+from profiler.runfolder.engine.samples import ProcessFigures, SampleTable, Timeline, TreeFigures, WindowFigures
 
 __all__ = [
     "Distribution",
@@ -24,6 +24,7 @@ __all__ = [
     "SampleTable",
     "StageHandoffs",
     "StageTally",
+    "Timeline",
     "TreeFigures",
     "WindowFigures",
 ]

@@ -55,6 +55,17 @@ class WindowFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class Timeline:
+    """The target's tree over time, thinned to at most a few thousand points (for charts)."""
+
+    t: tuple[float, ...]
+    cpu: tuple[float | None, ...]  # % of one core
+    rss_mb: tuple[float | None, ...]
+    threads: tuple[float | None, ...]
+    sockets: tuple[float | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessFigures:
     """One process of the target's tree over a window."""
 
@@ -263,6 +274,15 @@ class SampleTable:
         """(time, resident bytes) of the target while it had processes."""
         rows = self._flat.filter(pl.col("procs") > 0).select("t", pl.col("rss").fill_null(0.0))
         return tuple((float(t), float(r)) for t, r in rows.iter_rows())
+
+    def timeline(self, max_points: int = 2000) -> Timeline:
+        """Every k-th sample of the tree while it had processes, k chosen to keep `max_points`."""
+        rows = self._flat.filter(pl.col("procs") > 0)
+        step = max(1, -(-rows.height // max_points))
+        rows = rows.gather_every(step).select("t", "cpu", (pl.col("rss") / 2**20).alias("rss"), "threads", "sockets")
+        cols = {name: tuple(finite_number(v) for v in rows.get_column(name).to_list()) for name in rows.columns}
+        times = tuple(float(t) for t in rows.get_column("t").to_list())
+        return Timeline(times, cols["cpu"], cols["rss"], cols["threads"], cols["sockets"])
 
     def processes_max(self) -> int:
         procs = self._flat.get_column("procs").drop_nulls()

@@ -1,0 +1,154 @@
+"""The charts of report.html as plain data: x values, named series and marker lines, built from
+the report and the run folder's samples. The page's script only draws what is here."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from profiler.analysis.devices import gpu_timelines
+from profiler.runfolder.read import RunData
+from profiler.schema import Report, StageReport, UslFit
+
+Chart = dict[str, Any]
+CURVE_POINTS = 40  # the USL curve drawn between the measured loads
+
+
+def _load(s: StageReport) -> float | None:
+    return float(s.users) if s.users is not None else s.rate
+
+
+def _drawn(report: Report) -> list[StageReport]:
+    """Stages that are capacity points: whole, with every request on disk, without py-spy."""
+    return [s for s in report.load.stages if s.completed and not s.missing and not s.profiled and _load(s)]
+
+
+def _usl(fit: UslFit, n: float) -> float:
+    return fit.lambda_ * n / (1 + fit.sigma * (n - 1) + fit.kappa * n * (n - 1))
+
+
+def _series(label: str, values: list[float | None], color: str, **style: Any) -> dict[str, Any]:
+    return {"label": label, "values": values, "color": color, **style}
+
+
+def scaling_charts(report: Report) -> list[Chart]:
+    """Throughput and latency against users (or offered rate): the measured stages, the USL
+    curve where fitted, the knee and the capacity marked."""
+    stages = sorted(_drawn(report), key=lambda s: _load(s) or 0.0)
+    if not stages:
+        return []
+    measured = {float(_load(s) or 0.0): s for s in stages}
+    cap = report.capacity
+    usl = cap.usl if cap is not None and report.load.model == "closed" else None
+    xs = set(measured)
+    if usl is not None:
+        top = max(xs) * 1.25
+        xs |= {1 + (top - 1) * i / (CURVE_POINTS - 1) for i in range(CURVE_POINTS)}
+    x = sorted(xs)
+    unit = "users" if report.load.model == "closed" else "offered rps"
+    at = [measured.get(v) for v in x]
+    rps = [_series("rps (measured)", [s.rps if s else None for s in at], "#1f77b4", points=True)]
+    if usl is not None:
+        rps.append(_series(f"USL fit (R² {usl.r_squared:.2f})", [_usl(usl, v) for v in x], "#ff7f0e", dash=True))
+    marks = []
+    if cap is not None and cap.knee_users is not None and report.load.model == "closed":
+        marks.append({"x": cap.knee_users, "label": f"knee {cap.knee_users} users", "color": "#d62728"})
+    if cap is not None and cap.capacity_rps is not None and cap.capacity_stage is not None:
+        stage = next((s for s in stages if s.index == cap.capacity_stage), None)
+        if stage is not None:
+            label = f"capacity {cap.capacity_rps:.1f} rps"
+            marks.append({"x": _load(stage), "label": label, "color": "#2ca02c", "y": cap.capacity_rps})
+    latency = [
+        _series(name, [getattr(s.latency, name) if s else None for s in at], color, points=True)
+        for name, color in (("p50", "#1f77b4"), ("p95", "#ff7f0e"), ("p99", "#d62728"))
+    ]
+    return [
+        {"id": "throughput", "title": f"Throughput against {unit}", "x": x, "xlabel": unit, "ylabel": "rps",
+         "series": rps, "marks": marks},
+        {"id": "latency", "title": f"Latency against {unit}", "x": x, "xlabel": unit, "ylabel": "ms",
+         "series": latency, "marks": marks},
+    ]  # fmt: skip
+
+
+def stage_latency_chart(report: Report) -> Chart | None:
+    stages = [s for s in report.load.stages if s.requests]
+    if not stages:
+        return None
+    x = [float(s.index) for s in stages]
+    series = [
+        _series(name, [getattr(s.latency, name) for s in stages], color, points=True)
+        for name, color in (("p50", "#1f77b4"), ("p90", "#9467bd"), ("p95", "#ff7f0e"), ("p99", "#d62728"))
+    ]
+    return {"id": "stage-latency", "title": "Latency percentiles per stage", "x": x, "xlabel": "stage",
+            "ylabel": "ms", "series": series, "marks": []}  # fmt: skip
+
+
+def _boundaries(run: RunData, t0: float) -> list[dict[str, Any]]:
+    marks = []
+    for w in run.stages:
+        load = f"{w.users}u" if w.users is not None else f"{w.rate:g}/s" if w.rate is not None else ""
+        marks.append({"x": round(w.start - t0, 3), "label": f"{w.index}: {load}", "color": "#999999"})
+    return marks
+
+
+def timeline_charts(run: RunData) -> list[Chart]:
+    """CPU, memory, threads and sockets of the target over time (and GPUs when sampled), with
+    the stage boundaries drawn."""
+    tl = run.samples.timeline()
+    if not tl.t:
+        return []
+    t0 = run.stages[0].start if run.stages else tl.t[0]
+    x = [round(t - t0, 3) for t in tl.t]
+    marks = _boundaries(run, t0)
+    charts: list[Chart] = []
+    for cid, title, ylabel, series in (
+        ("cpu", "Target CPU", "% of a core", [_series("cpu %", list(tl.cpu), "#1f77b4")]),
+        ("rss", "Target resident memory", "MiB", [_series("RSS MiB", list(tl.rss_mb), "#2ca02c")]),
+        (
+            "threads",
+            "Target threads and sockets",
+            "count",
+            [_series("threads", list(tl.threads), "#9467bd"), _series("sockets", list(tl.sockets), "#8c564b")],
+        ),
+    ):
+        charts.append({"id": cid, "title": title, "x": x, "xlabel": "s", "ylabel": ylabel, "series": series,
+                       "marks": marks})  # fmt: skip
+    charts += _gpu_charts(run, t0, marks)
+    return charts
+
+
+def _gpu_charts(run: RunData, t0: float, marks: list[dict[str, Any]]) -> list[Chart]:
+    charts: list[Chart] = []
+    for label, rows in gpu_timelines(run.samples.device_rows).items():
+        if not rows:
+            continue
+        step = max(1, -(-len(rows) // 2000))
+        rows = rows[::step]
+        x = [round(t - t0, 3) for t, _, _ in rows]
+        series = [
+            _series("SM util %", [u for _, u, _ in rows], "#d62728"),
+            _series("memory MiB", [m for _, _, m in rows], "#17becf", axis="right"),
+        ]
+        cid = "gpu-" + label.lower().replace(" ", "-")
+        charts.append({"id": cid, "title": label, "x": x, "xlabel": "s", "ylabel": "%", "series": series,
+                       "marks": marks})  # fmt: skip
+    return charts
+
+
+def _finite(value: Any) -> Any:
+    """The data with every NaN or infinity as null: JSON has no such numbers, and a chart skips nulls."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def charts(report: Report, run: RunData) -> list[Chart]:
+    found = [*scaling_charts(report)]
+    per_stage = stage_latency_chart(report)
+    if per_stage is not None:
+        found.append(per_stage)
+    return [_finite(c) for c in found + timeline_charts(run)]
