@@ -165,14 +165,7 @@ def run(
     url, launch = substitute_port(url, launch)
     if users is not None and rate is not None:
         raise ConfigError("--users and --rate cannot be combined.", "--users is the closed model, --rate the open one")
-    user_list: tuple[int, ...] = ()
-    max_users = DEFAULT_MAX_USERS
-    if users is not None:
-        parsed = parse_users(users)
-        if len(parsed) == 1:
-            max_users = parsed[0]
-        else:
-            user_list = parsed
+    user_list, max_users = _users(users)
     config = RunConfig(
         url=validate_url(url, allow_remote),
         out=out or _default_out(),
@@ -217,6 +210,12 @@ def run(
     verdict_code = conclude(plan[0], report, checked.out, plan[1], quiet, as_json=False)
     # The run's own failure (the target, the generator, an interrupt) is the verdict; else the gate's.
     raise typer.Exit(code or verdict_code)
+
+
+def _users(text: str | None) -> tuple[tuple[int, ...], int]:
+    """`--users 32`: the top of the ladder; `--users 1,4,16`: the exact stages."""
+    parsed = parse_users(text) if text is not None else ()
+    return (parsed, DEFAULT_MAX_USERS) if len(parsed) != 1 else ((), parsed[0])
 
 
 def _seconds(text: str | None, option: str) -> float | None:

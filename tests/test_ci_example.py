@@ -48,3 +48,10 @@ def test_docs_ci_names_every_metric_a_check_can_use() -> None:
     text = (DOCS / "ci.md").read_text()
     documented = set(re.findall(r"^\| `([a-z_0-9]+)` \|", text, flags=re.MULTILINE))
     assert documented == set(METRIC_NAMES)
+
+
+def test_docs_compare_names_every_metric_a_comparison_reads() -> None:
+    from profiler.compare.metrics import METRIC_NAMES as COMPARED
+
+    text = (DOCS / "compare.md").read_text()
+    assert all(f"`{name}`" in text for name in COMPARED)

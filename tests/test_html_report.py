@@ -92,7 +92,14 @@ def test_every_run_writes_a_page_that_opens_offline_with_every_chart_drawn(run_f
     seen = _open(page)
     assert seen["problems"] == [] and seen["requests"] == [page.as_uri()]
     drawn = seen["drawn"]
-    for chart in ("chart-throughput", "chart-latency", "chart-stage-latency", "chart-cpu", "chart-rss", "chart-threads"):
+    for chart in (
+        "chart-throughput",
+        "chart-latency",
+        "chart-stage-latency",
+        "chart-cpu",
+        "chart-rss",
+        "chart-threads",
+    ):
         assert drawn.get(chart, 0) > 2000, drawn  # axes alone are a few hundred pixels; lines add thousands
     for heading in ("Load stages", "Behavioural traits", "Handoffs per stage (mean, share of latency)"):
         assert heading in seen["headings"]
