@@ -13,7 +13,7 @@ import pytest
 import xmlschema
 
 from profiler.compare import compare_runs
-from profiler.compare.bootstrap import change_interval, percentile
+from profiler.compare.bootstrap import MEAN, change_interval, percentile
 from profiler.compare.failon import judge_fail_on, parse_fail_on
 from profiler.compare.verdict import judged
 from profiler.errors import ConfigError
@@ -46,7 +46,7 @@ def test_a_30_percent_slowdown_is_worse_and_a_5_percent_one_is_under_the_floor()
 
 def test_higher_is_better_reads_a_drop_as_worse() -> None:
     base, new = np.full(30, 100.0) + np.arange(30) % 3, np.full(30, 70.0) + np.arange(30) % 3
-    i = change_interval(base, new, lambda rows: rows.mean(axis=1))
+    i = change_interval(base, new, MEAN)
     assert judged("rps", "rps", "higher-is-better", 100.0, 70.0, i, True, 10.0).verdict == "worse"
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from profiler.compare.bootstrap import Floats, Statistic, mean, per_interval, percentile
+from profiler.compare.bootstrap import MEAN, Floats, Statistic, per_interval, percentile
 from profiler.runfolder.engine import RequestArrays
 from profiler.schema import Report, StageReport
 from profiler.verdicts import Direction
@@ -41,10 +41,11 @@ class CompareMetric:
     direction: Direction
     value: Callable[[StageData], float | None]
     sample: Callable[[StageData], Floats | None] | None  # None: no per-request data, floor only
-    stat: Statistic = mean
+    stat: Statistic = MEAN
     relative: bool = True  # False: the change is in the metric's own unit (error rate: points)
     meaning: str = ""
     floor_factor: float = 1.0  # a noisier figure needs a larger change before it counts
+    sample_key: str = ""  # metrics with one key share one set of resamples (p50, p95, p99)
 
 
 def _latency(q: int) -> CompareMetric:
@@ -56,6 +57,7 @@ def _latency(q: int) -> CompareMetric:
         lambda d: d.arrays.latency_ms if d.arrays is not None else None,
         percentile(q),
         meaning=f"{q}th percentile latency, resampled from the stage's requests",
+        sample_key="latency",
     )
 
 
@@ -87,6 +89,7 @@ STAGE_METRICS: tuple[CompareMetric, ...] = (
         _errors_sample,
         relative=False,
         meaning="share of requests failed; the change is in percentage points",
+        sample_key="errors",
     ),
     CompareMetric(
         "cpu_ms_per_request",
@@ -127,6 +130,7 @@ def handoff_metric(name: str) -> CompareMetric:
         point,
         lambda d: _handoff_values(d, name),
         meaning="mean duration of a Server-Timing handoff, resampled from the requests that reported it",
+        sample_key=HANDOFF_PREFIX + name,
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.analysis.digest import measurable
-from profiler.compare.bootstrap import change_interval
+from profiler.compare.bootstrap import Interval, change_intervals
 from profiler.compare.loads import stage_words
 from profiler.compare.metrics import (
     RUN_METRICS,
@@ -20,7 +20,7 @@ from profiler.compare.verdict import judged
 from profiler.report.saved import load_report
 from profiler.runfolder.read import RunData, read_run
 from profiler.schema import Report, StageReport
-from profiler.verdicts import Comparison, MetricDelta, StageDelta, TraitChange
+from profiler.verdicts import Comparison, StageDelta, TraitChange
 
 NOISE_FLOOR_PCT = 10.0  # see docs/compare.md: the bootstrap sees within-run noise, not run-to-run
 FEW_REQUESTS = 30
@@ -63,21 +63,34 @@ def _metrics(base: Run, new: Run) -> list[CompareMetric]:
     return [*STAGE_METRICS, *(handoff_metric(name) for name in names)]
 
 
-def _delta(metric: CompareMetric, b: StageData, n: StageData, floor: float) -> MetricDelta:
-    base_value, new_value = metric.value(b), metric.value(n)
-    interval = None
-    if metric.sample is not None:
-        sb, sn = metric.sample(b), metric.sample(n)
-        if sb is not None and sn is not None:
-            interval = change_interval(sb, sn, metric.stat, relative=metric.relative)
-    floor *= metric.floor_factor
-    return judged(metric.name, metric.unit, metric.direction, base_value, new_value, interval, metric.relative, floor)
+def _intervals(metrics: list[CompareMetric], b: StageData, n: StageData) -> dict[str, Interval | None]:
+    """Each metric's bootstrap interval; metrics that share a sample share its resamples."""
+    groups: dict[str, list[CompareMetric]] = {}
+    for m in metrics:
+        if m.sample is not None:
+            groups.setdefault(m.sample_key or m.name, []).append(m)
+    found: dict[str, Interval | None] = {}
+    for group in groups.values():
+        first = group[0]
+        assert first.sample is not None
+        sb, sn = first.sample(b), first.sample(n)
+        if sb is None or sn is None:
+            continue
+        intervals = change_intervals(sb, sn, [m.stat for m in group], relative=first.relative)
+        found.update({m.name: i for m, i in zip(group, intervals, strict=True)})
+    return found
 
 
 def _stage_delta(base: Run, new: Run, b: StageReport, n: StageReport, floor: float) -> StageDelta:
     bd, nd = base.stage(b), new.stage(n)
-    metrics = [_delta(m, bd, nd, floor) for m in _metrics(base, new)]
-    return StageDelta(load=stage_words(b), base_stage=b.index, new_stage=n.index, metrics=metrics)
+    metrics = _metrics(base, new)
+    intervals = _intervals(metrics, bd, nd)
+    deltas = [
+        judged(m.name, m.unit, m.direction, m.value(bd), m.value(nd), intervals.get(m.name), m.relative,
+               floor * m.floor_factor)
+        for m in metrics
+    ]  # fmt: skip
+    return StageDelta(load=stage_words(b), base_stage=b.index, new_stage=n.index, metrics=deltas)
 
 
 def _traits(base: Report, new: Report) -> list[TraitChange]:
