@@ -207,7 +207,8 @@ def run(
         raise typer.Exit(code)
     from profiler.gating import conclude
 
-    verdict_code = conclude(plan[0], report, checked.out, plan[1], quiet, as_json=False)
+    # With --json stdout holds report.json alone: the verdict is in gate.json and on stderr.
+    verdict_code = conclude(plan[0], report, checked.out, plan[1], quiet or as_json, as_json=False)
     # The run's own failure (the target, the generator, an interrupt) is the verdict; else the gate's.
     raise typer.Exit(code or verdict_code)
 
