@@ -179,3 +179,15 @@ def test_malformed_samples_are_ignored() -> None:
     (gpu,) = stage.gpu
     assert (gpu.index, gpu.samples, gpu.util_gpu_mean) == (0, 1, None)  # True is no number
     assert stage.cpu_energy is None
+
+
+def test_gpu_timelines_per_device_for_report_html() -> None:
+    from profiler.analysis.devices import gpu_timelines
+
+    samples = _samples()
+    samples[3]["gpu"].append(_gpu_row(0, 3, counter=True, mig=1))  # type: ignore[union-attr]
+    lines = gpu_timelines(samples)
+    assert list(lines) == ["GPU 0", "GPU 0 MIG 1", "GPU 1"]
+    t, util, mem = lines["GPU 0"][6]
+    assert (t, util) == (T0 + 6, 90) and mem == pytest.approx((1_000 + 6) / 2**20)
+    assert len(lines["GPU 1"]) == 11 and len(lines["GPU 0 MIG 1"]) == 1

@@ -152,3 +152,20 @@ def test_report_html_is_rebuilt_from_the_folder(run_folder: Path, tmp_path: Path
     assert (copy / "report.html").is_file()  # analyze without a what-if rewrites both reports
     bad = run_cli("report", str(copy))
     assert bad.code == 2 and "nothing to rebuild" in bad.stderr
+
+
+def test_gpu_timelines_are_drawn_when_the_sampler_read_nvml(run_folder: Path, tmp_path: Path) -> None:
+    """No GPU here: the sampler's NVML lines (the format profiler/sampling/gpu.py writes) are
+    added to a copy of the real run, as a machine with a GPU would have them."""
+    copy = tmp_path / "gpu-run"
+    shutil.copytree(run_folder, copy)
+    start = read_run(copy).stages[0].start
+    rows = [
+        {"t": start + i * 0.5, "gpu": [{"index": 0, "mig_index": None, "util_gpu": 20 + i % 60, "mem_used": 2**30}]}
+        for i in range(40)
+    ]
+    with (copy / "samples.jsonl").open("a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    assert run_cli("report", str(copy), "--html").code == 0
+    seen = _open(copy / "report.html")
+    assert seen["problems"] == [] and seen["drawn"].get("chart-gpu-gpu-0", 0) > 2000, seen["drawn"]
