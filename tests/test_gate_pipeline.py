@@ -188,3 +188,35 @@ def test_the_report_fits_80_columns_and_repeated_warnings_are_said_once(slow_run
     busy = [ValidityIssue(id="machine-saturated", severity="warning", message=f"busy {i}", stage=i) for i in range(4)]
     grouped = validity_lines(report.model_copy(update={"validity": ValiditySection(valid=True, issues=busy)}))
     assert grouped == ["WARNING in stages 0, 1, 2, 3: busy 0 (and alike in the others)"]
+
+
+@pytest.mark.parametrize(
+    ("status", "target_exit", "code"),
+    [
+        ("completed", None, 0),
+        ("target-hung", None, 3),
+        ("target-exited", 7, 3),
+        ("failed", 3, 3),  # the target died before answering: the run failed because of it
+        ("failed", None, 4),  # the load generator failed
+        ("interrupted", None, 5),
+        ("incomplete", None, 5),
+    ],
+)
+def test_how_a_run_ended_decides_before_any_check(
+    slow_run: Path, status: str, target_exit: int | None, code: int
+) -> None:
+    from profiler.gate.verdict import decide
+    from profiler.schema import Report
+    from profiler.verdicts import CheckResult
+
+    report = Report.model_validate_json((slow_run / "report.json").read_bytes())
+    ended = report.model_copy(
+        update={
+            "run": report.run.model_copy(update={"status": status}),
+            "target": report.target.model_copy(update={"exit_code": target_exit}),
+        }
+    )
+    failing = CheckResult(kind="slo", check="p95<1ms", outcome="fail", detail="p95 was 50ms.")
+    passing = CheckResult(kind="slo", check="p95<5s", outcome="pass", detail="p95 was 50ms.")
+    results = [passing] if code == 0 else [failing]
+    assert decide(ended, results).exit_code == code
