@@ -125,3 +125,20 @@ def test_py_spy_names_the_child_process_that_burns_the_cpu(tmp_path: Path) -> No
     assert {p["pid"] for p in stage["processes"]} >= {server["busiest_pid"]}
     profiled = set(report["code"]["profiled_stages"])
     assert report["capacity"]["capacity_stage"] not in profiled
+
+
+def test_a_server_of_unknown_model_with_one_shared_lock_is_not_called_an_event_loop(tmp_path: Path) -> None:
+    """The standard library's threading server behind one global lock: the probe waits like a
+    blocked loop's would, but nothing shows a loop. The verdict says "one shared limit" and gives
+    no asyncio advice."""
+    launch = f"{sys.executable} {SERVERS / 'locked_threads.py'} --port {{port}}"
+    report = profile(tmp_path, launch, "--users", "1,2,4,8,16", "--duration", "12", pyspy=True)
+    assert report["target"]["server"]["model"] == "unknown"
+    found = traits(report)
+    assert "event-loop-blocked" not in found
+    capped = found["concurrency-capped"]
+    assert capped["evidence"]["values"]["cause"] == "unknown"
+    assert "serving model is not known" in capped["evidence"]["summary"]
+    text = advice_text(report)
+    assert "asyncio" not in text and "to_thread" not in text
+    assert "one limit every request waits behind" in text

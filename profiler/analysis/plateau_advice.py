@@ -19,6 +19,7 @@ from profiler.analysis.server_advice import (
     server_name,
     threads_text,
 )
+from profiler.analysis.traits.thresholds import PROBE_WAITS
 from profiler.schema import Recommendation
 
 
@@ -133,6 +134,17 @@ def concurrency_capped(capped: ev.ConcurrencyCapped, ctx: AdviceContext) -> list
     k = as_float(capped.in_service) or 0
     if capped.cause == "worker-pool":
         raise_cap = _pool_advice(capped, ctx)
+    elif capped.cause == "unknown" and (capped.probe_to_request or 0) >= PROBE_WAITS:
+        raise_cap = advice(
+            "find-shared-limit",
+            f"Find the one limit every request waits behind (~{k:.0f} in service at a time): a global lock, "
+            "a single worker or connection, or a blocking call on an event loop; then remove or widen it.",
+            "Throughput plateaued with the CPU idle and even a free request waited like the others; the "
+            "server's serving model is not known, so the kind of limit cannot be read from outside.",
+            [ev.ConcurrencyCapped.ID],
+            in_service=k,
+            plateau_rps=as_float(capped.plateau_rps),
+        )
     else:
         per_process = " (more worker processes help only if the cap is per process)" if capped.workers else ""
         raise_cap = advice(

@@ -211,6 +211,8 @@ def event_loop_blocked(signals: Signals) -> Finding[EventLoopBlocked] | None:
     server = signals.server
     if server is not None and server.model not in ("event-loop", "unknown"):
         return None  # a worker pool: the probe waits for a free worker; concurrency-capped says so
+    if _loop_unproven(signals):
+        return None  # one shared limit of some kind: concurrency-capped says so, without naming a loop
     loops = server.workers if server is not None and server.model == "event-loop" and server.workers else 1
     rps, probe, in_service = idle.plateau.rps, idle.probe, idle.in_service
     share = signals.blocking_on_loop_share
@@ -256,14 +258,30 @@ def _cap_cause(signals: Signals, idle: _IdlePlateau) -> tuple[CapCause, float] |
         # Every worker busy: even the probe waits for a free one, so its delay confirms it.
         return "worker-pool", 0.55 + 0.35 * closeness(idle.in_service, slots) + 0.05 * (fast == 0.0)
     if probe is not None and probe[1] >= PROBE_WAITS:
+        if _loop_unproven(signals):
+            # Everything queues behind one limit, but nothing shows it is an event loop.
+            return "unknown", 0.45 + 0.1 * min(1.0, probe[1] - PROBE_WAITS)
         return None  # the probe queued like the real requests with free slots: a blocked loop
     cause: CapCause = "inner-limit" if signals.server is not None and signals.server.model != "unknown" else "unknown"
     return cause, 0.4 + 0.35 * fast + 0.1 * (probe is not None and probe[1] < PROBE_FAST)
 
 
+def _loop_unproven(signals: Signals) -> bool:
+    """A Python server whose serving model is not known (not a server we recognise, and py-spy saw
+    no asyncio loop): a free request that waits means one shared limit, a blocked loop or not."""
+    server, share = signals.server, signals.blocking_on_loop_share
+    return server is not None and server.model == "unknown" and (share is None or share < BLOCKING_SHARE)
+
+
 def _cap_summary(cause: CapCause, idle: _IdlePlateau, signals: Signals, slots: int | None) -> str:
     rps, probe = idle.plateau.rps, idle.probe
     head = f"Throughput plateaued at {rps:.0f} rps with CPU at {idle.busiest:.0f}%: about {idle.in_service:.1f} requests in service at once"
+    if cause == "unknown" and probe is not None and probe[1] >= PROBE_WAITS:
+        return (
+            f"{head}, and a free probe request waited {probe[0]:.0f} ms like the real ones: every request queues "
+            "behind one shared limit (a global lock, a single worker, or a blocked event loop). The server's "
+            "serving model is not known, so which of them is not said."
+        )
     if cause == "worker-pool" and signals.server is not None:
         return (
             f"{head}, the {slots} slots of {signals.server.server}'s worker pool "
