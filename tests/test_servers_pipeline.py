@@ -78,7 +78,16 @@ def test_uvicorn_workers_on_cpu_work_read_cpu_bound_on_the_tree_and_explain_the_
     found = traits(report)
     assert "cpu-bound" in found, report["traits"]
     cpu = found["cpu-bound"]["evidence"]["values"]
-    assert cpu["scope"] == "all-cores" and cpu["workers"] == 2
+    assert cpu["workers"] == 2, cpu
+    # Both workers' CPU is read (the tree), not the busiest process alone. The kernel hands each
+    # new connection to whichever worker accepts first, so now and then one worker gets most of
+    # the 64 keep-alive connections: then one core is saturated while the other has room, and
+    # "one-core" is the true reading (seen once in five full suites on the 2-core machine).
+    if cpu["scope"] == "one-core":
+        assert cpu["busiest_process_cpu_pct"] >= 80 and cpu["tree_cpu_pct"] < 0.8 * cpu["cpu_budget_pct"], cpu
+        assert cpu["tree_cpu_pct"] > cpu["busiest_process_cpu_pct"] + 20, cpu  # the other worker counted too
+    else:
+        assert cpu["scope"] == "all-cores" and cpu["tree_cpu_pct"] >= 0.8 * cpu["cpu_budget_pct"], cpu
     assert not set(found) & {"concurrency-capped", "event-loop-blocked", "io-bound"}
     ids = {r["id"] for r in report["recommendations"]}
     assert "worker-processes" not in ids  # it already runs a worker per core
