@@ -11,12 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xmlschema
+from hypothesis import given
+from hypothesis import strategies as st
 
 from profiler.compare import compare_runs
 from profiler.compare.bootstrap import MEAN, change_interval, percentile
 from profiler.compare.failon import judge_fail_on, parse_fail_on
+from profiler.compare.metrics import METRIC_NAMES, RUN_BY_NAME
 from profiler.compare.verdict import judged
 from profiler.errors import ConfigError
+from profiler.verdicts import Comparison, StageDelta
 from tests.conftest import APPS, assert_no_traceback, launch_args, run_cli
 
 TUNABLE = APPS / "tunable_app.py"
@@ -75,6 +79,57 @@ def test_rules_read_as_meant() -> None:
     assert parse_fail_on("handoff:db:+15%").metric == "handoff:db"
 
 
+_STAGE_METRICS = [m for m in METRIC_NAMES if m not in RUN_BY_NAME]
+
+
+@given(
+    metric=st.sampled_from([*_STAGE_METRICS, "handoff:db", "handoff:model.load"]),
+    users=st.none() | st.integers(1, 512),
+    sign=st.sampled_from("+-"),
+    number=st.decimals(min_value=0, max_value=10_000, places=2, allow_nan=False, allow_infinity=False),
+    percent=st.booleans(),
+    spaces=st.sampled_from(["", " "]),
+)
+def test_every_well_formed_rule_reads_as_written(
+    metric: str, users: int | None, sign: str, number: object, percent: bool, spaces: str
+) -> None:
+    at = f"@{users}users" if users is not None else ""
+    text = f"{metric}{at}{spaces}:{spaces}{sign}{number}{'%' if percent else ''}"
+    r = parse_fail_on(text)
+    assert (r.metric, r.rises, r.relative) == (metric, sign == "+", percent)
+    assert r.amount == pytest.approx(float(str(number)))
+    assert (r.at.users if r.at is not None else None) == users
+
+
+@given(st.text(max_size=40))
+def test_any_text_is_a_rule_or_one_config_error(text: str) -> None:
+    try:
+        rule = parse_fail_on(text)
+    except ConfigError as e:
+        assert "\n" not in str(e)  # one line, whatever was typed
+    else:
+        assert rule.metric in METRIC_NAMES or rule.metric.startswith("handoff:")
+
+
+def test_an_unknown_metric_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_fail_on("latency:+10%")
+    assert all(name in str(e.value) for name in (*METRIC_NAMES, "handoff:NAME"))
+
+
+def test_errors_from_none_to_some_breach_a_relative_rule() -> None:
+    errors = judged("error_rate", "%", "lower-is-better", 0.0, 40.0, None, False, 10.0)
+    assert errors.verdict == "worse" and errors.change_pct is None
+    c = Comparison(base="a", new="b", stages=[StageDelta(load="4 users", base_stage=2, new_stage=2, metrics=[errors])])
+    assert [
+        r.outcome for r in judge_fail_on([parse_fail_on("error_rate:+10%"), parse_fail_on("error_rate:+1")], c)
+    ] == [
+        "fail",
+        "fail",
+    ]
+    assert judge_fail_on([parse_fail_on("error_rate@4users:+50")], c)[0].outcome == "pass"
+
+
 # --- real runs -------------------------------------------------------------------------------
 
 
@@ -110,6 +165,9 @@ def test_the_same_app_twice_is_no_change(runs: dict[str, Path]) -> None:
     assert [sd.load for sd in c.stages] == ["1 user", "2 users", "4 users"] and not c.unmatched
     verdicts = _verdicts(c)
     assert all(verdicts[m] == "no change" for m in ("rps", "p50", "p95")), verdicts
+    worse = [(sd.load, m.metric) for sd in c.stages for m in sd.metrics if m.verdict == "worse"]
+    assert not [w for w in worse if w[1] in ("rps", "p50", "p95", "cpu_ms_per_request")], worse
+    assert all(m.verdict == "no change" for m in c.run_metrics if m.metric != "knee_users"), c.run_metrics
     result = run_cli("compare", str(runs["base"]), str(runs["again"]), "--fail-on", "p95:+10%")
     assert result.code == 0, result.output
     assert "compare passed: 1 of 1 rules passed." in result.stderr

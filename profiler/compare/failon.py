@@ -11,6 +11,7 @@ a wobble never fails a build.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -39,9 +40,14 @@ class FailOnRule:
         if not d.significant or d.base is None or d.new is None:
             return False
         if self.relative:
-            if d.change_pct is None:
-                return False
-            change = d.change_pct
+            # From a base of zero (no errors before) any rise is past every percentage.
+            change = (
+                d.change_pct
+                if d.change_pct is not None
+                else math.copysign(math.inf, d.new - d.base)
+                if d.new != d.base
+                else 0.0
+            )
         else:
             change = d.new - d.base
         return change > self.amount if self.rises else change < -self.amount
@@ -55,6 +61,16 @@ def _unit_of(metric: str) -> str:
     if metric.startswith(HANDOFF_PREFIX):
         return "ms"
     return STAGE_BY_NAME[metric].unit if metric in STAGE_BY_NAME else RUN_BY_NAME[metric].unit
+
+
+def _against_direction(rule: FailOnRule) -> str:
+    """A rule that fails on an improvement is allowed (a canary: 'did this change anything?'),
+    but said, in case the sign was a slip."""
+    known = STAGE_BY_NAME.get(rule.metric) or RUN_BY_NAME.get(rule.metric)
+    lower_better = known is None or known.direction == "lower-is-better"  # handoffs: lower is better
+    if rule.rises != lower_better:
+        return f" Note: this rule fails on an improvement ({'lower' if lower_better else 'higher'} is better)."
+    return ""
 
 
 def _amount(text: str, limit: str, metric: str) -> tuple[bool, float, bool]:
@@ -113,20 +129,33 @@ def _said(d: MetricDelta) -> str:
     return f"{d.metric} {d.base:g} -> {d.new:g} {d.unit} ({change}{ci}, {d.verdict})"
 
 
+def _why_unknown(rule: FailOnRule, c: Comparison) -> str:
+    if rule.metric in RUN_BY_NAME:
+        return f"{rule.metric} is not known in both runs, so it cannot be compared."
+    if rule.at is not None and not any(_stage_matches(rule.at, sd.load, sd.new_stage) for sd in c.stages):
+        why = f"no stage at {rule.at.words()} was measured whole in both runs"
+    elif not c.stages:
+        why = "no stage was measured at the same load in both runs"
+    else:
+        where = f" at {rule.at.words()}" if rule.at is not None else ""
+        why = f"{rule.metric}{where} was not measured in both runs"
+    if c.unmatched:
+        why += f" (loads in one run only: {', '.join(c.unmatched)})"
+    return why + "."
+
+
 def judge_rule(rule: FailOnRule, c: Comparison) -> CheckResult:
     found = _candidates(rule, c)
     if not found:
-        where = f" at {rule.at.words()}" if rule.at is not None else ""
-        why = f"neither run has {rule.metric}{where} measured in a stage both ran"
-        if c.unmatched:
-            why += f" (loads in one run only: {', '.join(c.unmatched)})"
-        return CheckResult(kind="fail-on", check=rule.text, outcome="unknown", detail=why + ".")
+        return CheckResult(kind="fail-on", check=rule.text, outcome="unknown", detail=_why_unknown(rule, c))
+    note = _against_direction(rule)
     breached = [(load, d) for load, d in found if rule.breached(d)]
     if breached:
         load, d = breached[0]
-        return CheckResult(kind="fail-on", check=rule.text, outcome="fail", detail=f"at {load}: {_said(d)}.")
+        return CheckResult(kind="fail-on", check=rule.text, outcome="fail", detail=f"at {load}: {_said(d)}.{note}")
     load, d = max(found, key=lambda ld: abs(ld[1].change_pct or 0.0))
-    return CheckResult(kind="fail-on", check=rule.text, outcome="pass", detail=f"largest change at {load}: {_said(d)}.")
+    detail = f"largest change at {load}: {_said(d)}.{note}"
+    return CheckResult(kind="fail-on", check=rule.text, outcome="pass", detail=detail)
 
 
 def judge_fail_on(rules: list[FailOnRule] | tuple[FailOnRule, ...], c: Comparison) -> list[CheckResult]:

@@ -3,10 +3,10 @@ and whether it is more than the runs' own noise."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiler.analysis.digest import measurable
 from profiler.compare.bootstrap import Interval, change_intervals
 from profiler.compare.loads import stage_words
 from profiler.compare.metrics import (
@@ -16,14 +16,16 @@ from profiler.compare.metrics import (
     StageData,
     handoff_metric,
 )
+from profiler.compare.notes import comparable, comparison_notes
 from profiler.compare.verdict import judged
+from profiler.errors import ConfigError
 from profiler.report.saved import load_report
 from profiler.runfolder.read import RunData, read_run
 from profiler.schema import Report, StageReport
 from profiler.verdicts import Comparison, StageDelta, TraitChange
 
 NOISE_FLOOR_PCT = 10.0  # see docs/compare.md: the bootstrap sees within-run noise, not run-to-run
-FEW_REQUESTS = 30
+TAIL_MIN = 10  # requests beyond a percentile for its change to be judged against the plain floor
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +41,8 @@ class Run:
     def stage(self, s: StageReport) -> StageData:
         window = next((w for w in self.data.stages if w.index == s.index), None)
         start, end = (window.start, window.end) if window is not None else (0.0, 0.0)
-        return StageData(s, self.data.requests.arrays(s.index), start, end)
-
-
-def _key(s: StageReport) -> tuple[str, float] | None:
-    if s.users is not None:
-        return ("users", float(s.users))
-    return ("rate", s.rate) if s.rate is not None else None
-
-
-def _comparable(report: Report) -> dict[tuple[str, float], StageReport]:
-    """Whole stages without the profiler's cost, by load (the first, when a load ran twice)."""
-    out: dict[tuple[str, float], StageReport] = {}
-    for s in report.load.stages:
-        key = _key(s)
-        if key is not None and measurable(s) and not s.profiled:
-            out.setdefault(key, s)
-    return out
+        cpu = self.data.samples.cpu_values(start, end) if window is not None else None
+        return StageData(s, self.data.requests.arrays(s.index), start, end, cpu)
 
 
 def _metrics(base: Run, new: Run) -> list[CompareMetric]:
@@ -81,13 +68,23 @@ def _intervals(metrics: list[CompareMetric], b: StageData, n: StageData) -> dict
     return found
 
 
+def _floor(m: CompareMetric, b: StageReport, n: StageReport, floor: float) -> float:
+    """The metric's floor; doubled for a percentile past which fewer than TAIL_MIN requests lie
+    in either run (p99 of 230 requests rests on its two slowest: it moves 10% between two runs
+    of one app, and the bootstrap, resampling those same few, cannot see it)."""
+    q = m.stat.q
+    if q is not None and min(b.requests, n.requests) * (1 - q / 100.0) < TAIL_MIN:
+        return floor * m.floor_factor * 2.0
+    return floor * m.floor_factor
+
+
 def _stage_delta(base: Run, new: Run, b: StageReport, n: StageReport, floor: float) -> StageDelta:
     bd, nd = base.stage(b), new.stage(n)
     metrics = _metrics(base, new)
     intervals = _intervals(metrics, bd, nd)
     deltas = [
         judged(m.name, m.unit, m.direction, m.value(bd), m.value(nd), intervals.get(m.name), m.relative,
-               floor * m.floor_factor)
+               _floor(m, b, n, floor))
         for m in metrics
     ]  # fmt: skip
     return StageDelta(load=stage_words(b), base_stage=b.index, new_stage=n.index, metrics=deltas)
@@ -105,44 +102,28 @@ def _traits(base: Report, new: Report) -> list[TraitChange]:
     return gained + lost
 
 
-def _notes(base: Run, new: Run) -> list[str]:
-    notes = []
-    for label, run in (("base", base), ("new", new)):
-        errors = [i.message for i in run.report.validity.issues if i.severity == "error"]
-        if errors:
-            notes.append(f"the {label} run is not valid: {errors[0]}")
-        few = [stage_words(s) for s in _comparable(run.report).values() if s.requests < FEW_REQUESTS]
-        if few:
-            notes.append(
-                f"the {label} run has under {FEW_REQUESTS} requests at {', '.join(few)}: percentiles are shaky"
-            )
-    bt, nt = base.report.target, new.report.target
-    if (bt.method, bt.url.split("//")[-1].split("/", 1)[-1]) != (nt.method, nt.url.split("//")[-1].split("/", 1)[-1]):
-        notes.append(f"the runs loaded different endpoints ({bt.method} {bt.url} and {nt.method} {nt.url})")
-    if base.report.load.model != new.report.load.model:
-        notes.append("one run is a closed model (users), the other open (rates): no stage can be matched")
-    return notes
-
-
-def compare_runs(base_folder: Path, new_folder: Path, noise_floor_pct: float = NOISE_FLOOR_PCT) -> Comparison:
-    """What changed from `base_folder` to `new_folder`, stage by stage and for the run as a whole."""
-    base, new = Run.read(base_folder), Run.read(new_folder)
-    b_stages, n_stages = _comparable(base.report), _comparable(new.report)
-    same_model = base.report.load.model == new.report.load.model
+def compare_runs(base: Path, new: Path, noise_floor_pct: float = NOISE_FLOOR_PCT) -> Comparison:
+    """What changed from the run in folder `base` to the run in folder `new`, stage by stage and
+    for the run as a whole (RunFolderError when either is not a run folder)."""
+    if not math.isfinite(noise_floor_pct) or noise_floor_pct < 0:
+        raise ConfigError(f"the noise floor {noise_floor_pct!r}% is not a percentage.", "give a number >= 0, e.g. 10")
+    b, n = Run.read(base), Run.read(new)
+    b_stages, n_stages = comparable(b.report), comparable(n.report)
+    same_model = b.report.load.model == n.report.load.model
     matched = [k for k in b_stages if k in n_stages] if same_model else []
-    stages = [_stage_delta(base, new, b_stages[k], n_stages[k], noise_floor_pct) for k in matched]
+    stages = [_stage_delta(b, n, b_stages[k], n_stages[k], noise_floor_pct) for k in matched]
     unmatched = [f"{stage_words(s)} (base only)" for k, s in b_stages.items() if k not in matched]
     unmatched += [f"{stage_words(s)} (new only)" for k, s in n_stages.items() if k not in matched]
     run_metrics = [
-        judged(m.name, m.unit, m.direction, m.value(base.report), m.value(new.report), None, True, noise_floor_pct)
+        judged(m.name, m.unit, m.direction, m.value(b.report), m.value(n.report), None, True, noise_floor_pct)
         for m in RUN_METRICS
     ]
     return Comparison(
-        base=str(base_folder),
-        new=str(new_folder),
+        base=str(base),
+        new=str(new),
         stages=stages,
         unmatched=unmatched,
-        traits=_traits(base.report, new.report),
+        traits=_traits(b.report, n.report),
         run_metrics=run_metrics,
-        notes=_notes(base, new),
+        notes=comparison_notes(b.report, n.report),
     )

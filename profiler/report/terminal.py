@@ -219,16 +219,18 @@ def comparison_tables(c: Comparison) -> list[TextTable]:
     """The changes beyond noise, one row each, then a line for what did not change; traits and
     run figures that moved; what could not be matched and why the comparison may mislead."""
     rows = []
-    steady = 0
+    steady = unknown = 0
     for sd in c.stages:
         for m in sd.metrics:
             if m.verdict in ("better", "worse"):
                 ci = f"[{m.ci_low_pct:+.0f}, {m.ci_high_pct:+.0f}]" if m.ci_low_pct is not None else "-"
                 change = f"{m.change_pct:+.1f}%" if m.change_pct is not None else "-"
                 rows.append((sd.load, m.metric, _f(m.base, "{:.4g}"), _f(m.new, "{:.4g}"), change, ci, m.verdict))
-            elif m.verdict == "no change":
-                steady += 1
+            else:
+                steady += m.verdict == "no change"
+                unknown += m.verdict == "unknown"
     notes = [f"{steady} figures show no change beyond the runs' own noise"]
+    notes += [f"{unknown} figures could not be compared (one run has no value)"] if unknown else []
     notes += [f"trait {t.trait} {t.change} (confidence {t.confidence:.2f})" for t in c.traits]
     notes += [
         f"{m.metric}: {_f(m.base, '{:g}')} -> {_f(m.new, '{:g}')} ({m.verdict})"

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 from profiler.errors import RunFolderError
 from profiler.runfolder.engine.read import READ_ERRORS, damaged, read_tolerant
@@ -228,6 +230,12 @@ class SampleTable:
         per_pid = self._procs.filter(c("t").is_between(start, end)).group_by("pid").agg(c("cpu").mean())
         busiest = per_pid.get_column("cpu").max() if per_pid.height else None
         return WindowFigures(busiest_cpu=finite_number(busiest), **{k: finite_number(v) for k, v in r.items()})
+
+    def cpu_values(self, start: float, end: float) -> NDArray[np.float64]:
+        """The target tree's CPU (% of one core) of each sample in a window, as `window` reads it:
+        what compare resamples (tick-based CPU accounting makes each sample a coarse count)."""
+        inside = self._flat.filter(pl.col("t").is_between(start, end)).get_column("cpu").drop_nulls()
+        return inside.to_numpy().astype(np.float64)
 
     def tree(self) -> TreeFigures | None:
         rows = self._flat.filter(pl.col("procs") > 0)
