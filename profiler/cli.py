@@ -7,7 +7,6 @@ exit code; nothing a user can cause ends in a traceback.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,23 +22,14 @@ from profiler import cliopts as opt
 from profiler.config import (
     DEFAULT_DURATION_S,
     DEFAULT_HEADROOM,
-    DEFAULT_MAX_USERS,
     DEFAULT_MEMORY_LIMIT_MB,
     DEFAULT_PYSPY_RATE,
     PROBE_PATH,
     RunConfig,
     check_option,
-    check_options,
-    parse_body,
-    parse_header,
-    parse_rates,
     parse_slo,
-    parse_users,
     substitute_port,
-    validate_probe_path,
-    validate_url,
 )
-from profiler.durations import parse_duration
 from profiler.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, ProfilerError, folder_write_error
 
 app = typer.Typer(
@@ -48,10 +38,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="How your web app behaves under load, and what that means for scaling and hosting.",
 )
-
-
-def _default_out() -> Path:
-    return Path("runs") / time.strftime("%Y%m%d-%H%M%S")
 
 
 def _emit(outcome_report: object, as_json: bool, quiet: bool) -> None:
@@ -93,13 +79,6 @@ def _run(config: RunConfig, quiet: bool, as_json: bool) -> tuple[int, Report]:
     if outcome.status == "interrupted":
         _say(f"interrupted: partial report written to {outcome.folder / 'report.json'}")
     return outcome.exit_code, outcome.report
-
-
-def _checked(config: RunConfig) -> RunConfig:
-    """Options in range and stages long enough, checked before anything starts."""
-    from profiler.load.plan import check_plan
-
-    return check_plan(check_options(config))
 
 
 def _say(text: str) -> None:
@@ -145,6 +124,8 @@ def run(
     memory_limit: opt.MemoryLimit = DEFAULT_MEMORY_LIMIT_MB,
     no_gpu: opt.NoGpu = False,
     allow_remote: opt.AllowRemote = False,
+    locustfile: opt.Locustfile = None,
+    scenario: opt.Scenario = None,
     quiet: opt.Quiet = False,
     gate: opt.Gate = False,
     check: opt.Check = None,
@@ -157,51 +138,12 @@ def run(
     as_json: opt.AsJson = False,
 ) -> None:
     """Load a target in stages, sample it, and save a run folder with report.json and report.html."""
-    if (launch is None) == (pid is None):
-        raise ConfigError(
-            "give exactly one of --launch or --pid.",
-            "--launch 'uvicorn app:app --port 8000' starts the app; --pid 4242 attaches to it",
-        )
-    url, launch = substitute_port(url, launch)
-    if users is not None and rate is not None:
-        raise ConfigError("--users and --rate cannot be combined.", "--users is the closed model, --rate the open one")
-    user_list, max_users = _users(users)
-    config = RunConfig(
-        url=validate_url(url, allow_remote),
-        out=out or _default_out(),
-        launch=launch,
-        pid=pid,
-        cwd=cwd,
-        ready_timeout_s=parse_duration(ready_timeout, "--ready-timeout"),
-        duration_s=_seconds(duration, "--duration") or DEFAULT_DURATION_S,
-        users=user_list,
-        max_users=max_users,
-        stage_count=stages,
-        rates=parse_rates(rate) if rate is not None else (),
-        method=method.upper(),
-        headers=tuple(parse_header(h) for h in header or ()),
-        body=parse_body(body),
-        request_timeout_s=parse_duration(timeout, "--timeout"),
-        sample_interval_s=parse_duration(interval, "--interval"),
-        probe=not no_probe,
-        probe_path=validate_probe_path(probe_path),
-        early_stop=not no_early_stop,
-        max_requests=max_requests,
-        allow_remote=allow_remote,
-        slo=parse_slo(slo),
-        peak_rps=peak_rps,
-        headroom=headroom,
-        pyspy=not no_pyspy,
-        pyspy_rate=pyspy_rate,
-        pyspy_seconds=parse_duration(pyspy_seconds, "--pyspy-seconds"),
-        pyspy_gil=pyspy_gil,
-        memory_limit_mb=memory_limit,
-        gpu=not no_gpu,
-    )
+    from profiler.runargs import run_config
+
+    checked = run_config(locals())
     cli_gate = _gate_settings(check, forbid_trait, baseline, fail_on, junit, markdown)
     gating = gate or cli_gate.judges or cli_gate.baseline is not None
     plan = _plan(cli_gate, config_file) if gating else None
-    checked = _checked(config)
     code, report = _run(checked, quiet, as_json)
     if plan is None:
         raise typer.Exit(code)
@@ -211,16 +153,6 @@ def run(
     verdict_code = conclude(plan[0], report, checked.out, plan[1], quiet or as_json, as_json=False)
     # The run's own failure (the target, the generator, an interrupt) is the verdict; else the gate's.
     raise typer.Exit(code or verdict_code)
-
-
-def _users(text: str | None) -> tuple[tuple[int, ...], int]:
-    """`--users 32`: the top of the ladder; `--users 1,4,16`: the exact stages."""
-    parsed = parse_users(text) if text is not None else ()
-    return (parsed, DEFAULT_MAX_USERS) if len(parsed) != 1 else ((), parsed[0])
-
-
-def _seconds(text: str | None, option: str) -> float | None:
-    return parse_duration(text, option) if text is not None else None
 
 
 def _gate_settings(
@@ -343,14 +275,16 @@ def demo(
 ) -> None:
     """Profile the bundled example app (a pilot AI endpoint) end to end."""
     launch_cmd = f"{sys.executable} -m profiler.demo_app --port {{port}}"
+    from profiler.runargs import checked, default_out, seconds
+
     url, launch_cmd2 = substitute_port("http://127.0.0.1:{port}/predict", launch_cmd)
     config = RunConfig(
         url=url,
-        out=out or _default_out(),
+        out=out or default_out(),
         launch=launch_cmd2,
-        duration_s=_seconds(duration, "--duration") or DEFAULT_DURATION_S,
+        duration_s=seconds(duration, "--duration") or DEFAULT_DURATION_S,
     )
-    raise typer.Exit(_run(_checked(config), quiet, as_json)[0])
+    raise typer.Exit(_run(checked(config), quiet, as_json)[0])
 
 
 def _version(value: bool) -> None:

@@ -33,6 +33,22 @@ MaxRequests = Annotated[int, typer.Option("--max-requests", help="Hard cap on re
 NoPyspy = Annotated[bool, typer.Option("--no-pyspy", help="Do not attach py-spy.")]
 NoGpu = Annotated[bool, typer.Option("--no-gpu", help="Do not sample GPUs.")]
 AllowRemote = Annotated[bool, typer.Option("--allow-remote", help="Allow a target that is not on this machine.")]
+Locustfile = Annotated[
+    Path | None,
+    typer.Option(
+        "--locustfile",
+        "-f",
+        help="Run your own locustfile's users (tasks, weights, wait_time, on_start) instead of one URL;"
+        " the URL gives their host.",
+    ),
+]
+Scenario = Annotated[
+    Path | None,
+    typer.Option(
+        "--scenario",
+        help="Run a scenario file's weighted requests (login step, think time, ${ENV} headers; docs/scenarios.md).",
+    ),
+]
 
 TIME = "e.g. 30s, 2m, 1m30s, 500ms; a plain number is seconds"
 

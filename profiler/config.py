@@ -95,6 +95,8 @@ class RunConfig:
     pyspy_gil: bool = False
     memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB
     gpu: bool = True
+    locustfile: Path | None = None  # the user's own Locust users instead of one URL
+    scenario: Path | None = None  # a scenario file's requests instead of one URL
 
     @property
     def open_model(self) -> bool:

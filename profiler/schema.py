@@ -15,10 +15,14 @@ from profiler.codeschema import CodeSection as CodeSection  # re-exported: repor
 from profiler.codeschema import CodeStage as CodeStage
 from profiler.codeschema import FunctionShare as FunctionShare
 from profiler.reportbase import ReportModel as _Model
+from profiler.routeschema import Evidence as Evidence  # re-exported: a trait's evidence
+from profiler.routeschema import RouteReport as RouteReport
+from profiler.routeschema import RouteStage as RouteStage
+from profiler.routeschema import Trait as Trait
 from profiler.serving import ServerInfo as ServerInfo  # re-exported: report.json's `target.server`
 from profiler.serving import ServingModel as ServingModel
 
-SCHEMA_VERSION = "2.1"
+SCHEMA_VERSION = "2.2"
 
 
 class LatencyStats(_Model):
@@ -296,20 +300,6 @@ class ValiditySection(_Model):
     issues: list[ValidityIssue] = Field(default_factory=list, description="What limits trust in the numbers.")
 
 
-class Evidence(_Model):
-    summary: str = Field(description="One plain sentence.")
-    values: dict[str, float | int | str | bool | None] = Field(
-        default_factory=dict, description="The numbers the conclusion rests on."
-    )
-
-
-class Trait(_Model):
-    id: str = Field(description="Trait id from the fixed vocabulary in docs/traits.md.")
-    confidence: float = Field(ge=0, le=1, description="0..1; below 0.5 is said as low confidence.")
-    evidence: Evidence
-    subject: str | None = Field(None, description="What it is about (e.g. the handoff name for dominant-handoff).")
-
-
 class Recommendation(_Model):
     id: str = Field(description="Stable id, e.g. 'instances-for-peak'.")
     action: str = Field(description="What to do, with numbers.")
@@ -391,4 +381,9 @@ class Report(_Model):
     )
     capacity: CapacitySection | None = Field(None, description="Capacity per instance, knee and scaling law.")
     code: CodeSection = Field(description="Code attribution from py-spy.")
+    routes: list[RouteReport] = Field(
+        default_factory=list,
+        description="Each route (Locust's request name) on its own, most requests first: its stages, CPU per "
+        "request and traits. One entry when the run loaded one URL; empty for folders written before routes.",
+    )
     notices: list[str] = Field(default_factory=list, description="One-line notices (absent samplers, etc.).")

@@ -141,6 +141,8 @@ def recorded_config(config: RunConfig) -> RecordedConfig:
         pyspy_gil=config.pyspy_gil,
         memory_limit_mb=config.memory_limit_mb,
         gpu=config.gpu,
+        locustfile=str(config.locustfile) if config.locustfile else None,
+        scenario=str(config.scenario) if config.scenario else None,
     )
 
 

@@ -33,7 +33,7 @@ from profiler.errors import RunFolderError
 from profiler.report import json_file
 from profiler.report.build import build_report
 from profiler.runfolder.meta import CpuLimit, GpuInfo, Meta, RaplInfo, RecordedConfig, SamplerInfo, SloSetting
-from profiler.runfolder.names import HANDOFFS, META, PROCESSES, REQUESTS, SAMPLER_INFO, SAMPLES, STAGES
+from profiler.runfolder.names import FORMAT_VERSION, HANDOFFS, META, PROCESSES, REQUESTS, SAMPLER_INFO, SAMPLES, STAGES
 from profiler.runfolder.read import read_run
 from profiler.runfolder.records import (
     MachineSample,
@@ -314,7 +314,11 @@ CLI_CASES: dict[str, tuple[dict[str, bytes | None], int, str]] = {
     "config-a-list": (edit_meta(config=[1, 2]), 2, "field 'config' should be a JSON object"),
     "started_at-a-string": (edit_meta(started_at="yesterday"), 2, "field 'started_at'"),
     "slo-a-number": (edit_meta(**{"config.slo": 300}), 2, "field 'config.slo' should be a JSON object"),
-    "format-newer": (edit_meta(format_version=3, config="changed"), 2, "newer profiler (run-folder format 3"),
+    "format-newer": (
+        edit_meta(format_version=FORMAT_VERSION + 1, config="changed"),
+        2,
+        f"newer profiler (run-folder format {FORMAT_VERSION + 1}",
+    ),
     # A newer profiler's folder with a sample whose target is "oops" and a status of 20 digits:
     # read, with the notice, the damaged lines left out (one folder: each CLI start costs a second).
     "newer-with-damaged-lines": (

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from profiler.config import free_port
+from profiler.schema import SCHEMA_VERSION
 from tests.conftest import (
     BASIC_APP,
     ROOT,
@@ -35,8 +36,8 @@ def test_run_saves_folder_and_analyze_reproduces_report(tmp_path: Path) -> None:
     for name in ("meta.json", "requests.csv", "samples.jsonl", "stages.jsonl", "target.log", "report.json"):
         assert (out / name).exists(), name
     report = read_report(out)
-    assert report["schema_version"] == "2.1"
-    assert report["run"]["folder_format"] == 2
+    assert report["schema_version"] == SCHEMA_VERSION
+    assert report["run"]["folder_format"] == 3
     assert report["run"]["status"] == "completed"
     all_stages = report["load"]["stages"]
     stages = [s for s in all_stages if not s["profiled"]]

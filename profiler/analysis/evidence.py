@@ -195,6 +195,42 @@ E_co = TypeVar("E_co", bound=TraitEvidence, covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
+class RouteCpuBound(TraitEvidence):
+    """cpu-bound, read for one route of a mix: most of its time is the target's CPU."""
+
+    ID: ClassVar[str] = "cpu-bound"
+    cpu_ms_per_request: float  # fitted (analysis/routes.py)
+    cpu_ms_error: float  # its standard error
+    latency_p50_ms: float  # at the lightest stage
+    cpu_share_of_latency: float
+
+
+@dataclass(frozen=True, slots=True)
+class RouteIoBound(TraitEvidence):
+    """io-bound, read for one route of a mix: its time is waiting, not the target's CPU."""
+
+    ID: ClassVar[str] = "io-bound"
+    cpu_ms_per_request: float
+    cpu_ms_error: float
+    latency_p50_ms: float
+    cpu_share_of_latency: float
+
+
+@dataclass(frozen=True, slots=True)
+class StarvedByRoute(TraitEvidence):
+    """A cheap route slowed under load by another route that holds the target's CPU."""
+
+    ID: ClassVar[str] = "starved-by-route"
+    by_route: str = field(metadata=SUBJECT)  # the route that holds the CPU
+    latency_rise: float  # this route's p50 at the heaviest stage / at the lightest
+    light_p50_ms: float
+    heavy_p50_ms: float
+    heavy_users: int
+    own_cpu_share: float  # of the fitted busy CPU at the heaviest stage
+    other_cpu_share: float
+
+
+@dataclass(frozen=True, slots=True)
 class Finding(Generic[E_co]):
     """A trait found in a run: the report's `Trait` and the typed evidence it was built from.
 

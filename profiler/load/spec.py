@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from profiler.config import RunConfig
 from profiler.load.plan import StagePlan
+from profiler.load.scenario import Scenario, load_scenario
 from profiler.secrets import mask_header, mask_url
 
 
@@ -33,6 +34,8 @@ class LoadSpec(BaseModel):
     max_inflight: int
     profile_s: float | None  # length of the extra stage run with py-spy attached; None: no such stage
     bare: bool = False  # benchmarks only: plain Locust requests, none of our recording
+    locustfile: str | None = None  # the user's own Locust users, run instead of ours
+    scenario: Scenario | None = None  # a scenario file's requests, run instead of ours
 
     @classmethod
     def of(cls, config: RunConfig, plan: tuple[StagePlan, ...], folder: Path) -> LoadSpec:
@@ -50,6 +53,8 @@ class LoadSpec(BaseModel):
             max_requests=config.max_requests,
             max_inflight=config.max_inflight,
             profile_s=config.pyspy_seconds if config.pyspy else None,
+            locustfile=str(config.locustfile.resolve()) if config.locustfile else None,
+            scenario=load_scenario(config.scenario) if config.scenario else None,
         )
 
     @property
@@ -63,5 +68,6 @@ class LoadSpec(BaseModel):
                 "url": mask_url(self.url),
                 "headers": {k: mask_header(k, v) for k, v in self.headers.items()},
                 "body_b64": "<omitted>" if self.body_b64 else None,
+                "scenario": self.scenario.masked() if self.scenario else None,
             }
         )

@@ -24,14 +24,16 @@ from urllib.parse import urlsplit
 
 import gevent
 import gevent.pool
-from locust import constant, task
-from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
+from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
+from locust.event import EventHook
 
 from profiler.load.accounting import LIVE_WINDOW_S, StageCounter
 from profiler.load.plan import StageOutcome, StagePlan, saturation_reason
 from profiler.load.response import basic_auth, error_name, flags_of, joined, read_body
 from profiler.load.spec import LoadSpec
+from profiler.load.usercode import Row
+from profiler.load.users import NO_RETRIES, user_classes
 from profiler.runfolder import messages
 from profiler.runfolder.records import (
     KIND_MAIN,
@@ -48,9 +50,6 @@ from profiler.stats import percentile
 
 FLUSH_EVERY_S = 0.5
 TICK_EVERY_S = 0.5
-# Every request is sent once. geventhttpclient's UserAgent retries 3 times by default: an arrival
-# would reach an overloaded target up to 4 times (4x --rate) and a timeout would read as a retry.
-NO_RETRIES = 0
 DRAIN_S = 5.0  # at the end, how long requests in flight may still finish (the orchestrator waits 10 s)
 # A target silent this long (or for the request timeout, if longer) while requests wait is hung:
 # not slow, since a slow target still answers something (the probe, a refusal, a response).
@@ -67,6 +66,7 @@ class Worker:
         self.base = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
         self.headers = basic_auth(parts.username, parts.password, spec.headers)
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.route = parts.path or "/"  # the route's name: never the query, which may hold a token
         self.body = spec.body
         self.log = RequestLog(spec.out_dir)
         self.stages = StageLog(spec.out_dir)
@@ -74,7 +74,7 @@ class Worker:
         self.stopping = False
         self.status: messages.WorkerStatus = "completed"
         self.reason = "completed"
-        self.env = Environment(user_classes=[], events=locust.events)
+        self.env = Environment(user_classes=[], events=locust.events, host=self.base)
         self.parent = os.getppid()
         self.stage_ended = 0.0
         self.cut_short: str | None = None  # why the stage that just ended stopped early, if it did
@@ -116,25 +116,44 @@ class Worker:
             # Still waiting when the run ended, past the drain time: recorded with the time it had
             # waited (a lower bound), so an overloaded target's slowest requests never vanish.
             waited = (time.perf_counter() - t0) * 1000.0 + offset_ms
-            self.record(start, waited, ttfb or waited, status, 0, UNFINISHED, kind, flags, timing, stage)
+            self.record(start, waited, ttfb or waited, status, 0, UNFINISHED, kind, flags, timing, stage, path=path)
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the client raises, the request is recorded
             error = error_name(exc)
         latency = (time.perf_counter() - t0) * 1000.0 + offset_ms
         if not error and status >= 400:
             error = f"HTTP {status}"
-        self.record(start, latency, ttfb or latency, status, nbytes, error, kind, flags, timing, stage)
+        self.record(start, latency, ttfb or latency, status, nbytes, error, kind, flags, timing, stage, path=path)
 
     def record(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str, kind: str,
-               flags: str, timing: str, stage: int, sent: bool = True) -> None:  # fmt: skip
+               flags: str, timing: str, stage: int, sent: bool = True, path: str | None = None,
+               method: str | None = None) -> None:  # fmt: skip
         # A request belongs to the stage it was sent in (given by the caller), not the one it
         # finished in: a saturated stage's slowest answers arrive after it ends.
         self.counter.end(status, error, sent)
-        self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing)
+        main = kind == KIND_MAIN
+        if method is None:  # ours: the one URL's path (never its query, which may hold a token), or the probe's
+            name = self.route if path is None or (main and path == self.path) else path.partition("?")[0]
+            method = self.spec.method if main else "GET"
+        else:  # a user's request, named as Locust names it (usercode.route_name masked its secrets)
+            name = path or ""
+        self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing, method, name)
         if kind == KIND_MAIN:
             self.counter.count(stage, latency, status, error)
             if self.counter.total >= self.spec.max_requests:
                 self.stop("request-limit", "request limit reached")
+
+    # -- the Sink of users written elsewhere (a locustfile, a scenario): see profiler.load.usercode
+    @property
+    def stage(self) -> int:
+        return self.counter.stage
+
+    def begin(self, stage: int) -> None:
+        self.counter.begin(stage, main=True)
+
+    def record_route(self, row: Row) -> None:
+        self.record(row.start, row.latency_ms, row.ttfb_ms, row.status, row.nbytes, row.error, KIND_MAIN, row.flags,
+                    row.timing, row.stage, path=row.name, method=row.method)  # fmt: skip
 
     def stop(self, status: messages.WorkerStatus, reason: str) -> None:
         if not self.stopping:
@@ -148,7 +167,7 @@ class Worker:
     def new_session(self, concurrency: int) -> FastHttpSession:
         return FastHttpSession(
             base_url=self.base,
-            request_event=self.env.events.request,
+            request_event=EventHook(),  # ours, timed by `fire`: never a user's request (usercode)
             user=None,
             concurrency=concurrency,
             max_retries=NO_RETRIES,
@@ -156,32 +175,6 @@ class Worker:
             connection_timeout=self.spec.timeout_s,
             insecure=True,
         )
-
-    def user_class(self) -> type[FastHttpUser]:
-        worker = self
-
-        class TargetUser(FastHttpUser):
-            host = self.base
-            wait_time = constant(0)
-            concurrency = 1
-            max_retries = NO_RETRIES
-            network_timeout = self.spec.timeout_s
-            connection_timeout = self.spec.timeout_s
-            insecure = True
-
-            @task
-            def hit(self) -> None:
-                if worker.stopping:
-                    gevent.sleep(0.05)
-                    return
-                if worker.spec.bare:
-                    # What a plain Locust test does: the baseline our recording's cost is measured against.
-                    worker.counter.total += 1
-                    self.client.request(worker.spec.method, worker.path, data=worker.body)  # type: ignore[arg-type]
-                    return
-                worker.fire(self.client, worker.path, KIND_MAIN)
-
-        return TargetUser
 
     # -- background greenlets
     def flusher(self) -> None:
@@ -351,8 +344,9 @@ class Worker:
             greenlets.append(gevent.spawn(self.prober))
         runner = open_client = None
         pool = gevent.pool.Pool(spec.max_inflight)
+        recorder = None
         if spec.plan[0].users is not None:
-            self.env.user_classes = [self.user_class()]
+            self.env.user_classes, recorder = user_classes(spec, self.env, self)
             # Users finish the request they are in when the run stops (up to the drain time), like
             # the open model's pool below, rather than being killed with it unrecorded.
             self.env.stop_timeout = self.drain_s
@@ -376,6 +370,8 @@ class Worker:
         pool.join(timeout=self.drain_s)
         pool.kill(timeout=1.0)  # what is left records itself as UNFINISHED (see fire)
         gevent.killall(greenlets, timeout=2)
+        if recorder is not None:
+            recorder.close()
         self.close()
         self.emit(messages.Done(status=self.status, reason=self.reason, requests=self.counter.total))
         return 0

@@ -20,6 +20,7 @@ from profiler.analysis.handoffs import handoff_section
 from profiler.analysis.load import stage_reports
 from profiler.analysis.recommend import recommend
 from profiler.analysis.resources import resource_section
+from profiler.analysis.routes import route_reports
 from profiler.analysis.server import server_of
 from profiler.analysis.signals import Signals
 from profiler.analysis.traits import find_traits
@@ -37,6 +38,7 @@ from profiler.schema import (
     Recommendation,
     Report,
     ResourceSection,
+    RouteReport,
     RunInfo,
     ServerInfo,
     StageReport,
@@ -191,6 +193,9 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     )
     findings, capacity, recommendations = _analysis(signals, options, server, guard)
     target = guard("target", lambda: target_info(run, server, signals), target_info(run, server))
+    routes: list[RouteReport] = guard(
+        "routes", lambda: route_reports(run, stages, capacity, signals.cores, slo_pct), []
+    )
     checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code, run.hangs), _not_checked())
     return Report(
         run=ri,
@@ -208,5 +213,6 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         recommendations=recommendations,
         capacity=capacity,
         code=code,
+        routes=routes,
         notices=[*meta.notices, *meta.compatibility_notices(__version__), *guard.notices],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from profiler.report.terminal import route_table
 from profiler.schema import Report, StageReport
 from profiler.verdicts import CheckResult, Comparison, MetricDelta
 
@@ -75,6 +76,9 @@ def render(report: Report, results: Sequence[CheckResult], headline: str, compar
         ["load", "requests", "rps", "p50 ms", "p95 ms", "p99 ms", "errors", "note"],
         [_stage_row(s) for s in report.load.stages],
     )
+    routes = route_table(report)
+    if routes is not None:
+        lines += _table(routes.columns, routes.rows)
     if report.capacity is not None and report.capacity.capacity_rps is not None:
         lines += [
             f"Capacity per instance: **{report.capacity.capacity_rps:.1f} rps** ({report.capacity.slo_basis}).",

@@ -120,6 +120,65 @@ def trait_table(report: Report) -> TextTable | None:
     return TextTable("Behavioural traits", ("trait", "confidence", "evidence"), tuple(rows))
 
 
+def route_table(report: Report) -> TextTable | None:
+    """One line per route when the run had several: each at the heaviest whole stage."""
+    if len(report.routes) < 2:
+        return None
+    rows, heaviest = [], None
+    for r in report.routes:
+        whole = [s for s in r.stages if s.completed and s.requests]
+        top = max(whole, key=lambda s: (s.users or 0, s.stage)) if whole else None
+        heaviest = heaviest or (top.users if top else None)
+        cpu = _f(r.cpu_ms, "{:.2f}") + (f"±{r.cpu_ms_error:.2f}" if r.cpu_ms is not None and r.cpu_ms_error else "")
+        traits = ", ".join(t.id + (f" [{t.subject}]" if t.subject else "") for t in r.traits) or "-"
+        rows.append((r.route or "(the URL)", _f(r.share * 100, "{:.0f}"), str(r.requests),
+                     _f(top.rps if top else None), _f(top.p50_ms if top else None), _f(top.p95_ms if top else None),
+                     _f(top.error_rate * 100 if top else None), cpu, _f(r.capacity_rps), traits))  # fmt: skip
+    notes = [
+        f"rps and latency at the heaviest whole stage ({heaviest} users); every stage is in report.json",
+        "cpu: the target's CPU per request, fitted from its CPU over time against the mix (docs/traits.md)",
+    ]
+    if report.capacity and report.capacity.capacity_rps:
+        notes.append(f"cap rps: each route's share of the mix's capacity ({report.capacity.capacity_rps:.1f} rps)")
+    cols = ("route", "mix %", "req", "rps", "p50 ms", "p95 ms", "err %", "cpu ms/req", "cap rps", "traits")
+    return TextTable("Routes", cols, tuple(rows), tuple(notes))
+
+
+def route_stage_table(report: Report) -> TextTable | None:
+    """Every route at every stage (report.html and report.json keep it; the terminal the summary)."""
+    if len(report.routes) < 2:
+        return None
+    rows = [
+        (
+            r.route,
+            str(s.stage),
+            _f(s.users, "{:d}"),
+            str(s.requests),
+            _f(s.rps),
+            _f(s.p50_ms),
+            _f(s.p95_ms),
+            _f(s.p99_ms),
+            _f(s.error_rate * 100),
+            "" if s.completed else "cut short",
+        )  # fmt: skip
+        for r in report.routes
+        for s in r.stages
+    ]
+    cols = ("route", "stage", "users", "req", "rps", "p50 ms", "p95 ms", "p99 ms", "err %", "note")
+    return TextTable("Routes by stage", cols, tuple(rows))
+
+
+def route_trait_table(report: Report) -> TextTable | None:
+    rows = [
+        (r.route, t.id + (f" [{t.subject}]" if t.subject else ""), f"{t.confidence:.2f}", t.evidence.summary)
+        for r in report.routes
+        for t in r.traits
+    ]
+    if len(report.routes) < 2 or not rows:
+        return None
+    return TextTable("Traits per route", ("route", "trait", "confidence", "evidence"), tuple(rows))
+
+
 def recommendation_table(report: Report) -> TextTable | None:
     if not report.recommendations:
         return None
@@ -200,7 +259,7 @@ def summary_lines(report: Report) -> list[str]:
 
 def report_tables(report: Report) -> list[TextTable]:
     tables = [stage_table(report)]
-    for t in (handoff_table(report), trait_table(report), recommendation_table(report)):
+    for t in (route_table(report), handoff_table(report), trait_table(report), recommendation_table(report)):
         if t is not None:
             tables.append(t)
     return tables

@@ -90,6 +90,8 @@ class RecordedConfig(_Record):
     pyspy_gil: bool = False
     memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB
     gpu: bool = True
+    locustfile: str | None = None  # the users came from this locustfile (its path)
+    scenario: str | None = None  # ... or from this scenario file (its path; templates in loadgen-spec.json)
 
     @field_validator("slo", mode="before")
     @classmethod

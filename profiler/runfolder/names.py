@@ -19,8 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 # The run folder's format. 1: no `format_version` in meta.json (profiler 0.1.0); 2: typed meta,
-# SLO stored as numbers, Server-Timing stored parsed (handoff slots). `analyze` reads both.
-FORMAT_VERSION = 2
+# SLO stored as numbers, Server-Timing stored parsed (handoff slots); 3: each request's route
+# (method and name) in requests.csv. `analyze` reads all three.
+FORMAT_VERSION = 3
 
 META = "meta.json"
 REQUESTS = "requests.csv"

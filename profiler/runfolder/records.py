@@ -1,13 +1,14 @@
 """Typed records of requests.csv and stages.jsonl, and py-spy's output per stage.
 
-requests.csv (format 2) has one row per request. Server-Timing is stored parsed: the app's own
+requests.csv (format 3) has one row per request, with its route (method and name). Server-Timing is stored parsed: the app's own
 `total` entry (else the sum of its entries) as `server_ms`, and each named handoff's duration in
 one of HANDOFF_SLOTS numeric columns `h0..h7`, the slot of each name given by handoffs.jsonl.
 Names beyond the slots go to `h_other` as `name=dur;name=dur` (at most OTHER_ENTRIES of them;
 a flood of names beyond that is dropped, so a row has a size bound). The raw header is kept only when
 some of it could not be parsed (to show what), cut to RAW_TIMING_LIMIT characters, so a flood of
 entries never makes a row unreadable.
-Format 1 (profiler 0.1) had only the raw header; the reader parses it.
+Format 2 had no route columns (the reader gives those rows the run's one URL); format 1
+(profiler 0.1) had only the raw Server-Timing header, which the reader parses.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ REQUEST_COLUMNS = (
     "h_other",
     "server_timing",  # the raw header when part of it was malformed, cut to RAW_TIMING_LIMIT
 )
+# Format 3 adds the route of each request, as Locust names it: its method and its name (the
+# path, or the `name=` a locustfile groups URLs under), so every figure can be had per route.
+ROUTE_COLUMNS = ("method", "name")
+REQUEST_COLUMNS_V2 = REQUEST_COLUMNS
+REQUEST_COLUMNS = (*REQUEST_COLUMNS_V2, *ROUTE_COLUMNS)
+ROUTE_NAME_LIMIT = 200  # characters of a route's name kept: a name is a label, not a payload
 RAW_TIMING_LIMIT = 512
 MAX_COUNT = 2**53  # a count past this was not written by us (and no float holds it exactly)
 OTHER_ENTRIES = 32  # entries kept in h_other per row; the rest of a flood of names is dropped

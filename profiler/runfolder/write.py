@@ -15,6 +15,7 @@ from profiler.runfolder.records import (
     OTHER_ENTRIES,
     RAW_TIMING_LIMIT,
     REQUEST_COLUMNS,
+    ROUTE_NAME_LIMIT,
     SERVER_TOTAL,
     HandoffSlots,
     StageEvent,
@@ -71,10 +72,13 @@ class RequestLog:
         kind: str,
         flags: str,
         timing: str,
+        method: str = "",
+        name: str = "",
     ) -> None:
         self.rows.append(
             (f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind)
             + self._timing_fields(flags, timing)
+            + (method, name[:ROUTE_NAME_LIMIT])
         )
 
     def _timing_fields(self, flags: str, header: str) -> tuple[object, ...]:

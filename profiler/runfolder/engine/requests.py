@@ -28,6 +28,8 @@ from profiler.runfolder.records import (
     KIND_PROBE,
     REQUEST_COLUMNS,
     REQUEST_COLUMNS_V1,
+    REQUEST_COLUMNS_V2,
+    ROUTE_COLUMNS,
     SLOT_COLUMNS,
     UNSENT,
 )
@@ -153,7 +155,7 @@ def _reader(header: tuple[str, ...], slot_names: dict[int, str]) -> Callable[[Pa
 
     def read(source: Path | bytes) -> pl.DataFrame:
         lazy = pl.scan_csv(source, schema=types, ignore_errors=True, truncate_ragged_lines=True, low_memory=True)
-        text = [c for c in ("error", "kind", "flags", "h_other", "server_timing") if c in wanted]
+        text = [c for c in ("error", "kind", "flags", "h_other", "server_timing", *ROUTE_COLUMNS) if c in wanted]
         return (
             lazy.select(wanted)
             .filter(
@@ -174,12 +176,14 @@ def _reader(header: tuple[str, ...], slot_names: dict[int, str]) -> Callable[[Pa
 def _load(path: Path, slot_names: dict[int, str]) -> pl.DataFrame:
     with path.open("rb") as fh:
         header = tuple(fh.readline().decode("utf-8", "replace").strip().split(","))
-    if header not in (REQUEST_COLUMNS, REQUEST_COLUMNS_V1):
+    if header not in (REQUEST_COLUMNS, REQUEST_COLUMNS_V2, REQUEST_COLUMNS_V1):
         raise RunFolderError(f"'{path}' does not have the expected columns.", "was it written by profiler?")
     # Slot names come from handoffs.jsonl: one that is no token (damage), or that names a column
     # of the file already (an app's `start;dur=5`), is left out rather than overwrite that column.
     slot_names = {slot: name for slot, name in slot_names.items() if is_token(name) and name not in FIXED_COLUMNS}
     frame = read_tolerant(path, _reader(header, slot_names))
+    if header != REQUEST_COLUMNS:  # written before routes were recorded: one unnamed route
+        frame = frame.with_columns(pl.lit("", pl.Categorical).alias(c) for c in ROUTE_COLUMNS)
     if header == REQUEST_COLUMNS_V1:
         return _bounded(parse_raw_timing(frame))
     return _bounded(parse_other_column(frame.rename({f"h{slot}": name for slot, name in slot_names.items()})))
@@ -189,6 +193,8 @@ def _load(path: Path, slot_names: dict[int, str]) -> pl.DataFrame:
 _PROBE = pl.col("kind") == KIND_PROBE
 _SENT = (pl.col("kind") == KIND_MAIN) & (pl.col("error") != UNSENT)
 _UNSENT = (pl.col("kind") == KIND_MAIN) & (pl.col("error") == UNSENT)
+# A route as Locust names it: "METHOD name" ("" in folders written before routes were recorded).
+ROUTE = pl.concat_str([pl.col(c).cast(pl.String) for c in ROUTE_COLUMNS], separator=" ").str.strip_chars()
 _FAILED = (pl.col("error") != "") | (pl.col("status") == 0) | (pl.col("status") >= 400)
 
 
@@ -269,6 +275,15 @@ class RequestTable:
                 self._handoffs[stage] = StageHandoffs(
                     int(r["/timed"]), _f(r["/latency"]), found, _tally(r, "/unattributed")
                 )
+
+    def routes(self) -> dict[str, int]:
+        """Each route's main requests sent, most first."""
+        counts = self._sent().group_by(ROUTE.alias("route")).len().sort("len", "route", descending=[True, False])
+        return {str(route): int(n) for route, n in counts.iter_rows()}
+
+    def for_route(self, route: str) -> RequestTable:
+        """The same table over one route's main requests (probes apart: they are no route)."""
+        return RequestTable(self._rows.filter((pl.col("kind") == KIND_MAIN) & (route == ROUTE)))
 
     def stages(self) -> dict[int, StageTally]:
         """Every stage that has requests (sent or not), by index."""

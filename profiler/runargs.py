@@ -1,0 +1,114 @@
+"""`profiler run`'s options, as the command line gave them, made into one checked RunConfig.
+
+Every check that needs no target runs here, before anything starts: a bad option, a scenario
+file that does not parse, a locustfile without users are each one usage line (exit 2).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from profiler.config import (
+    DEFAULT_DURATION_S,
+    DEFAULT_MAX_USERS,
+    RunConfig,
+    check_options,
+    parse_body,
+    parse_header,
+    parse_rates,
+    parse_slo,
+    parse_users,
+    substitute_port,
+    validate_probe_path,
+    validate_url,
+)
+from profiler.durations import parse_duration
+from profiler.errors import ConfigError
+from profiler.load.plan import check_plan
+from profiler.load.scenario import load_scenario
+from profiler.load.userfile import check_locustfile
+
+
+def default_out() -> Path:
+    return Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+
+
+def users_option(text: str | None) -> tuple[tuple[int, ...], int]:
+    """`--users 32`: the top of the ladder; `--users 1,4,16`: the exact stages."""
+    parsed = parse_users(text) if text is not None else ()
+    return (parsed, DEFAULT_MAX_USERS) if len(parsed) != 1 else ((), parsed[0])
+
+
+def seconds(text: str | None, option: str) -> float | None:
+    return parse_duration(text, option) if text is not None else None
+
+
+def checked(config: RunConfig) -> RunConfig:
+    """Options in range, stages long enough, and the users' source sound, before anything starts."""
+    config = check_plan(check_options(config))
+    if config.locustfile is not None or config.scenario is not None:
+        source = "--locustfile" if config.locustfile is not None else "--scenario"
+        if config.locustfile is not None and config.scenario is not None:
+            raise ConfigError("--locustfile and --scenario cannot be combined.", "give the one that holds your users")
+        if config.open_model:
+            raise ConfigError(f"--rate works with one URL, not with {source}.", "use --users: its users set the pace")
+        if config.body is not None or config.headers:
+            raise ConfigError(
+                f"--body and --header apply to one URL, not to {source}.", f"put them in the {source} file"
+            )
+    if config.scenario is not None:
+        load_scenario(config.scenario)
+    if config.locustfile is not None:
+        check_locustfile(config.locustfile)
+    return config
+
+
+def run_config(a: dict[str, Any]) -> RunConfig:
+    """The RunConfig of `profiler run`'s arguments (its parameters by name), checked."""
+    if (a["launch"] is None) == (a["pid"] is None):
+        raise ConfigError(
+            "give exactly one of --launch or --pid.",
+            "--launch 'uvicorn app:app --port 8000' starts the app; --pid 4242 attaches to it",
+        )
+    url, launch = substitute_port(a["url"], a["launch"])
+    if a["users"] is not None and a["rate"] is not None:
+        raise ConfigError("--users and --rate cannot be combined.", "--users is the closed model, --rate the open one")
+    user_list, max_users = users_option(a["users"])
+    return checked(
+        RunConfig(
+            url=validate_url(url, a["allow_remote"]),
+            out=a["out"] or default_out(),
+            launch=launch,
+            pid=a["pid"],
+            cwd=a["cwd"],
+            ready_timeout_s=parse_duration(a["ready_timeout"], "--ready-timeout"),
+            duration_s=seconds(a["duration"], "--duration") or DEFAULT_DURATION_S,
+            users=user_list,
+            max_users=max_users,
+            stage_count=a["stages"],
+            rates=parse_rates(a["rate"]) if a["rate"] is not None else (),
+            method=a["method"].upper(),
+            headers=tuple(parse_header(h) for h in a["header"] or ()),
+            body=parse_body(a["body"]),
+            request_timeout_s=parse_duration(a["timeout"], "--timeout"),
+            sample_interval_s=parse_duration(a["interval"], "--interval"),
+            probe=not a["no_probe"],
+            probe_path=validate_probe_path(a["probe_path"]),
+            early_stop=not a["no_early_stop"],
+            max_requests=a["max_requests"],
+            allow_remote=a["allow_remote"],
+            slo=parse_slo(a["slo"]),
+            peak_rps=a["peak_rps"],
+            headroom=a["headroom"],
+            pyspy=not a["no_pyspy"],
+            pyspy_rate=a["pyspy_rate"],
+            pyspy_seconds=parse_duration(a["pyspy_seconds"], "--pyspy-seconds"),
+            pyspy_gil=a["pyspy_gil"],
+            memory_limit_mb=a["memory_limit"],
+            gpu=not a["no_gpu"],
+            locustfile=a["locustfile"],
+            scenario=a["scenario"],
+        )
+    )
