@@ -44,11 +44,15 @@ class RouteReport(_Model):
     share: float = Field(ge=0, le=1, description="Its share of the run's main requests (the mix).")
     stages: list[RouteStage] = Field(default_factory=list, description="Per stage, lightest first.")
     light_p50_ms: float | None = Field(None, ge=0, description="Median latency at the lightest measured stage.")
-    cpu_ms: float | None = Field(
+    cpu_share: float | None = Field(
         None,
         ge=0,
-        description="Target CPU per request of this route (ms), from a least-squares fit of the target's CPU time "
-        "in each half-second window against each route's requests completed in it; null when not known.",
+        description="Share of one core the target spends while a request of this route is in flight, at the "
+        "lightest stage: a least-squares fit of the target's CPU in each sampling interval against each route's "
+        "in-flight time in it (docs/traits.md, 'Per route'); null when not known.",
+    )
+    cpu_ms: float | None = Field(
+        None, ge=0, description="Target CPU per request (ms): cpu_share x the route's mean latency at that stage."
     )
     cpu_ms_error: float | None = Field(None, ge=0, description="Standard error of cpu_ms.")
     capacity_rps: float | None = Field(

@@ -21,6 +21,7 @@ from profiler.routeschema import RouteStage as RouteStage
 from profiler.routeschema import Trait as Trait
 from profiler.serving import ServerInfo as ServerInfo  # re-exported: report.json's `target.server`
 from profiler.serving import ServingModel as ServingModel
+from profiler.streamschema import StreamStats as StreamStats  # re-exported: a stage's streamed responses
 
 SCHEMA_VERSION = "2.2"
 
@@ -131,6 +132,9 @@ class StageReport(_Model):
     statuses: dict[str, int] = Field(default_factory=dict, description="Responses by HTTP status ('0' = no response).")
     bytes_per_request: float = Field(ge=0, description="Mean response body size.")
     probe: LatencyStats | None = Field(None, description="Latency of the light probe requests in this stage, if any.")
+    stream: StreamStats | None = Field(
+        None, description="Streamed responses (chunked, text/event-stream) read as they arrived; null when none."
+    )
     target_cpu_pct: float | None = Field(
         None, ge=0, description="Mean CPU of the target's process tree, % of one core."
     )

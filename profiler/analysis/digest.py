@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from profiler.analysis.attribution import CodeSignals
 from profiler.analysis.signals import Signals, StageSignal
@@ -25,6 +26,20 @@ def _slo_latency(run: RunData, s: StageReport, pct: float) -> float | None:
         return None
     known = {50.0: s.latency.p50, 90.0: s.latency.p90, 95.0: s.latency.p95, 99.0: s.latency.p99}
     return known[pct] if pct in known else run.requests.percentile(s.index, pct)
+
+
+def _stream_fields(s: StageReport) -> dict[str, Any]:
+    st = s.stream
+    if st is None:
+        return {}
+    return {
+        "streamed": st.streamed,
+        "gap_p50": st.gap_p50_ms,
+        "gap_max": st.gap_max_ms,
+        "itl_p50": st.itl_p50_ms,
+        "first_token_p50": st.first_token_p50_ms if st.first_token_p50_ms is not None else st.first_chunk_p50_ms,
+        "stream_p95": s.latency.p95,
+    }
 
 
 def stage_signal(run: RunData, s: StageReport, handoffs: HandoffSection, slo_percentile: float) -> StageSignal:
@@ -51,6 +66,7 @@ def stage_signal(run: RunData, s: StageReport, handoffs: HandoffSection, slo_per
         handler_p50=_handler_p50(handoffs, s.index),
         slo_latency=_slo_latency(run, s, slo_percentile),
         profiled=s.profiled,
+        **_stream_fields(s),
         statuses=s.statuses,
         errors=s.errors,
     )

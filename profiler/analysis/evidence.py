@@ -131,6 +131,35 @@ class StreamingResponses(TraitEvidence):
     ttfb_p50_ms: float  # at the light stage
     latency_p50_ms: float
     streamed_share: float  # responses flagged as a stream (event-stream or chunked)
+    stream_p95_ms: float | None = None  # the whole stream, 95th percentile at the heaviest stage
+    gap_max_ms: float | None = None  # the longest silence between two chunks, any stage
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSlowsUnderLoad(TraitEvidence):
+    """The cadence of a stream (its gap between chunks, or between tokens) stretches with users."""
+
+    ID: ClassVar[str] = "stream-slows-under-load"
+    light_gap_ms: float
+    heavy_gap_ms: float
+    light_users: int
+    heavy_users: int
+    ratio: float
+    tokens: bool  # the cadence is inter-token latency (an OpenAI-style stream), else the chunk gap
+    steady_users: int  # the most users at which the cadence stayed within STREAM_SLOWS of light
+
+
+@dataclass(frozen=True, slots=True)
+class FirstTokenQueues(TraitEvidence):
+    """Time to the first token (or chunk) grows with users while the cadence holds."""
+
+    ID: ClassVar[str] = "first-token-queues"
+    light_first_ms: float
+    heavy_first_ms: float
+    light_users: int
+    heavy_users: int
+    ratio: float
+    cadence_ratio: float
 
 
 @dataclass(frozen=True, slots=True)

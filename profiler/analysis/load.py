@@ -7,9 +7,10 @@ from dataclasses import replace
 
 from profiler.config import MIB
 from profiler.runfolder.engine import Distribution, StageTally, WindowFigures
+from profiler.runfolder.engine.streams import StreamTally, stream_tallies
 from profiler.runfolder.read import RunData, StageWindow
 from profiler.runfolder.records import error_kind
-from profiler.schema import LatencyStats, StageReport
+from profiler.schema import LatencyStats, StageReport, StreamStats
 
 
 def latency_stats(d: Distribution) -> LatencyStats:
@@ -27,8 +28,27 @@ def error_kinds(errors: dict[str, int]) -> dict[str, int]:
     return dict(kinds.most_common())
 
 
+def stream_stats(t: StreamTally | None, measured_s: float) -> StreamStats | None:
+    if t is None:
+        return None
+    return StreamStats(
+        streamed=t.streamed, first_chunk_p50_ms=t.first_chunk_p50, first_chunk_p95_ms=t.first_chunk_p95,
+        gap_p50_ms=t.gap_p50, gap_p95_ms=t.gap_p95, gap_max_ms=t.gap_max,
+        chunks_per_s=1000.0 / t.gap_p50 if t.gap_p50 else None, chunks_mean=t.chunks_mean,
+        duration_p50_ms=t.duration_p50, first_token_p50_ms=t.first_token_p50, first_token_p95_ms=t.first_token_p95,
+        itl_p50_ms=t.itl_p50, itl_p95_ms=t.itl_p95, tokens=t.tokens,
+        tokens_per_response=t.tokens / t.token_responses if t.token_responses else None,
+        tokens_per_s=t.tokens / measured_s if t.token_responses and measured_s > 0 else None,
+    )  # fmt: skip
+
+
 def stage_report(
-    window: StageWindow, tally: StageTally | None, figures: WindowFigures, profiled: bool, completed: tuple[int, int]
+    window: StageWindow,
+    tally: StageTally | None,
+    figures: WindowFigures,
+    profiled: bool,
+    completed: tuple[int, int],
+    stream: StreamTally | None = None,
 ) -> StageReport:
     """One stage's figures. `completed`: the responses, and the successful ones, that came within
     the stage's window (throughput); everything else is of the requests the stage sent."""
@@ -64,6 +84,7 @@ def stage_report(
         statuses={str(k): v for k, v in sorted(tally.statuses.items())} if tally else {},
         bytes_per_request=tally.bytes_total / n if tally and n else 0.0,
         probe=latency_stats(tally.probe) if tally and tally.probe else None,
+        stream=stream_stats(stream, measured),
         target_cpu_pct=figures.cpu_mean,
         target_cpu_max_pct=figures.cpu_max,
         target_busiest_process_cpu_pct=figures.busiest_cpu,
@@ -87,6 +108,7 @@ def _cut_reason(run: RunData, w: StageWindow) -> StageWindow:
 def stage_reports(run: RunData) -> list[StageReport]:
     profiled = set(run.meta.profiled_stages)
     completed = run.requests.completed_in([(w.start, w.end) for w in run.stages])
+    streams = stream_tallies(run.requests)
     return [
         stage_report(
             _cut_reason(run, w),
@@ -94,6 +116,7 @@ def stage_reports(run: RunData) -> list[StageReport]:
             run.samples.window(w.start, w.end),
             w.profiled or w.index in profiled,
             done,
+            streams.get(w.index),
         )
         for w, done in zip(run.stages, completed, strict=True)
     ]

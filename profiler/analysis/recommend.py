@@ -25,7 +25,7 @@ from profiler.analysis.advice import (
 from profiler.analysis.capacity import MAX_ERROR_RATE
 from profiler.analysis.plateau_advice import concurrency_capped, cpu_bound, event_loop_blocked, tcp_nodelay
 from profiler.analysis.signals import StageSignal
-from profiler.analysis.traits.common import load_text
+from profiler.analysis.traits.common import load_text, users_text
 from profiler.schema import CapacitySection, Recommendation, ServerInfo
 
 
@@ -184,17 +184,65 @@ FIXED: dict[type[ev.TraitEvidence], tuple[str, str, str]] = {
         "Traffic shows only the cookie: signed-cookie sessions (Flask, Starlette) keep no server state and need "
         "no affinity, a server-side session does.",
     ),
-    ev.StreamingResponses: (
-        "lb-least-connections",
-        "Balance by least connections, raise idle/read timeouts above the stream length, and drain connections on deploy.",
-        "Streams hold connections for their whole length; round-robin piles them onto some instances.",
-    ),
 }
 
 
 def fixed_advice(ctx: AdviceContext) -> list[Recommendation]:
     """FIXED's advice for each of its traits that was found."""
     return [r for kind, text in FIXED.items() if ctx.get(kind) is not None for r in advice(*text, [kind.ID])]
+
+
+@for_trait(ev.StreamingResponses)
+def stream_hosting(stream: ev.StreamingResponses, ctx: AdviceContext) -> list[Recommendation]:
+    longest = as_float(stream.stream_p95_ms) or as_float(stream.latency_p50_ms) or 0.0
+    silence = as_float(stream.gap_max_ms)
+    idle = (
+        f" and the idle timeout above the longest silence between chunks ({silence:.0f} ms measured)" if silence else ""
+    )
+    return advice(
+        "lb-least-connections",
+        "Balance by least connections (streams hold a connection for their whole length), set proxy and load "
+        f"balancer read timeouts well above the stream's length (p95 {longest / 1000:.1f} s measured; 2x that is "
+        f"{2 * longest / 1000:.1f} s){idle}, turn off proxy buffering for text/event-stream (nginx "
+        "`proxy_buffering off`, or send `X-Accel-Buffering: no`), and drain connections on deploy.",
+        "A proxy that buffers holds the first token until the end; one that times out cuts long answers; "
+        "round-robin piles long streams onto some instances.",
+        [ev.StreamingResponses.ID],
+        stream_p95_ms=longest,
+        gap_max_ms=silence,
+    )
+
+
+@for_trait(ev.StreamSlowsUnderLoad)
+def cap_streams(slow: ev.StreamSlowsUnderLoad, ctx: AdviceContext) -> list[Recommendation]:
+    unit = "inter-token latency" if slow.tokens else "gap between chunks"
+    cap = f"near {users_text(slow.steady_users)} per instance (where the {unit} stayed within 1.5x)"
+    return advice(
+        "cap-concurrent-streams",
+        f"Cap concurrent streams {cap if slow.steady_users else 'per instance'} and scale out on concurrent "
+        "streams, not CPU; on a model server, batch decoding across streams (continuous batching) so they share "
+        "each step instead of queueing for it.",
+        f"The {unit} grew {slow.ratio:.1f}x from {users_text(slow.light_users)} to {users_text(slow.heavy_users)}: "
+        "every added stream "
+        "slowed the others.",
+        [ev.StreamSlowsUnderLoad.ID],
+        steady_users=slow.steady_users,
+        ratio=as_float(slow.ratio),
+    )
+
+
+@for_trait(ev.FirstTokenQueues)
+def first_token_slo(ft: ev.FirstTokenQueues, ctx: AdviceContext) -> list[Recommendation]:
+    return advice(
+        "time-to-first-token",
+        "Set an SLO on time to first token and autoscale on requests waiting or in flight (not CPU); "
+        "admit fewer prompts at once (a prefill or batch limit) or add replicas before users see the wait.",
+        f"The first token took {ft.ratio:.1f}x longer at {users_text(ft.heavy_users)} than at {users_text(ft.light_users)} "
+        "while the cadence held: the wait is before generation.",
+        [ev.FirstTokenQueues.ID],
+        light_first_ms=as_float(ft.light_first_ms),
+        heavy_first_ms=as_float(ft.heavy_first_ms),
+    )
 
 
 @for_trait(ev.ColdStart)
@@ -267,6 +315,9 @@ RULES: tuple[Rule, ...] = (
     backpressure,
     memory_growth,
     fixed_advice,
+    stream_hosting,
+    cap_streams,
+    first_token_slo,
     warm_up,
     tail_latency,
     dynamic_batching,

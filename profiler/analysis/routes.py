@@ -1,11 +1,11 @@
 """Per-route results: each route's stages, its CPU per request, and the traits its own evidence shows.
 
-A process sampler sees the target's CPU as a whole, not per route. What tells the routes apart is
-that their mix varies from one half-second to the next: the target's CPU time in each window is
-fitted (least squares, an intercept for what it spends on nothing in particular) against how many
-requests of each route completed in it. Only windows where the CPU was not saturated are used:
-a saturated CPU no longer tracks work. A route whose CPU per request is most of its latency is
-cpu-bound; one whose CPU is a small part is waiting (io-bound). docs/traits.md, "Per route".
+A process sampler sees the target's CPU as a whole, not per route. At the lightest stage (one
+user: one request at a time) the target's CPU in each sampling interval is fitted (least squares,
+an intercept for what it spends on nothing in particular, the probe included) against the time
+each route's requests were in flight in that interval. The fit's coefficient for a route is the
+share of a core the target spends while that route is being served: near 1, its time is
+computing (cpu-bound); near 0, waiting (io-bound). docs/traits.md, "Per route".
 """
 
 from __future__ import annotations
@@ -19,15 +19,19 @@ from profiler.analysis.digest import build_signals, measurable
 from profiler.analysis.evidence import Finding, RouteCpuBound, RouteIoBound, StarvedByRoute, TraitEvidence, finding
 from profiler.analysis.handoffs import handoff_section
 from profiler.analysis.load import stage_reports
-from profiler.analysis.traits import dominant_handoff, errors_under_load, streaming_responses, tail_heavy
+from profiler.analysis.traits import (
+    dominant_handoff,
+    errors_under_load,
+    streaming_responses,
+    tail_heavy,
+)
 from profiler.runfolder.engine import RequestTable
 from profiler.runfolder.read import RunData
 from profiler.schema import CapacitySection, RouteReport, RouteStage, StageReport, Trait
 
 MAX_ROUTES = 20  # routes analysed one by one, most requests first; the rest are counted in the mix
-WINDOW_S = 0.5  # the fit's window: long enough for /proc's 10 ms CPU ticks, short enough for many
-SATURATED = 0.8  # a window whose CPU is past this share of the cores no longer tracks work
-MIN_WINDOWS = 8  # below this many windows (beyond the fit's unknowns) the fit says nothing
+IDLE_S = 2.0  # how long before the first stage the target's idle CPU is read
+MIN_SAMPLES = 15  # below this many samples (beyond the fit's unknowns) the fit says nothing
 CPU_SHARE_BOUND = 0.5  # CPU per request at least half its light latency: cpu-bound
 CPU_SHARE_WAITING = 0.2  # at most a fifth: the route waits
 WAITING_MIN_MS = 2.0  # a wait shorter than this is the network stack's, not the app's
@@ -39,46 +43,69 @@ STARVE_OTHER = 0.5  # ... and another route holds at least this share
 
 @dataclass(frozen=True, slots=True)
 class CpuFit:
-    ms: float  # target CPU per request
-    error: float  # standard error (ms)
+    share: float  # the target's CPU while a request of the route is in flight, as a share of one core
+    error: float  # its standard error
+    ms: float = 0.0  # CPU per request: share x the route's mean latency at the light stage
+    ms_error: float = 0.0
 
 
-def _windows(stages: Sequence[StageReport], run: RunData) -> list[tuple[float, float]]:
-    by_index = {w.index: w for w in run.stages}
-    out: list[tuple[float, float]] = []
-    for s in stages:
-        w = by_index.get(s.index)
-        if w is None or not measurable(s) or s.profiled:  # py-spy adds CPU of its own to the target
-            continue
-        n = int(w.measured_s // WINDOW_S)
-        out += [(w.start + i * WINDOW_S, w.start + (i + 1) * WINDOW_S) for i in range(n)]
-    return out
+def occupancy(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The time (ms) these requests were in flight within each interval between consecutive
+    `times`: the difference of F(t) = sum over started requests of (min(t, end) - start)."""
+    s, e = np.sort(starts), np.sort(ends)
+    cs, ce = np.concatenate([[0.0], np.cumsum(s)]), np.concatenate([[0.0], np.cumsum(e)])
+    i, j = np.searchsorted(s, times, side="right"), np.searchsorted(e, times, side="right")
+    inflight: np.ndarray = (i * times - cs[i]) - (j * times - ce[j])
+    return np.diff(inflight) * 1000.0
 
 
-def fit_cpu(
-    run: RunData, stages: Sequence[StageReport], tables: dict[str, RequestTable], cores: float
-) -> dict[str, CpuFit]:
-    """CPU per request of each route (those the fit could tell), from the unsaturated windows."""
-    windows, cpu = [], []
-    for a, b in _windows(stages, run):
-        values = run.samples.cpu_values(a, b)
-        if values.size and float(values.mean()) < SATURATED * cores * 100.0:
-            windows.append((a, b))
-            cpu.append(float(values.mean()) / 100.0 * (b - a) * 1000.0)  # ms of CPU in the window
-    names = list(tables)
-    if len(windows) < len(names) + 1 + MIN_WINDOWS:
+def _idle_cpu(run: RunData, first: float) -> float:
+    """The target's CPU (% of one core) in the seconds before the load began: what it spends on
+    nothing in particular. The median: one sample of its start-up does not count."""
+    times, cpu = run.samples.cpu_series(first - IDLE_S, first)
+    return float(np.median(cpu[1:])) if cpu.size > 1 else 0.0
+
+
+def fit_cpu(run: RunData, stages: Sequence[StageReport], tables: dict[str, RequestTable]) -> dict[str, CpuFit]:
+    """Each route's share of the CPU while in flight, at the lightest whole unprofiled stage."""
+    usable = [s for s in stages if measurable(s) and not s.profiled and s.requests]
+    window = None
+    if usable:
+        light = min(usable, key=lambda s: (s.users or s.rate or 0, s.index))
+        window = next((w for w in run.stages if w.index == light.index), None)
+    if window is None:
         return {}
-    counts = np.array([[n for n, _ok in tables[r].completed_in(windows)] for r in names], dtype=np.float64).T
-    return _least_squares(names, counts, np.array(cpu), np.array([b - a for a, b in windows]))
+    times, cpu = run.samples.cpu_series(window.start, window.end)
+    names = [r for r in tables if tables[r].values(window.index, "start")]
+    if len(times) < len(names) + 1 + MIN_SAMPLES:
+        return {}
+    seconds = np.diff(times)
+    # At one user a request is always in flight: the routes' in-flight times add up to the interval,
+    # so a free intercept could not be told from them. The target's own idle CPU is measured before
+    # the load starts instead, and taken off.
+    busy = (
+        (cpu[1:] - _idle_cpu(run, min(w.start for w in run.stages))) / 100.0 * seconds * 1000.0
+    )  # ms of CPU in each interval
+    columns, mean_ms = [], {}
+    for r in names:
+        start = np.array(tables[r].values(window.index, "start"), dtype=np.float64)
+        latency = np.array(tables[r].values(window.index, "latency_ms"), dtype=np.float64)
+        columns.append(occupancy(start, start + latency / 1000.0, times))
+        mean_ms[r] = float(latency.mean())
+    fits = _least_squares(names, np.column_stack(columns), busy, None)
+    return {r: CpuFit(f.share, f.error, f.share * mean_ms[r], f.error * mean_ms[r]) for r, f in fits.items()}
 
 
-def _least_squares(names: list[str], counts: np.ndarray, cpu: np.ndarray, seconds: np.ndarray) -> dict[str, CpuFit]:
-    """Non-negative costs: a route fitted below zero costs nothing measurable; it is dropped and
+def _least_squares(
+    names: list[str], counts: np.ndarray, cpu: np.ndarray, seconds: np.ndarray | None
+) -> dict[str, CpuFit]:
+    """`cpu` against each route's column of `counts` (its in-flight time, or requests), and an
+    intercept per unit of `seconds` when given. Non-negative costs: a route fitted below zero costs nothing measurable; it is dropped and
     the rest refitted (the active-set idea of NNLS, enough for a handful of routes)."""
     keep = [i for i in range(len(names)) if counts[:, i].any()]
     dropped: dict[int, float] = {}  # a route fitted below zero: its standard error when it was dropped
     while keep:
-        x = np.column_stack([counts[:, keep], seconds])
+        x = counts[:, keep] if seconds is None else np.column_stack([counts[:, keep], seconds])
         coef, _res, rank, _sv = np.linalg.lstsq(x, cpu, rcond=None)
         if rank < x.shape[1]:
             return {}  # two routes always together: their costs cannot be told apart
@@ -114,19 +141,19 @@ def _route_stages(reports: Sequence[StageReport]) -> list[RouteStage]:
 def _cpu_trait(route: str, fit: CpuFit | None, light_p50: float | None) -> Finding[TraitEvidence] | None:
     if fit is None or not light_p50 or light_p50 <= 0:
         return None
-    share = fit.ms / light_p50
-    if share >= CPU_SHARE_BOUND and fit.ms - 2 * fit.error > 0:
-        precise = 1.0 if fit.error <= 0.25 * fit.ms else 0.8
+    share = fit.share
+    if share >= CPU_SHARE_BOUND and share - 2 * fit.error > 0:
+        precise = 1.0 if fit.error <= 0.25 * share else 0.8
         return finding(
-            RouteCpuBound(fit.ms, fit.error, light_p50, share),
+            RouteCpuBound(fit.ms, fit.ms_error, light_p50, share),
             (0.45 + 0.45 * min(1.0, share)) * precise,
             f"{route} spends {fit.ms:.1f} ms of the target's CPU per request, {min(share, 1):.0%} of its "
             f"{light_p50:.1f} ms at light load: its time is computing.",
         )
-    upper = (fit.ms + 2 * fit.error) / light_p50
+    upper = share + 2 * fit.error
     if share <= CPU_SHARE_WAITING and upper <= 1.5 * CPU_SHARE_WAITING and light_p50 >= WAITING_MIN_MS:
         return finding(
-            RouteIoBound(fit.ms, fit.error, light_p50, share),
+            RouteIoBound(fit.ms, fit.ms_error, light_p50, share),
             0.5 + 0.4 * (1 - share / CPU_SHARE_WAITING),
             f"{route} spends {fit.ms:.1f} ms of the target's CPU per request of its {light_p50:.1f} ms at light "
             "load: the rest is waiting (I/O, a remote call, a lock or a sleep).",
@@ -176,7 +203,7 @@ def _signal_traits(
 
 
 def route_reports(
-    run: RunData, stages: Sequence[StageReport], capacity: CapacitySection | None, cores: float, slo_pct: float
+    run: RunData, stages: Sequence[StageReport], capacity: CapacitySection | None, slo_pct: float
 ) -> list[RouteReport]:
     """Each route on its own, most requests first (at most MAX_ROUTES)."""
     counts = run.requests.routes()
@@ -185,7 +212,7 @@ def route_reports(
         return []
     top = dict(list(counts.items())[:MAX_ROUTES])
     tables = {r: run.requests.for_route(r) for r in top}
-    fits = fit_cpu(run, stages, tables, cores) if len(tables) > 1 or top else {}
+    fits = fit_cpu(run, stages, tables)
     shares = _cpu_shares(fits, top)
     out: list[RouteReport] = []
     for route, n in top.items():
@@ -208,9 +235,10 @@ def route_reports(
                 requests=n,
                 share=n / total,
                 stages=rstages,
-                light_p50_ms=light_p50,
+                light_p50_ms=round(light_p50, 3) if light_p50 is not None else None,
+                cpu_share=round(fit.share, 3) if fit else None,
                 cpu_ms=round(fit.ms, 3) if fit else None,
-                cpu_ms_error=round(fit.error, 3) if fit else None,
+                cpu_ms_error=round(fit.ms_error, 3) if fit else None,
                 capacity_rps=at_capacity,
                 dominant_handoff=dominant,
                 traits=sorted(traits, key=lambda t: -t.confidence),

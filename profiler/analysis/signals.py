@@ -35,6 +35,12 @@ class StageSignal:
     handler_p50: float | None = None  # the server's own time (Server-Timing), when reported
     slo_latency: float | None = None  # the stage's latency at the SLO's percentile
     profiled: bool = False
+    streamed: int = 0  # responses read as a stream (chunked, text/event-stream)
+    gap_p50: float | None = None  # their median gap between chunks (ms)
+    gap_max: float | None = None
+    itl_p50: float | None = None  # OpenAI-style: median inter-token latency (ms)
+    first_token_p50: float | None = None  # ... time to first token; else the first chunk's
+    stream_p95: float | None = None  # the streamed responses' whole time, 95th percentile (ms)
     statuses: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
 

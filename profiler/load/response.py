@@ -4,9 +4,12 @@ needs, and the name of what went wrong. No Locust import: plain functions over a
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
+from profiler.load.stream import StreamReader, StreamSummary
 from profiler.runfolder.records import BODY_CUT, FLAG_CHUNKED, FLAG_COOKIE, FLAG_EVENT_STREAM, timed_out
 
 MAX_ERROR_NAME = 64  # an error name is a short word in a CSV cell, whatever an exception calls itself
@@ -50,6 +53,50 @@ def read_body(resp: Any, status: int) -> tuple[str, int]:
         name = error_name(e)
         return (name if timed_out(name) else BODY_CUT), 0
     return "", len(content) if content else 0
+
+
+def arrivals(resp: Any) -> Iterator[tuple[float, bytes]]:
+    """The body as it comes off the socket, each piece with its arrival time. geventhttpclient's own
+    reads wait for a full block (or the end), which would merge a stream's chunks, so this reads
+    what each recv brings, through its parser (chunked framing removed). A response of another
+    client is read whole, as one piece."""
+    inner = getattr(resp, "_response", None)
+    if inner is None or not hasattr(inner, "_body_buffer") or not hasattr(inner, "feed"):
+        yield time.perf_counter(), resp.content or b""
+        return
+    try:
+        while True:
+            buffer = inner._body_buffer
+            if buffer:
+                data = bytes(buffer)
+                del buffer[:]
+                yield time.perf_counter(), data
+            if inner.message_complete:
+                return
+            if inner._sock is None:
+                raise ConnectionResetError("the connection closed mid-body")
+            inner.feed(inner._sock.recv(inner.block_size))
+    except BaseException:
+        inner.release()
+        raise
+
+
+def read_stream(resp: Any, status: int, sent: float, events: bool) -> tuple[str, int, StreamSummary | None]:
+    """Read a streamed body, timing each chunk (or event): ("", its size, its figures), or the
+    error's name as `read_body` names it, with the figures of what came before."""
+    exc = getattr(resp, "error", None)
+    if exc is not None and status == 0:
+        return error_name(exc), 0, None
+    reader, nbytes = StreamReader(sent, events), 0
+    try:
+        for t, data in arrivals(resp):
+            nbytes += len(data)
+            reader.feed(t, data)
+    except Exception as e:  # noqa: BLE001 - whatever the client raises mid-body, the request is recorded
+        name = error_name(e)
+        return (name if timed_out(name) else BODY_CUT), nbytes, reader.summary()
+    reader.finish(time.perf_counter())
+    return "", nbytes, reader.summary()
 
 
 def basic_auth(user: str | None, password: str | None, headers: dict[str, str]) -> dict[str, str]:

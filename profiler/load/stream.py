@@ -44,9 +44,6 @@ class StreamSummary:
         )  # fmt: skip
 
 
-NO_STREAM = ("",) * 8  # the cells of a response that was not streamed
-
-
 def _text_of(doc: dict[str, Any]) -> bool:
     """An OpenAI-style chunk that carries output text (chat `delta.content`, completions `text`)."""
     choices = doc.get("choices")

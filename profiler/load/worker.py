@@ -30,12 +30,15 @@ from locust.event import EventHook
 
 from profiler.load.accounting import LIVE_WINDOW_S, StageCounter
 from profiler.load.plan import StageOutcome, StagePlan, saturation_reason
-from profiler.load.response import basic_auth, error_name, flags_of, joined, read_body
+from profiler.load.response import basic_auth, error_name, flags_of, joined, read_body, read_stream
+from profiler.load.stream import StreamSummary
 from profiler.load.spec import LoadSpec
 from profiler.load.usercode import Row
 from profiler.load.users import NO_RETRIES, user_classes
 from profiler.runfolder import messages
 from profiler.runfolder.records import (
+    FLAG_CHUNKED,
+    FLAG_EVENT_STREAM,
     KIND_MAIN,
     KIND_PROBE,
     UNFINISHED,
@@ -45,7 +48,7 @@ from profiler.runfolder.records import (
     StageEnd,
     StageStart,
 )
-from profiler.runfolder.write import RequestLog, StageLog
+from profiler.runfolder.write import NO_STREAM, RequestLog, StageLog
 from profiler.stats import percentile
 
 FLUSH_EVERY_S = 0.5
@@ -97,6 +100,7 @@ class Worker:
         self.counter.begin(stage, main)
         ttfb, status, nbytes = 0.0, 0, 0
         error = flags = timing = ""
+        streamed: StreamSummary | None = None
         try:
             resp = client.request(
                 self.spec.method if main else "GET",
@@ -111,7 +115,10 @@ class Worker:
             headers = resp.headers
             if headers is not None:
                 flags, timing = flags_of(headers), joined(headers, "Server-Timing")
-            error, nbytes = read_body(resp, status)
+            if main and (FLAG_CHUNKED in flags or FLAG_EVENT_STREAM in flags):
+                error, nbytes, streamed = read_stream(resp, status, t0, events=FLAG_EVENT_STREAM in flags)
+            else:
+                error, nbytes = read_body(resp, status)
         except gevent.GreenletExit:
             # Still waiting when the run ended, past the drain time: recorded with the time it had
             # waited (a lower bound), so an overloaded target's slowest requests never vanish.
@@ -123,11 +130,12 @@ class Worker:
         latency = (time.perf_counter() - t0) * 1000.0 + offset_ms
         if not error and status >= 400:
             error = f"HTTP {status}"
-        self.record(start, latency, ttfb or latency, status, nbytes, error, kind, flags, timing, stage, path=path)
+        self.record(start, latency, ttfb or latency, status, nbytes, error, kind, flags, timing, stage, path=path,
+                    stream=streamed.cells() if streamed else NO_STREAM)  # fmt: skip
 
     def record(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str, kind: str,
                flags: str, timing: str, stage: int, sent: bool = True, path: str | None = None,
-               method: str | None = None) -> None:  # fmt: skip
+               method: str | None = None, stream: tuple[str, ...] = NO_STREAM) -> None:  # fmt: skip
         # A request belongs to the stage it was sent in (given by the caller), not the one it
         # finished in: a saturated stage's slowest answers arrive after it ends.
         self.counter.end(status, error, sent)
@@ -137,7 +145,7 @@ class Worker:
             method = self.spec.method if main else "GET"
         else:  # a user's request, named as Locust names it (usercode.route_name masked its secrets)
             name = path or ""
-        self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing, method, name)
+        self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing, method, name, stream)
         if kind == KIND_MAIN:
             self.counter.count(stage, latency, status, error)
             if self.counter.total >= self.spec.max_requests:

@@ -193,9 +193,7 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     )
     findings, capacity, recommendations = _analysis(signals, options, server, guard)
     target = guard("target", lambda: target_info(run, server, signals), target_info(run, server))
-    routes: list[RouteReport] = guard(
-        "routes", lambda: route_reports(run, stages, capacity, signals.cores, slo_pct), []
-    )
+    routes: list[RouteReport] = guard("routes", lambda: route_reports(run, stages, capacity, slo_pct), [])
     checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code, run.hangs), _not_checked())
     return Report(
         run=ri,

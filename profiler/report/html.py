@@ -26,6 +26,7 @@ from profiler.report.terminal import (
     route_table,
     route_trait_table,
     stage_table,
+    stream_table,
     trait_table,
     validity_lines,
 )
@@ -130,7 +131,8 @@ def render(report: Report, run: RunData) -> str:
     divs = "".join(
         f'<div><h3>{_e(c["title"])}</h3><div class="chart" id="chart-{_e(c["id"])}"></div></div>' for c in found
     )
-    tables = [stage_table(report), route_table(report), route_stage_table(report), route_trait_table(report)]
+    tables = [stage_table(report), stream_table(report), route_table(report), route_stage_table(report)]
+    tables.append(route_trait_table(report))
     tables += [handoff_table(report), _handoffs_per_stage(report), trait_table(report)]
     tables.append(recommendation_table(report))
     body = (

@@ -136,12 +136,43 @@ def route_table(report: Report) -> TextTable | None:
                      _f(top.error_rate * 100 if top else None), cpu, _f(r.capacity_rps), traits))  # fmt: skip
     notes = [
         f"rps and latency at the heaviest whole stage ({heaviest} users); every stage is in report.json",
-        "cpu: the target's CPU per request, fitted from its CPU over time against the mix (docs/traits.md)",
+        "cpu: the target's CPU per request, fitted at the lightest stage from its CPU against each route's"
+        " time in flight (docs/traits.md)",
     ]
     if report.capacity and report.capacity.capacity_rps:
         notes.append(f"cap rps: each route's share of the mix's capacity ({report.capacity.capacity_rps:.1f} rps)")
     cols = ("route", "mix %", "req", "rps", "p50 ms", "p95 ms", "err %", "cpu ms/req", "cap rps", "traits")
     return TextTable("Routes", cols, tuple(rows), tuple(notes))
+
+
+def stream_table(report: Report) -> TextTable | None:
+    """Streamed responses per stage, when any stage had some."""
+    stages = [(s, s.stream) for s in report.load.stages if s.stream is not None]
+    if not stages:
+        return None
+    tokens = any(st.tokens for _, st in stages)
+    rows = [
+        (
+            str(s.index),
+            _f(s.users, "{:d}"),
+            str(st.streamed),
+            _f(st.first_chunk_p50_ms),
+            _f(st.first_token_p50_ms),
+            _f(st.gap_p50_ms),
+            _f(st.gap_p95_ms),
+            _f(st.gap_max_ms),
+            _f(st.itl_p50_ms),
+            _f(st.chunks_per_s),
+            _f(st.tokens_per_s),
+        )  # fmt: skip
+        for s, st in stages
+    ]
+    cols = ("stage", "users", "streams", "1st chunk ms", "1st token ms", "gap p50", "gap p95", "gap max", "itl p50",
+            "chunks/s", "tok/s")  # fmt: skip
+    notes = ["gaps: between chunks (events) of one response, ms; 1st chunk/token: from the send"]
+    if tokens:
+        notes.append("tokens: OpenAI-style stream, counted from its usage field (else one per chunk with text)")
+    return TextTable("Streams", cols, tuple(rows), tuple(notes))
 
 
 def route_stage_table(report: Report) -> TextTable | None:
@@ -259,7 +290,8 @@ def summary_lines(report: Report) -> list[str]:
 
 def report_tables(report: Report) -> list[TextTable]:
     tables = [stage_table(report)]
-    for t in (route_table(report), handoff_table(report), trait_table(report), recommendation_table(report)):
+    for t in (stream_table(report), route_table(report), handoff_table(report), trait_table(report),
+              recommendation_table(report)):  # fmt: skip
         if t is not None:
             tables.append(t)
     return tables

@@ -51,8 +51,22 @@ REQUEST_COLUMNS = (
 # Format 3 adds the route of each request, as Locust names it: its method and its name (the
 # path, or the `name=` a locustfile groups URLs under), so every figure can be had per route.
 ROUTE_COLUMNS = ("method", "name")
+# ... and of a streamed response (chunked or text/event-stream), read as it arrived
+# (load/stream.py): ms from the send to its first chunk (an event, for SSE), the chunks, the
+# gaps between them, and for OpenAI-style streams the first token, the tokens and the
+# inter-token latency. Empty for a response that was not streamed.
+STREAM_COLUMNS = (
+    "first_chunk_ms",
+    "chunks",
+    "gap_p50_ms",
+    "gap_p95_ms",
+    "gap_max_ms",
+    "first_token_ms",
+    "tokens",
+    "itl_ms",
+)
 REQUEST_COLUMNS_V2 = REQUEST_COLUMNS
-REQUEST_COLUMNS = (*REQUEST_COLUMNS_V2, *ROUTE_COLUMNS)
+REQUEST_COLUMNS = (*REQUEST_COLUMNS_V2, *ROUTE_COLUMNS, *STREAM_COLUMNS)
 ROUTE_NAME_LIMIT = 200  # characters of a route's name kept: a name is a label, not a payload
 RAW_TIMING_LIMIT = 512
 MAX_COUNT = 2**53  # a count past this was not written by us (and no float holds it exactly)

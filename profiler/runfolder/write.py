@@ -17,6 +17,7 @@ from profiler.runfolder.records import (
     REQUEST_COLUMNS,
     ROUTE_NAME_LIMIT,
     SERVER_TOTAL,
+    STREAM_COLUMNS,
     HandoffSlots,
     StageEvent,
 )
@@ -39,6 +40,9 @@ def prepare_folder(path: Path) -> Path:
     except OSError as e:
         raise folder_write_error(path, e) from None
     return path
+
+
+NO_STREAM = ("",) * len(STREAM_COLUMNS)  # the stream cells of a response that was not streamed
 
 
 class RequestLog:
@@ -74,11 +78,13 @@ class RequestLog:
         timing: str,
         method: str = "",
         name: str = "",
+        stream: tuple[str, ...] = NO_STREAM,
     ) -> None:
         self.rows.append(
             (f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind)
             + self._timing_fields(flags, timing)
             + (method, name[:ROUTE_NAME_LIMIT])
+            + stream
         )
 
     def _timing_fields(self, flags: str, header: str) -> tuple[object, ...]:

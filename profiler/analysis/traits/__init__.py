@@ -36,6 +36,7 @@ from profiler.analysis.traits.plateau import (
     io_bound,
     retrograde_scaling,
 )
+from profiler.analysis.traits.streams import first_token_queues, stream_slows_under_load
 from profiler.analysis.traits.thresholds import (
     BLOCKING_SHARE,
     COLD_FACTOR,
@@ -96,6 +97,7 @@ __all__ = [
     "errors_under_load",
     "event_loop_blocked",
     "find_traits",
+    "first_token_queues",
     "gpu_bound",
     "gpu_underutilized",
     "io_bound",
@@ -104,6 +106,7 @@ __all__ = [
     "reconcile",
     "retrograde_scaling",
     "stateful_sessions",
+    "stream_slows_under_load",
     "streaming_responses",
     "tail_heavy",
 ]
@@ -118,6 +121,8 @@ RULES: tuple[Callable[[Signals], Finding[TraitEvidence] | None], ...] = (
     gpu_underutilized,
     stateful_sessions,
     streaming_responses,
+    stream_slows_under_load,
+    first_token_queues,
     errors_under_load,
     retrograde_scaling,
     dominant_handoff,

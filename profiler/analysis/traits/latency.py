@@ -28,7 +28,13 @@ def streaming_responses(signals: Signals) -> Finding[StreamingResponses] | None:
     confidence = (0.6 if early else 0.45) + 0.3 * (flagged >= 0.5)
     kind = "text/event-stream" if signals.event_stream_responses else "chunked" if signals.chunked_responses else "body"
     return finding(
-        StreamingResponses(ttfb_p50_ms=light.ttfb_p50, latency_p50_ms=light.p50, streamed_share=flagged),
+        StreamingResponses(
+            ttfb_p50_ms=light.ttfb_p50,
+            latency_p50_ms=light.p50,
+            streamed_share=flagged,
+            stream_p95_ms=max((s.stream_p95 or s.p95 for s in signals.measured), default=None),
+            gap_max_ms=max((s.gap_max for s in signals.measured if s.gap_max is not None), default=None),
+        ),
         confidence,
         f"Responses stream ({kind}): the first byte came after {light.ttfb_p50:.1f} ms, the last after {light.p50:.1f} ms.",
     )

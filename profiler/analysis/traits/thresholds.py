@@ -27,3 +27,7 @@ STREAM_TTFB_SHARE = 0.3
 FLOOR_MIN_MS = 30.0  # headers-to-last-byte wait of a small body: Linux's delayed ACK is 40 ms
 FLOOR_MAX_MS = 60.0
 FLOOR_MAX_BYTES = 65536.0  # a body this small crosses loopback in well under a millisecond
+STREAM_SLOWS = 1.5  # a stream's cadence at the heaviest stage over the lightest's
+STREAM_SLOWS_MIN_MS = 5.0  # ... and at least this many ms longer
+FIRST_TOKEN_QUEUES = 2.0  # time to the first token (or chunk), heaviest over lightest
+MIN_STREAMS = 10  # streamed responses a stage needs before its cadence is read

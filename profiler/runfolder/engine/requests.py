@@ -31,6 +31,7 @@ from profiler.runfolder.records import (
     REQUEST_COLUMNS_V2,
     ROUTE_COLUMNS,
     SLOT_COLUMNS,
+    STREAM_COLUMNS,
     UNSENT,
 )
 from profiler.servertiming import is_token
@@ -46,6 +47,7 @@ _TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
     "server_ms": pl.Float64,
     "timing_malformed": pl.Int32,
     **dict.fromkeys(SLOT_COLUMNS, pl.Float64),
+    **dict.fromkeys(STREAM_COLUMNS, pl.Float64),
 }
 _REQUIRED = ("start", "latency_ms", "ttfb_ms", "status", "stage", "kind")
 # A reading is damaged when negative, not finite, or past 2**40 (no response is a terabyte nor a
@@ -182,8 +184,9 @@ def _load(path: Path, slot_names: dict[int, str]) -> pl.DataFrame:
     # of the file already (an app's `start;dur=5`), is left out rather than overwrite that column.
     slot_names = {slot: name for slot, name in slot_names.items() if is_token(name) and name not in FIXED_COLUMNS}
     frame = read_tolerant(path, _reader(header, slot_names))
-    if header != REQUEST_COLUMNS:  # written before routes were recorded: one unnamed route
-        frame = frame.with_columns(pl.lit("", pl.Categorical).alias(c) for c in ROUTE_COLUMNS)
+    if header != REQUEST_COLUMNS:  # written before routes and streams were recorded: one unnamed route
+        new = [pl.lit("", pl.Categorical).alias(c) for c in ROUTE_COLUMNS]
+        frame = frame.with_columns(*new, *(pl.lit(None, pl.Float64).alias(c) for c in STREAM_COLUMNS))
     if header == REQUEST_COLUMNS_V1:
         return _bounded(parse_raw_timing(frame))
     return _bounded(parse_other_column(frame.rename({f"h{slot}": name for slot, name in slot_names.items()})))
@@ -281,6 +284,9 @@ class RequestTable:
         counts = self._sent().group_by(ROUTE.alias("route")).len().sort("len", "route", descending=[True, False])
         return {str(route): int(n) for route, n in counts.iter_rows()}
 
+    def sent_frame(self) -> pl.DataFrame:  # the stream figures' source (engine/streams.py)
+        return self._sent()
+
     def for_route(self, route: str) -> RequestTable:
         """The same table over one route's main requests (probes apart: they are no route)."""
         return RequestTable(self._rows.filter((pl.col("kind") == KIND_MAIN) & (route == ROUTE)))
@@ -314,9 +320,8 @@ class RequestTable:
         return tuple(first.get_column("latency_ms").to_list())
 
     def completed_in(self, windows: Sequence[tuple[float, float]]) -> tuple[tuple[int, int], ...]:
-        """For each (start, end) window: the answered requests (any HTTP status) whose last byte
-        came within it, whichever stage sent them, and how many of those succeeded. Counted by
-        completion, throughput cannot exceed what the target served however fast arrivals came."""
+        """For each (start, end) window: the answered requests (any status) whose last byte came in it,
+        whichever stage sent them, and how many succeeded (by completion: never above what was served)."""
         done = (pl.col("start") + pl.col("latency_ms") / 1000.0).alias("done")
         answered = self._sent().filter(pl.col("status") > 0).select(done, (~_FAILED).alias("ok"))
         starts = pl.Series([w[0] for w in windows], dtype=pl.Float64)

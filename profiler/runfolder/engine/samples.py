@@ -231,6 +231,14 @@ class SampleTable:
         busiest = per_pid.get_column("cpu").max() if per_pid.height else None
         return WindowFigures(busiest_cpu=finite_number(busiest), **{k: finite_number(v) for k, v in r.items()})
 
+    def cpu_series(self, start: float, end: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The samples' times and the target tree's CPU (% of one core, over the interval since
+        the sample before) in a window: what the per-route CPU fit regresses (analysis/routes.py)."""
+        inside = self._flat.filter(pl.col("t").is_between(start, end) & pl.col("cpu").is_not_null())
+        return inside.get_column("t").to_numpy().astype(np.float64), inside.get_column("cpu").to_numpy().astype(
+            np.float64
+        )
+
     def cpu_values(self, start: float, end: float) -> NDArray[np.float64]:
         """The target tree's CPU (% of one core) of each sample in a window, as `window` reads it:
         what compare resamples (tick-based CPU accounting makes each sample a coarse count)."""
