@@ -126,6 +126,10 @@ def run(
     allow_remote: opt.AllowRemote = False,
     locustfile: opt.Locustfile = None,
     scenario: opt.Scenario = None,
+    workers: opt.Workers = None,
+    expect_workers: opt.ExpectWorkers = 0,
+    master_host: opt.MasterHost = "127.0.0.1",
+    master_port: opt.MasterPort = 0,
     quiet: opt.Quiet = False,
     gate: opt.Gate = False,
     check: opt.Check = None,
@@ -285,6 +289,24 @@ def demo(
         duration_s=seconds(duration, "--duration") or DEFAULT_DURATION_S,
     )
     raise typer.Exit(_run(checked(config), quiet, as_json)[0])
+
+
+@app.command()
+def worker(
+    master: Annotated[
+        str, typer.Option("--master", help="The run's master, HOST:PORT (its --master-host/--master-port).")
+    ],
+    locustfile: opt.Locustfile = None,
+) -> None:
+    """Join a `profiler run --expect-workers N` from this machine and send its load (until it ends)."""
+    import subprocess
+
+    host, sep, port = master.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--master '{master}' is not HOST:PORT.", "e.g. --master 10.0.0.5:5557")
+    args = [sys.executable, "-m", "profiler.load.worker", "--worker-of", master]
+    code = subprocess.call([*args, str(locustfile.resolve())] if locustfile else args)
+    raise typer.Exit(code)
 
 
 def _version(value: bool) -> None:

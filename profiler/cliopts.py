@@ -42,6 +42,30 @@ Locustfile = Annotated[
         " the URL gives their host.",
     ),
 ]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=64,
+        help="Load generator processes on this machine: past 1, a Locust master and N workers "
+        "(default: a quarter of the cores, at least 1; the target needs the rest).",
+    ),
+]
+ExpectWorkers = Annotated[
+    int,
+    typer.Option(
+        "--expect-workers",
+        min=0,
+        max=1000,
+        help="Also wait for N workers started elsewhere with `profiler worker --master HOST:PORT`.",
+    ),
+]
+MasterHost = Annotated[
+    str,
+    typer.Option("--master-host", help="Address the master listens on for workers (0.0.0.0: other machines too)."),
+]
+MasterPort = Annotated[int, typer.Option("--master-port", min=0, max=65535, help="The master's port (0: a free one).")]
 Scenario = Annotated[
     Path | None,
     typer.Option(

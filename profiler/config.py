@@ -97,6 +97,10 @@ class RunConfig:
     gpu: bool = True
     locustfile: Path | None = None  # the user's own Locust users instead of one URL
     scenario: Path | None = None  # a scenario file's requests instead of one URL
+    workers: int = 1  # load generator processes on this machine (Locust master and workers past 1)
+    expect_workers: int = 0  # workers started elsewhere (`profiler worker --master`) to wait for
+    master_host: str = "127.0.0.1"  # the master's listening address (0.0.0.0 for workers elsewhere)
+    master_port: int = 0  # 0: a free port
 
     @property
     def open_model(self) -> bool:

@@ -6,6 +6,7 @@ file that does not parse, a locustfile without users are each one usage line (ex
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,11 @@ def seconds(text: str | None, option: str) -> float | None:
     return parse_duration(text, option) if text is not None else None
 
 
+def default_workers() -> int:
+    """What the machine can spare for load: a quarter of its cores, at least one process."""
+    return max(1, (os.cpu_count() or 1) // 4)
+
+
 def checked(config: RunConfig) -> RunConfig:
     """Options in range, stages long enough, and the users' source sound, before anything starts."""
     config = check_plan(check_options(config))
@@ -58,6 +64,9 @@ def checked(config: RunConfig) -> RunConfig:
             raise ConfigError(
                 f"--body and --header apply to one URL, not to {source}.", f"put them in the {source} file"
             )
+    if (config.workers > 1 or config.expect_workers) and config.open_model:
+        raise ConfigError("--rate runs in one process: --workers and --expect-workers need --users.",
+                          "use --users, or drop --workers")  # fmt: skip
     if config.scenario is not None:
         load_scenario(config.scenario)
     if config.locustfile is not None:
@@ -110,5 +119,9 @@ def run_config(a: dict[str, Any]) -> RunConfig:
             gpu=not a["no_gpu"],
             locustfile=a["locustfile"],
             scenario=a["scenario"],
+            workers=a["workers"] if a["workers"] is not None else default_workers(),
+            expect_workers=a["expect_workers"],
+            master_host=a["master_host"],
+            master_port=a["master_port"],
         )
     )

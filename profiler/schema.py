@@ -148,6 +148,9 @@ class StageReport(_Model):
     target_threads: int | None = Field(None, ge=0, description="Most threads in the target tree.")
     target_sockets: int | None = Field(None, ge=0, description="Most open sockets in the target tree.")
     loadgen_cpu_pct: float | None = Field(None, ge=0, description="Mean CPU of the load generator, % of one core.")
+    loadgen_busiest_cpu_pct: float | None = Field(
+        None, ge=0, description="Mean CPU of its busiest process (one of several with --workers), % of one core."
+    )
     machine_cpu_pct: float | None = Field(
         None, ge=0, le=100, description="Mean CPU of the whole machine, % of all cores."
     )

@@ -58,6 +58,7 @@ _RUN_STATUS: dict[messages.WorkerStatus, RunStatus] = {
     "orphaned": "interrupted",
     "hung": "target-hung",
     "write-failed": "failed",
+    "workers-missing": "failed",
 }
 DEADLINE_SLACK_S = 30.0  # past the plan's length, the request timeout and the py-spy stage
 
@@ -308,6 +309,10 @@ class Session:
                 f"{done.reason}; the run stopped there.",
                 "see why the target stalls (a deadlock, a stopped process, an exhausted pool); "
                 f"the report covers what was collected, in {self.folder}",
+            )
+        if error is None and done is not None and done.status == "workers-missing":
+            return LoadError(
+                f"{done.reason}.", "start them with `profiler worker --master HOST:PORT`, or lower --expect-workers"
             )
         if error is None and done is not None and done.status == "write-failed":
             return RunFolderError(f"{done.reason}; the run stopped there.", disk_fix(self.folder))

@@ -92,6 +92,7 @@ def stage_report(
         target_threads=int(figures.threads_max) if figures.threads_max is not None else None,
         target_sockets=int(figures.sockets_max) if figures.sockets_max is not None else None,
         loadgen_cpu_pct=figures.loadgen_cpu_mean,
+        loadgen_busiest_cpu_pct=figures.loadgen_busiest_mean,
         machine_cpu_pct=figures.machine_cpu_mean,
         server_timing_coverage=tally.timed / n if tally and n else 0.0,
         profiled=profiled,

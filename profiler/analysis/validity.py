@@ -80,8 +80,9 @@ STAGE_CHECKS: tuple[StageCheck, ...] = (
         "loadgen-saturated",
         "error",
         LOADGEN_SATURATED_PCT,
-        lambda s, _: s.loadgen_cpu_pct,
-        "Stage {index}: the load generator used {value:.0f}% of a core; its own queueing inflates latency and caps "
+        # Per process: each of several generator processes (--workers) has one core's worth of room.
+        lambda s, _: s.loadgen_busiest_cpu_pct if s.loadgen_busiest_cpu_pct is not None else s.loadgen_cpu_pct,
+        "Stage {index}: a load generator process used {value:.0f}% of a core; its own queueing inflates latency and caps "
         "throughput. Treat this stage's figures as a floor on the target's capacity.",
     ),
     StageCheck(

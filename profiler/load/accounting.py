@@ -11,7 +11,9 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from profiler.runfolder import messages
 from profiler.runfolder.records import UNFINISHED, UNSENT, failed, timed_out
+from profiler.stats import percentile
 
 LIVE_WINDOW_S = 2.0  # the live view's figures cover the last two seconds
 RESERVOIR = 20_000  # latencies kept per stage for the early-stop rule: p95 within ~0.3%, bounded memory
@@ -91,3 +93,24 @@ class StageCounter:
     def recent(self, now: float) -> list[tuple[float, float, bool]]:
         self.window = [w for w in self.window if w[0] >= now - LIVE_WINDOW_S]
         return self.window
+
+
+def tick_of(
+    c: StageCounter, stage: int, users: int | None, rate: float | None, started: float, planned_s: float
+) -> messages.Tick:
+    """The live view's figures: the last LIVE_WINDOW_S seconds of answers."""
+    now = time.time()
+    window = c.recent(now)
+    lat = sorted(w[1] for w in window)
+    return messages.Tick(
+        stage=stage,
+        users=users,
+        rate=rate,
+        stage_elapsed_s=now - started,
+        stage_planned_s=planned_s,
+        rps=len(window) / min(LIVE_WINDOW_S, max(0.25, now - started)),
+        p50=percentile(lat, 50),
+        p95=percentile(lat, 95),
+        errors=sum(1 for w in window if w[2]),
+        requests=c.total,
+    )

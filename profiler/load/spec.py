@@ -36,6 +36,10 @@ class LoadSpec(BaseModel):
     bare: bool = False  # benchmarks only: plain Locust requests, none of our recording
     locustfile: str | None = None  # the user's own Locust users, run instead of ours
     scenario: Scenario | None = None  # a scenario file's requests, run instead of ours
+    workers: int = 1  # users' processes started here (more than 1: a Locust master and its workers)
+    expect_workers: int = 0  # ... and those started elsewhere with `profiler worker` that the run waits for
+    master_host: str = "127.0.0.1"  # where the master listens for its workers
+    master_port: int = 0  # 0: a free port
 
     @classmethod
     def of(cls, config: RunConfig, plan: tuple[StagePlan, ...], folder: Path) -> LoadSpec:
@@ -55,6 +59,10 @@ class LoadSpec(BaseModel):
             profile_s=config.pyspy_seconds if config.pyspy else None,
             locustfile=str(config.locustfile.resolve()) if config.locustfile else None,
             scenario=load_scenario(config.scenario) if config.scenario else None,
+            workers=config.workers,
+            expect_workers=config.expect_workers,
+            master_host=config.master_host,
+            master_port=config.master_port,
         )
 
     @property

@@ -28,7 +28,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.event import EventHook
 
-from profiler.load.accounting import LIVE_WINDOW_S, StageCounter
+from profiler.load.accounting import StageCounter, tick_of
 from profiler.load.plan import StageOutcome, StagePlan, saturation_reason
 from profiler.load.response import basic_auth, error_name, flags_of, joined, read_body, read_stream
 from profiler.load.stream import StreamSummary
@@ -71,8 +71,7 @@ class Worker:
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.route = parts.path or "/"  # the route's name: never the query, which may hold a token
         self.body = spec.body
-        self.log = RequestLog(spec.out_dir)
-        self.stages = StageLog(spec.out_dir)
+        self.log, self.stages = self.open_logs()
         self.counter = StageCounter()
         self.stopping = False
         self.status: messages.WorkerStatus = "completed"
@@ -86,6 +85,19 @@ class Worker:
         self.drain_s = min(spec.timeout_s, DRAIN_S)
         self.hang_after_s = max(HANG_MIN_S, spec.timeout_s)
         self.write_error: str | None = None
+
+    def open_logs(self) -> tuple[RequestLog, StageLog]:
+        return RequestLog(self.spec.out_dir), StageLog(self.spec.out_dir)
+
+    # -- the hooks a distributed run replaces (profiler/load/distributed.py)
+    def make_runner(self) -> Any:
+        return self.env.create_local_runner()
+
+    def announce(self, stage: int) -> None:
+        """Tell the users' processes which stage runs now (here they are ours: nothing to tell)."""
+
+    def end_users(self, runner: Any) -> None:
+        runner.quit()
 
     # -- one request, timed by us: Locust rounds its own figures and has no time to first byte
     def fire(self, client: FastHttpSession, path: str, kind: str, intended: float | None = None) -> None:
@@ -232,23 +244,7 @@ class Worker:
     def ticker(self, stage: StagePlan, started: float) -> None:
         while True:
             gevent.sleep(TICK_EVERY_S)
-            now = time.time()
-            window = self.counter.recent(now)
-            lat = sorted(w[1] for w in window)
-            self.emit(
-                messages.Tick(
-                    stage=stage.index,
-                    users=stage.users,
-                    rate=stage.rate,
-                    stage_elapsed_s=now - started,
-                    stage_planned_s=stage.planned_s,
-                    rps=len(window) / min(LIVE_WINDOW_S, max(0.25, now - started)),
-                    p50=percentile(lat, 50),
-                    p95=percentile(lat, 95),
-                    errors=sum(1 for w in window if w[2]),
-                    requests=self.counter.total,
-                )
-            )
+            self.emit(tick_of(self.counter, stage.index, stage.users, stage.rate, started, stage.planned_s))
 
     def run_stage_open(self, stage: StagePlan, client: FastHttpSession, pool: gevent.pool.Pool) -> None:
         assert stage.rate is not None
@@ -278,6 +274,7 @@ class Worker:
     def run_stage(self, stage: StagePlan, runner: Any, open_client: Any, pool: Any, profiled: bool) -> StageOutcome:
         self.flush()
         self.counter.restart(stage.index)
+        self.announce(stage.index)
         started = time.time()
         self.stage_starts.append((stage.index, started))
         total_before = self.counter.total
@@ -358,7 +355,7 @@ class Worker:
             # Users finish the request they are in when the run stops (up to the drain time), like
             # the open model's pool below, rather than being killed with it unrecorded.
             self.env.stop_timeout = self.drain_s
-            runner = self.env.create_local_runner()
+            runner = self.make_runner()
         else:
             open_client = self.new_session(concurrency=spec.max_inflight)
         history: list[StageOutcome] = []
@@ -374,7 +371,7 @@ class Worker:
             self.profile_stage(history, runner, open_client, pool)
         self.stopping = True
         if runner is not None:
-            runner.quit()
+            self.end_users(runner)
         pool.join(timeout=self.drain_s)
         pool.kill(timeout=1.0)  # what is left records itself as UNFINISHED (see fire)
         gevent.killall(greenlets, timeout=2)
@@ -386,8 +383,17 @@ class Worker:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--worker-of"]:  # one of the users' processes of a distributed run
+        from profiler.load.distributed import worker_of
+
+        return worker_of(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     source = sys.stdin.read() if sys.argv[1:] in ([], ["-"]) else open(sys.argv[1]).read()  # noqa: SIM115
-    return Worker(LoadSpec.model_validate_json(source)).run()
+    spec = LoadSpec.model_validate_json(source)
+    if spec.workers > 1 or spec.expect_workers:
+        from profiler.load.distributed import Master
+
+        return Master(spec).run()
+    return Worker(spec).run()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 # completed: every stage ran; saturated: stopped climbing once the target saturated;
 # interrupted: a signal; request-limit: --max-requests reached; orphaned: the profiler went away;
 # hung: the target stopped answering; write-failed: the run folder could not be written (disk full).
-WorkerStatus = Literal["completed", "saturated", "interrupted", "request-limit", "orphaned", "hung", "write-failed"]
+WorkerStatus = Literal[
+    "completed", "saturated", "interrupted", "request-limit", "orphaned", "hung", "write-failed", "workers-missing"
+]
 
 
 class _Message(BaseModel):

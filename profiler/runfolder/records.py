@@ -339,6 +339,7 @@ class TreeSample:
     ctx_vol: int | None = None
     ctx_invol: int | None = None
     per_process: list[ProcessSample] | None = None
+    busiest: float | None = None  # its busiest single process, % of one core (the load generator's)
 
 
 @dataclass(slots=True)

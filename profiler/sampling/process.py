@@ -82,6 +82,7 @@ class TreeSampler:
             pct = max(0.0, (cpu_s - prev) / dt * 100.0) if prev is not None and dt > 0 else 0.0
             tree.procs += 1
             tree.cpu += pct
+            tree.busiest = None if detail else round(max(tree.busiest or 0.0, pct), 2)
             tree.rss += mem
             tree.threads += nth
             if detail:

@@ -23,6 +23,7 @@ _FLAT = {
     "t": pl.Float64,
     **{k: pl.Float64 for k in _TREE},
     "loadgen_cpu": pl.Float64,
+    "loadgen_busiest": pl.Float64,
     "machine_cpu": pl.Float64,
 }
 _MAX_PID = 2**62  # larger is no pid, and would not fit the Int64 column
@@ -37,7 +38,7 @@ _NDJSON: dict[str, pl.DataType | type[pl.DataType]] = {
             ),
         }
     ),
-    "loadgen": pl.Struct({"cpu": pl.Float64}),
+    "loadgen": pl.Struct({"cpu": pl.Float64, "busiest": pl.Float64}),
     "machine": pl.Struct({"cpu": pl.Float64}),
 }
 
@@ -54,6 +55,7 @@ class WindowFigures:
     sockets_max: float | None
     loadgen_cpu_mean: float | None
     machine_cpu_mean: float | None
+    loadgen_busiest_mean: float | None = None  # its busiest process (several with --workers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ def _flatten(lines: Iterable[Mapping[str, Any]]) -> tuple[pl.DataFrame, pl.DataF
         for k in _TREE:
             flat[k].append(finite_number(target.get(k)))
         flat["loadgen_cpu"].append(finite_number(_section(d, "loadgen").get("cpu")))
+        flat["loadgen_busiest"].append(finite_number(_section(d, "loadgen").get("busiest")))
         flat["machine_cpu"].append(finite_number(_section(d, "machine").get("cpu")))
         per = target.get("per_process")
         items = (
@@ -165,6 +168,7 @@ def _from_ndjson(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         "t",
         *(target.struct.field(k).alias(k) for k in _TREE),
         pl.col("loadgen").struct.field("cpu").alias("loadgen_cpu"),
+        pl.col("loadgen").struct.field("busiest").alias("loadgen_busiest"),
         pl.col("machine").struct.field("cpu").alias("machine_cpu"),
     ).filter(pl.col("t").is_not_null())
     procs = (
@@ -225,6 +229,7 @@ class SampleTable:
             c("threads").max().alias("threads_max"),
             c("sockets").max().alias("sockets_max"),
             c("loadgen_cpu").mean().alias("loadgen_cpu_mean"),
+            c("loadgen_busiest").mean().alias("loadgen_busiest_mean"),
             c("machine_cpu").mean().alias("machine_cpu_mean"),
         ).iter_rows(named=True)
         per_pid = self._procs.filter(c("t").is_between(start, end)).group_by("pid").agg(c("cpu").mean())
