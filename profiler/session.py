@@ -40,13 +40,13 @@ from profiler.report import html
 from profiler.report.build import build_report
 from profiler.runfolder import messages
 from profiler.runfolder.atomic import write_json_atomic
-from profiler.runfolder.meta import Meta, PlannedStage, RecordedConfig, SloSetting
+from profiler.runfolder.meta import Meta, PlannedStage, RecordedConfig
 from profiler.runfolder.names import META, SAMPLES, TARGET_LOG
 from profiler.runfolder.read import read_run, read_sampler_info
 from profiler.runfolder.write import prepare_folder
 from profiler.sampling.launcher import SamplerProcess
 from profiler.schema import Report, RunStatus
-from profiler.secrets import mask_command, mask_header, mask_text, mask_url
+from profiler.secrets import mask_command, mask_text, mask_url
 from profiler.target import Target, attach, launch
 
 # What the worker's outcome means for the run.
@@ -110,41 +110,6 @@ class Outcome:
         if self.status == "interrupted":
             return 130
         return self.error.exit_code if self.error is not None else 0
-
-
-def recorded_config(config: RunConfig) -> RecordedConfig:
-    """The options as saved in meta.json: secrets masked (`profiler.secrets`), the body's size only."""
-    return RecordedConfig(
-        url=mask_url(config.url),
-        method=config.method,
-        launch=mask_command(config.launch) if config.launch is not None else None,
-        pid=config.pid,
-        headers=[f"{k}: {mask_header(k, v)}" for k, v in config.headers],
-        body=f"<{len(config.body)} bytes>" if config.body is not None else None,
-        ready_timeout_s=config.ready_timeout_s,
-        duration_s=config.duration_s,
-        users=list(config.users),
-        max_users=config.max_users,
-        stage_count=config.stage_count,
-        rates=list(config.rates),
-        request_timeout_s=config.request_timeout_s,
-        sample_interval_s=config.sample_interval_s,
-        probe_path=config.probe_path if config.probe else None,
-        early_stop=config.early_stop,
-        max_requests=config.max_requests,
-        allow_remote=config.allow_remote,
-        slo=SloSetting(percentile=config.slo.percentile, threshold_ms=config.slo.threshold_ms) if config.slo else None,
-        peak_rps=config.peak_rps,
-        headroom=config.headroom,
-        pyspy=config.pyspy,
-        pyspy_rate=config.pyspy_rate,
-        pyspy_seconds=config.pyspy_seconds,
-        pyspy_gil=config.pyspy_gil,
-        memory_limit_mb=config.memory_limit_mb,
-        gpu=config.gpu,
-        locustfile=str(config.locustfile) if config.locustfile else None,
-        scenario=str(config.scenario) if config.scenario else None,
-    )
 
 
 class SampleTail:
@@ -231,7 +196,7 @@ class Session:
         config = self.config
         self.folder = prepare_folder(config.out)
         host = {"python": platform.python_version(), "platform": platform.platform()}
-        self.meta = Meta.new(__version__, time.time(), recorded_config(config), host)
+        self.meta = Meta.new(__version__, time.time(), RecordedConfig.of(config), host)
         self._save_meta()
         self.pyspy = PySpyStage(self.folder, rate=config.pyspy_rate, gil=config.pyspy_gil, notice=self._notice)
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}

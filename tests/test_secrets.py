@@ -25,7 +25,6 @@ from profiler.secrets import (
     mask_text,
     mask_url,
 )
-from profiler.session import recorded_config
 from tests.conftest import BASIC_APP, CliResult, assert_no_traceback, read_report, run_cli
 
 # Each secret is unlike anything else in a run folder, so finding it anywhere means it leaked.
@@ -254,7 +253,7 @@ def _config(tmp_path: Path) -> RunConfig:
 
 
 def test_recorded_config_masks_url_headers_launch_and_body(tmp_path: Path) -> None:
-    recorded = recorded_config(_config(tmp_path))
+    recorded = RecordedConfig.of(_config(tmp_path))
     _assert_no_secret(recorded.model_dump_json())
     assert recorded.url == f"http://admin:{MASK}@127.0.0.1:8000/timing?token={MASK}&q=1"
     assert recorded.headers[0] == f"X-Api-Key: {MASK}"

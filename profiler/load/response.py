@@ -32,12 +32,20 @@ def error_name(exc: BaseException) -> str:
 
 
 def flags_of(headers: Any) -> str:
-    flags = FLAG_COOKIE if joined(headers, "Set-Cookie") else ""
-    if "chunked" in joined(headers, "Transfer-Encoding").lower():
-        flags += FLAG_CHUNKED
-    if "text/event-stream" in joined(headers, "Content-Type").lower():
-        flags += FLAG_EVENT_STREAM
-    return flags
+    """The flags of a response's headers, in one pass over them (per request: it counts)."""
+    items = getattr(headers, "items", None)
+    if items is None:
+        return ""
+    cookie = chunked = stream = False
+    for name, value in items():
+        low = name.lower()
+        if low == "set-cookie":
+            cookie = True
+        elif low == "transfer-encoding":
+            chunked = chunked or "chunked" in value.lower()
+        elif low == "content-type":
+            stream = stream or "text/event-stream" in value.lower()
+    return (FLAG_COOKIE if cookie else "") + (FLAG_CHUNKED if chunked else "") + (FLAG_EVENT_STREAM if stream else "")
 
 
 def read_body(resp: Any, status: int) -> tuple[str, int]:

@@ -14,10 +14,11 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PYSPY_RATE, Slo, parse_slo
+from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PYSPY_RATE, RunConfig, Slo, parse_slo
 from profiler.errors import ConfigError, RunFolderError
 from profiler.runfolder.names import FORMAT_VERSION, META
 from profiler.schema import RunStatus
+from profiler.secrets import mask_command, mask_header, mask_url
 
 _FORMAT: TypeAdapter[int] = TypeAdapter(int)
 # pydantic's words for a wrong container name our classes ("instance of recordedconfig").
@@ -92,6 +93,43 @@ class RecordedConfig(_Record):
     gpu: bool = True
     locustfile: str | None = None  # the users came from this locustfile (its path)
     scenario: str | None = None  # ... or from this scenario file (its path; templates in loadgen-spec.json)
+
+    @classmethod
+    def of(cls, config: RunConfig) -> RecordedConfig:
+        """The options as saved in meta.json: secrets masked (`profiler.secrets`), the body's size only."""
+        return cls(
+            url=mask_url(config.url),
+            method=config.method,
+            launch=mask_command(config.launch) if config.launch is not None else None,
+            pid=config.pid,
+            headers=[f"{k}: {mask_header(k, v)}" for k, v in config.headers],
+            body=f"<{len(config.body)} bytes>" if config.body is not None else None,
+            ready_timeout_s=config.ready_timeout_s,
+            duration_s=config.duration_s,
+            users=list(config.users),
+            max_users=config.max_users,
+            stage_count=config.stage_count,
+            rates=list(config.rates),
+            request_timeout_s=config.request_timeout_s,
+            sample_interval_s=config.sample_interval_s,
+            probe_path=config.probe_path if config.probe else None,
+            early_stop=config.early_stop,
+            max_requests=config.max_requests,
+            allow_remote=config.allow_remote,
+            slo=SloSetting(percentile=config.slo.percentile, threshold_ms=config.slo.threshold_ms)
+            if config.slo
+            else None,
+            peak_rps=config.peak_rps,
+            headroom=config.headroom,
+            pyspy=config.pyspy,
+            pyspy_rate=config.pyspy_rate,
+            pyspy_seconds=config.pyspy_seconds,
+            pyspy_gil=config.pyspy_gil,
+            memory_limit_mb=config.memory_limit_mb,
+            gpu=config.gpu,
+            locustfile=str(config.locustfile) if config.locustfile else None,
+            scenario=str(config.scenario) if config.scenario else None,
+        )
 
     @field_validator("slo", mode="before")
     @classmethod
