@@ -279,3 +279,25 @@ def test_occupancy_is_the_time_requests_were_in_flight_in_each_interval() -> Non
     got = occupancy(starts, ends, np.array([0.0, 0.1, 0.2, 0.3]))
     # [0, .1]: 50 ms of the first; [.1, .2]: 20 + 20 + 20 ms; [.2, .3]: 100 ms of the third
     assert got == pytest.approx([50.0, 60.0, 100.0])
+
+
+def test_a_slow_route_starving_a_fast_one_is_named_with_two_generator_processes(tmp_path: Path) -> None:
+    """The locustfile under `--workers 2`: /compute (15 ms of CPU on the event loop) holds the loop
+    while /wait (a 10 ms await) queues behind it as users grow: each route keeps its own trait, and
+    /wait is starved by /compute."""
+    folder = tmp_path / "run"
+    result = run_cli(
+        "run",
+        *launch_args(APP, "/", "--compute-ms", "15", "--wait-ms", "10"),
+        *("--locustfile", str(ROOT / "examples" / "scenarios" / "locustfile.py"), "--workers", "2"),
+        *("--users", "1,16", "--duration", "8s", "--no-pyspy", "--out", str(folder)),
+        timeout=180,
+    )
+    assert_no_traceback(result)
+    assert result.code == 0, result.output
+    finish = json.loads((folder / "stages.jsonl").read_text().splitlines()[-1])
+    assert finish["started"] == finish["written"] == len(_rows(folder))  # both workers' requests, once
+    routes = _routes(folder)
+    wait = {t["id"]: t for t in routes["GET /wait"]["traits"]}
+    assert "starved-by-route" in wait and wait["starved-by-route"]["subject"] == "GET /compute", wait
+    assert "io-bound" in wait and "cpu-bound" in _trait_ids(routes["GET /compute"])
