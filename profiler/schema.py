@@ -170,6 +170,7 @@ class LoadSection(_Model):
     stages: list[StageReport] = Field(default_factory=list, description="Stages in the order run.")
     requests: int = Field(ge=0, description="Main requests over the whole run.")
     probe_path: str | None = Field(None, description="Path of the light probe requests, if the probe ran.")
+    users_from: str | None = Field(None, description="'locustfile PATH' or 'scenario PATH'; null: one URL.")
 
 
 class HandoffStats(_Model):

@@ -156,6 +156,7 @@ def test_each_route_of_a_locustfile_gets_its_own_trait(locustfile_run: tuple[Pat
 def test_routes_are_shown_in_the_terminal_and_in_report_html(locustfile_run: tuple[Path, CliResult]) -> None:
     folder, result = locustfile_run
     assert "Routes" in result.stdout and "GET /compute" in result.stdout and "cpu-bound" in result.stdout
+    assert "Users: locustfile " in result.stdout and read_report(folder)["load"]["users_from"].startswith("locustfile ")
     html = (folder / "report.html").read_text()
     assert "Routes by stage" in html and "Traits per route" in html and "GET /wait" in html
 

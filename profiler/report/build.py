@@ -27,6 +27,7 @@ from profiler.analysis.traits import find_traits
 from profiler.analysis.traits.latency import warmup
 from profiler.analysis.validity import validity
 from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
+from profiler.runfolder.meta import RecordedConfig
 from profiler.runfolder.read import RunData
 from profiler.schema import (
     CapacitySection,
@@ -159,6 +160,12 @@ def _analysis(
     return findings, capacity, recs
 
 
+def _users_from(config: RecordedConfig) -> str | None:
+    if config.locustfile:
+        return f"locustfile {config.locustfile}"
+    return f"scenario {config.scenario}" if config.scenario else None
+
+
 def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report:
     meta = run.meta
     options = options or AnalysisOptions.of(run)
@@ -203,6 +210,7 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
             stages=stages,
             requests=sum(s.requests for s in stages),
             probe_path=meta.config.probe_path,
+            users_from=_users_from(meta.config),
         ),
         handoffs=handoffs,
         resources=resources,

@@ -69,7 +69,8 @@ def _comparison(c: Comparison) -> list[str]:
 
 def render(report: Report, results: Sequence[CheckResult], headline: str, comparison: Comparison | None = None) -> str:
     lines = [f"## profiler: {headline}", ""]
-    lines += [f"`{report.target.method} {report.target.url}`, run `{report.run.folder}` ({report.run.status})", ""]
+    what = report.load.users_from or report.target.method
+    lines += [f"`{what}` against `{report.target.url}`, run `{report.run.folder}` ({report.run.status})", ""]
     if results:
         lines += _table(["result", "check", "detail"], [[_MARK[r.outcome], f"`{r.check}`", r.detail] for r in results])
     lines += _table(

@@ -282,6 +282,8 @@ def summary_lines(report: Report) -> list[str]:
     ]
     if report.target.server is not None:
         lines.append(f"Server: {server_line(report.target.server)}")
+    if report.load.users_from:
+        lines.append(f"Users: {report.load.users_from}, {len(report.routes)} routes")
     lines.extend(validity_lines(report))
     lines.extend(capacity_lines(report))
     lines.extend(report.notices)
