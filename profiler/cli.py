@@ -130,6 +130,7 @@ def run(
     expect_workers: opt.ExpectWorkers = 0,
     master_host: opt.MasterHost = "127.0.0.1",
     master_port: opt.MasterPort = 0,
+    metrics_url: opt.MetricsUrl = None,
     quiet: opt.Quiet = False,
     gate: opt.Gate = False,
     check: opt.Check = None,

@@ -21,7 +21,13 @@ Launch = Annotated[
     str | None, typer.Option("--launch", help="Command that starts the target; it is stopped at the end.")
 ]
 Pid = Annotated[
-    int | None, typer.Option("--pid", help="Attach to a running target (and its worker processes) instead.", min=1)
+    int | None,
+    typer.Option(
+        "--pid",
+        help="Attach to a running target (and its worker processes) instead. With neither --pid nor --launch "
+        "the target is reached by its URL alone: its processes are not sampled (see --metrics-url).",
+        min=1,
+    ),
 ]
 Cwd = Annotated[Path | None, typer.Option("--cwd", help="Working folder for --launch.")]
 Stages = Annotated[int | None, typer.Option("--stages", help="Number of stages from 1 user to the top.", min=1, max=50)]
@@ -64,6 +70,15 @@ ExpectWorkers = Annotated[
 MasterHost = Annotated[
     str,
     typer.Option("--master-host", help="Address the master listens on for workers (0.0.0.0: other machines too)."),
+]
+MetricsUrl = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metrics-url",
+        help="A Prometheus exposition to read each second during the run (the app's /metrics, node exporter, "
+        "DCGM exporter); repeatable. Its process CPU, memory and GPU figures stand in for a target whose "
+        "processes are not on this machine.",
+    ),
 ]
 MasterPort = Annotated[int, typer.Option("--master-port", min=0, max=65535, help="The master's port (0: a free one).")]
 Scenario = Annotated[

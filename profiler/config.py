@@ -101,10 +101,17 @@ class RunConfig:
     expect_workers: int = 0  # workers started elsewhere (`profiler worker --master`) to wait for
     master_host: str = "127.0.0.1"  # the master's listening address (0.0.0.0 for workers elsewhere)
     master_port: int = 0  # 0: a free port
+    metrics_urls: tuple[str, ...] = ()  # Prometheus expositions read during the run (`--metrics-url`)
 
     @property
     def open_model(self) -> bool:
         return bool(self.rates)
+
+    @property
+    def observed(self) -> bool:
+        """Whether the target's processes are on this machine to sample (--launch or --pid):
+        a target reached by its URL alone is seen only through its answers and --metrics-url."""
+        return self.launch is not None or self.pid is not None
 
 
 def free_port() -> int:
@@ -170,6 +177,21 @@ def validate_url(url: str, allow_remote: bool) -> str:
         raise ConfigError(
             f"'{parts.hostname}' is not a loopback address; refusing to send load to another machine.",
             "profile a local copy (127.0.0.1), or pass --allow-remote if you own that host",
+        )
+    return url
+
+
+def validate_metrics_url(url: str) -> str:
+    """A `--metrics-url`: an http(s) address of a Prometheus exposition. It is only read (one GET a
+    second), never loaded, so another host needs no --allow-remote."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"--metrics-url '{mask_url(url)}' is not an http(s) URL.",
+            "give the address of a Prometheus exposition, e.g. http://127.0.0.1:9100/metrics",
         )
     return url
 

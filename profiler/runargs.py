@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from profiler.config import (
     DEFAULT_DURATION_S,
@@ -22,6 +23,7 @@ from profiler.config import (
     parse_slo,
     parse_users,
     substitute_port,
+    validate_metrics_url,
     validate_probe_path,
     validate_url,
 )
@@ -44,6 +46,17 @@ def users_option(text: str | None) -> tuple[tuple[int, ...], int]:
 
 def seconds(text: str | None, option: str) -> float | None:
     return parse_duration(text, option) if text is not None else None
+
+
+def same_port(metrics_url: str, url: str) -> str:
+    """`{port}` in a --metrics-url is the target's port, as chosen for its URL (an app's own /metrics)."""
+    if "{port}" not in metrics_url:
+        return metrics_url
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = None
+    return metrics_url.replace("{port}", str(port)) if port is not None else metrics_url
 
 
 def default_workers() -> int:
@@ -76,9 +89,9 @@ def checked(config: RunConfig) -> RunConfig:
 
 def run_config(a: dict[str, Any]) -> RunConfig:
     """The RunConfig of `profiler run`'s arguments (its parameters by name), checked."""
-    if (a["launch"] is None) == (a["pid"] is None):
+    if a["launch"] is not None and a["pid"] is not None:
         raise ConfigError(
-            "give exactly one of --launch or --pid.",
+            "give one of --launch or --pid, not both.",
             "--launch 'uvicorn app:app --port 8000' starts the app; --pid 4242 attaches to it",
         )
     url, launch = substitute_port(a["url"], a["launch"])
@@ -123,5 +136,6 @@ def run_config(a: dict[str, Any]) -> RunConfig:
             expect_workers=a["expect_workers"],
             master_host=a["master_host"],
             master_port=a["master_port"],
+            metrics_urls=tuple(validate_metrics_url(same_port(u, url)) for u in a["metrics_url"] or ()),
         )
     )

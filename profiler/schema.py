@@ -15,6 +15,14 @@ from profiler.codeschema import CodeSection as CodeSection  # re-exported: repor
 from profiler.codeschema import CodeStage as CodeStage
 from profiler.codeschema import FunctionShare as FunctionShare
 from profiler.reportbase import ReportModel as _Model
+from profiler.resourceschema import EnergySection as EnergySection  # re-exported: report.json's `resources`
+from profiler.resourceschema import EnergyStage as EnergyStage
+from profiler.resourceschema import GpuDeviceStage as GpuDeviceStage
+from profiler.resourceschema import GpuSection as GpuSection
+from profiler.resourceschema import MetricsSourceReport as MetricsSourceReport
+from profiler.resourceschema import ProcessResources as ProcessResources
+from profiler.resourceschema import ResourceSection as ResourceSection
+from profiler.resourceschema import TargetSource as TargetSource
 from profiler.routeschema import Evidence as Evidence  # re-exported: a trait's evidence
 from profiler.routeschema import RouteReport as RouteReport
 from profiler.routeschema import RouteStage as RouteStage
@@ -23,7 +31,7 @@ from profiler.serving import ServerInfo as ServerInfo  # re-exported: report.jso
 from profiler.serving import ServingModel as ServingModel
 from profiler.streamschema import StreamStats as StreamStats  # re-exported: a stage's streamed responses
 
-SCHEMA_VERSION = "2.2"
+SCHEMA_VERSION = "2.3"
 
 
 class LatencyStats(_Model):
@@ -215,81 +223,6 @@ class HandoffSection(_Model):
     coverage: float = Field(0.0, ge=0, le=1, description="Share of main requests that carried Server-Timing.")
     malformed_entries: int = Field(0, ge=0, description="Server-Timing entries that could not be parsed (skipped).")
     per_stage: list[StageHandoffs] = Field(default_factory=list, description="The same per load stage.")
-
-
-class ProcessResources(_Model):
-    cpu_mean_pct: float = Field(ge=0, description="Mean CPU over the run, % of one core.")
-    cpu_max_pct: float = Field(ge=0, description="Highest sampled CPU, % of one core.")
-    rss_start_mb: float = Field(ge=0, description="Resident memory at the first sample (MiB).")
-    rss_end_mb: float = Field(ge=0, description="Resident memory at the last sample (MiB).")
-    rss_max_mb: float = Field(ge=0, description="Largest resident memory (MiB).")
-    threads_max: int = Field(ge=0, description="Most threads.")
-    fds_max: int = Field(ge=0, description="Most open file descriptors.")
-    sockets_max: int = Field(ge=0, description="Most open sockets.")
-    processes_max: int = Field(ge=0, description="Most processes in the tree (workers).")
-    ctx_switches_voluntary: int = Field(ge=0, description="Voluntary context switches during the run (waiting).")
-    ctx_switches_involuntary: int = Field(ge=0, description="Involuntary context switches during the run (preempted).")
-
-
-class GpuDeviceStage(_Model):
-    stage: int = Field(ge=0, description="Load stage index.")
-    device: int = Field(ge=0, description="NVML device index.")
-    util_gpu_mean: float | None = Field(None, ge=0, le=100, description="Mean SM utilisation %.")
-    util_gpu_max: float | None = Field(None, ge=0, le=100, description="Highest SM utilisation %.")
-    util_mem_mean: float | None = Field(None, ge=0, le=100, description="Mean memory-controller utilisation %.")
-    mem_used_max_mb: float | None = Field(None, ge=0, description="Most device memory used (MiB).")
-    power_mean_w: float | None = Field(None, ge=0, description="Mean board power (W).")
-    proc_mem_max_mb: float | None = Field(
-        None, ge=0, description="Most device memory held by the target's processes (MiB)."
-    )
-
-
-class GpuSection(_Model):
-    available: bool = Field(description="Whether NVML could be read.")
-    notice: str | None = Field(None, description="Why not, when unavailable.")
-    devices: list[dict[str, str | int | float | bool | None]] = Field(
-        default_factory=list, description="Devices found (index, name, uuid, memory, MIG mode)."
-    )
-    per_stage: list[GpuDeviceStage] = Field(default_factory=list, description="Per stage and device.")
-
-
-class EnergyStage(_Model):
-    stage: int = Field(ge=0, description="Load stage index.")
-    gpu_joules: float | None = Field(None, ge=0, description="GPU energy in the stage (J).")
-    cpu_joules: float | None = Field(None, ge=0, description="CPU package energy in the stage (J), from RAPL.")
-    gpu_j_per_request: float | None = Field(None, ge=0, description="GPU joules per request.")
-    cpu_j_per_request: float | None = Field(None, ge=0, description="CPU joules per request.")
-    gpu_j_per_1k: float | None = Field(None, ge=0, description="GPU joules per 1,000 requests.")
-    cpu_j_per_1k: float | None = Field(None, ge=0, description="CPU joules per 1,000 requests.")
-    gpu_watts: float | None = Field(None, ge=0, description="Mean GPU power (W).")
-    cpu_watts: float | None = Field(None, ge=0, description="Mean CPU package power (W).")
-
-
-class EnergySection(_Model):
-    gpu_source: str | None = Field(
-        None, description="'nvml-energy-counter', 'nvml-power-integrated', or null when absent."
-    )
-    cpu_source: str | None = Field(None, description="'rapl' or null when absent.")
-    notices: list[str] = Field(default_factory=list, description="Why a source is absent.")
-    per_stage: list[EnergyStage] = Field(default_factory=list, description="Per load stage.")
-
-
-class ResourceSection(_Model):
-    """What the samplers saw over the whole run."""
-
-    samples: int = Field(ge=0, description="Process samples taken.")
-    interval_s: float | None = Field(None, gt=0, description="Sampling interval asked for.")
-    achieved_interval_s: float | None = Field(None, ge=0, description="Median interval actually achieved.")
-    target: ProcessResources | None = Field(None, description="The target's process tree.")
-    loadgen_cpu_max_pct: float | None = Field(
-        None, ge=0, description="Highest CPU of the load generator, % of one core."
-    )
-    machine_cpu_max_pct: float | None = Field(
-        None, ge=0, le=100, description="Highest whole-machine CPU, % of all cores."
-    )
-    ncpu: int | None = Field(None, ge=1, description="Logical CPUs on the machine.")
-    gpu: GpuSection = Field(description="GPU (NVML).")
-    energy: EnergySection = Field(description="Energy per request (NVML, RAPL).")
 
 
 class ValidityIssue(_Model):

@@ -45,9 +45,11 @@ from profiler.runfolder.names import META, SAMPLES, TARGET_LOG
 from profiler.runfolder.read import read_run, read_sampler_info
 from profiler.runfolder.write import prepare_folder
 from profiler.sampling.launcher import SamplerProcess
+from profiler.sampling.metrics import check_sources
+from profiler.sampling.process import NOT_HERE
 from profiler.schema import Report, RunStatus
 from profiler.secrets import mask_command, mask_text, mask_url
-from profiler.target import Target, attach, launch
+from profiler.target import Target, attach, launch, unobserved
 
 # What the worker's outcome means for the run.
 _RUN_STATUS: dict[messages.WorkerStatus, RunStatus] = {
@@ -138,7 +140,9 @@ class SampleTail:
             for line in data[:end].splitlines():
                 try:
                     target = json.loads(line).get("target") or {}
-                    self.recent.append((float(target.get("cpu", 0.0)), float(target.get("rss", 0.0))))
+                    if target.get("cpu") is None:
+                        continue  # not known (a target elsewhere, an exporter not read yet): never shown as 0
+                    self.recent.append((float(target["cpu"]), float(target.get("rss") or 0.0)))
                     procs = target.get("per_process") or []
                     self.per_process.append({int(p["pid"]): float(p.get("cpu", 0.0)) for p in procs})
                 except (ValueError, AttributeError, TypeError, KeyError):
@@ -227,7 +231,11 @@ class Session:
         target = self._start_target()  # sets self.target at once: teardown stops it whatever follows
         if self.interrupted:
             raise _Stop
-        self.sampler = SamplerProcess(target.pid, self.folder, self.config.sample_interval_s, self.config.gpu)
+        self._check_metrics()
+        config = self.config
+        self.sampler = SamplerProcess(
+            target.pid, self.folder, config.sample_interval_s, config.gpu, config.metrics_urls
+        )
         plan = build_plan(self.config)
         self.meta.plan = [PlannedStage(index=p.index, users=p.users, rate=p.rate, planned_s=p.planned_s) for p in plan]
         self._save_meta()
@@ -296,14 +304,30 @@ class Session:
         self._save_meta()
         self.view.notice(text)
 
+    def _check_metrics(self) -> None:
+        """Each --metrics-url read once before any load: one that cannot be read ends the run here."""
+        if self.config.metrics_urls:
+            self.view.phase("reading --metrics-url")
+            for text in check_sources(self.config.metrics_urls):
+                self._notice(text)
+        if not self.config.observed:
+            shown = ", ".join(mask_url(u) for u in self.config.metrics_urls)
+            # Said once live; the report says it as the validity warning target-not-observed.
+            self.view.notice(
+                f"{NOT_HERE}: CPU, memory, threads, sockets and code attribution are not sampled"
+                + (f"; the target's CPU and memory are read from {shown}." if shown else ", so they are not known.")
+            )
+            self.pyspy.notice_text = f"py-spy not attached: {NOT_HERE}."
+
     def _start_target(self) -> Target:
         config = self.config
         if config.launch:
             self.view.phase(f"starting target: {mask_command(config.launch)}")
             target = launch(config.launch, self.folder / TARGET_LOG, config.cwd)
-        else:
-            assert config.pid is not None
+        elif config.pid is not None:
             target = attach(config.pid)
+        else:
+            target = unobserved()
         self.target = target  # stopped by teardown even if it never gets ready
         self.meta.target.pid = target.pid
         self.meta.target.command = mask_command(target.command) if target.command else None
@@ -316,7 +340,7 @@ class Session:
         ready = wait_ready(target, config.url, config.ready_timeout_s, lambda: self.interrupted, probe)
         self.meta.target.ready_after_s = round(ready, 3) if ready is not None else None
         self._save_meta()
-        if ready is not None and is_loopback_host(urlsplit(config.url).hostname or ""):
+        if target.pid is not None and ready is not None and is_loopback_host(urlsplit(config.url).hostname or ""):
             problem = check_port_owner(target.pid, config.url, attached=not target.launched)
             if problem is not None:
                 self._notice(f"{problem} The samples describe the launched processes, which may not be the server "
@@ -338,7 +362,9 @@ class Session:
                 # py-spy follows the process that does the work: --subprocesses does not find
                 # every child (multiprocessing's spawned workers are missed), so it is attached to
                 # the busiest process of the last stage, with its own children.
-                self.pyspy.start(tail.busiest_pid() or target.pid, msg.stage, msg.planned_s)
+                pid = tail.busiest_pid() or target.pid
+                if pid is not None:
+                    self.pyspy.start(pid, msg.stage, msg.planned_s)
             self.pyspy.tick()
             if isinstance(msg, messages.Done):
                 return _RUN_STATUS[msg.status]

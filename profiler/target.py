@@ -22,9 +22,10 @@ from profiler.procutil import GroupWatchdog, child_preexec, stop_process_group
 
 @dataclass
 class Target:
-    """A running target: its root pid, and the process we started if we started it."""
+    """A running target: its root pid (None: reached by its URL alone, its processes elsewhere),
+    and the process we started if we started it."""
 
-    pid: int
+    pid: int | None
     command: str | None
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -35,11 +36,15 @@ class Target:
     def launched(self) -> bool:
         return self.proc is not None
 
+    @property
+    def observed(self) -> bool:
+        return self.pid is not None
+
     def exit_code(self) -> int | None:
-        """The exit code if the target has exited, else None."""
+        """The exit code if the target has exited, else None (always, for one not on this machine)."""
         if self.proc is not None:
             return self.proc.poll()
-        return None if psutil.pid_exists(self.pid) else -1
+        return None if self.pid is None or psutil.pid_exists(self.pid) else -1
 
     def alive(self) -> bool:
         return self.exit_code() is None
@@ -102,6 +107,11 @@ def launch(command: str, log_path: Path, cwd: Path | None = None) -> Target:
     watchdog = GroupWatchdog(proc.pid)  # start_new_session: its pid is its process group's id
     log = CappedLog.follow(log_path, proc.stdout)
     return Target(pid=proc.pid, command=command, proc=proc, log_path=log_path, log=log, watchdog=watchdog)
+
+
+def unobserved() -> Target:
+    """A target reached by its URL alone: nothing here to sample, stop or watch for exit."""
+    return Target(pid=None, command=None)
 
 
 def attach(pid: int) -> Target:

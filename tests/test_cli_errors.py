@@ -22,8 +22,8 @@ def _one_line(result) -> str:  # type: ignore[no-untyped-def]
     ("args", "code", "needle"),
     [
         (["run", "not-a-url", "--pid", "1"], 2, "not an http(s) URL"),
-        (["run", "http://127.0.0.1:8000/", "--pid", "1", "--launch", "x"], 2, "exactly one of --launch or --pid"),
-        (["run", "http://127.0.0.1:8000/"], 2, "exactly one of --launch or --pid"),
+        (["run", "http://127.0.0.1:8000/", "--pid", "1", "--launch", "x"], 2, "one of --launch or --pid, not both"),
+        (["run", "http://127.0.0.1:8000/", "--metrics-url", "ftp://127.0.0.1/m"], 2, "--metrics-url 'ftp://"),
         (["run", "http://192.0.2.10:8000/", "--pid", "1"], 2, "not a loopback address"),
         (["run", "http://127.0.0.1:8000/", "--pid", "1", "--header", "nocolon"], 2, "is not 'Name: value'"),
         (

@@ -43,6 +43,8 @@ def _stream_fields(s: StageReport) -> dict[str, Any]:
 
 
 def stage_signal(run: RunData, s: StageReport, handoffs: HandoffSection, slo_percentile: float) -> StageSignal:
+    # The generator's and this machine's CPU say nothing of the CPU left to a target elsewhere.
+    here = run.meta.config.observed
     return StageSignal(
         index=s.index,
         users=s.users,
@@ -61,8 +63,8 @@ def stage_signal(run: RunData, s: StageReport, handoffs: HandoffSection, slo_per
         probe_p50=s.probe.p50 if s.probe else None,
         cpu=s.target_cpu_pct,
         busiest_cpu=s.target_busiest_process_cpu_pct,
-        loadgen_cpu=s.loadgen_cpu_pct,
-        machine_cpu=s.machine_cpu_pct,
+        loadgen_cpu=s.loadgen_cpu_pct if here else None,
+        machine_cpu=s.machine_cpu_pct if here else None,
         handler_p50=_handler_p50(handoffs, s.index),
         slo_latency=_slo_latency(run, s, slo_percentile),
         profiled=s.profiled,
@@ -91,6 +93,15 @@ def measurable(s: StageReport) -> bool:
     return s.completed and s.missing == 0
 
 
+def target_ncpu(run: RunData) -> int | None:
+    """The cores of the target's machine: this one's, or for a target elsewhere its host's as node
+    exporter tells them; None where nothing tells."""
+    sampler = run.meta.sampler
+    if run.meta.config.observed:
+        return sampler.ncpu
+    return next((m.host_ncpu for m in sampler.metrics if m.host_ncpu), None)
+
+
 def build_signals(
     run: RunData,
     stages: Sequence[StageReport],
@@ -112,7 +123,8 @@ def build_signals(
         # Only whole stages with every request on disk: a stage cut short, hung or missing rows
         # would pass its partial figures off as a measurement.
         stages=tuple(stage_signal(run, s, handoffs, slo_percentile) for s in stages if measurable(s)),
-        ncpu=run.meta.sampler.ncpu or 1,
+        ncpu=target_ncpu(run) or 1,
+        cores_known=target_ncpu(run) is not None,
         processes=run.samples.processes_max(),
         rss_series=tuple((float(n), r) for n, (_, r) in zip(sent, rss, strict=True)),
         rss_times=tuple(t for t, _ in rss),

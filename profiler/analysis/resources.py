@@ -5,7 +5,14 @@ from __future__ import annotations
 from profiler.config import MIB
 from profiler.runfolder.engine import SampleTable
 from profiler.runfolder.meta import SamplerInfo
-from profiler.schema import EnergySection, GpuSection, ProcessResources, ResourceSection
+from profiler.schema import (
+    EnergySection,
+    GpuSection,
+    MetricsSourceReport,
+    ProcessResources,
+    ResourceSection,
+    TargetSource,
+)
 
 
 def target_resources(samples: SampleTable) -> ProcessResources | None:
@@ -27,11 +34,22 @@ def target_resources(samples: SampleTable) -> ProcessResources | None:
     )
 
 
+def target_source(sampler: SamplerInfo, observed: bool) -> TargetSource | None:
+    """Where the target's CPU and memory come from: the process figures of an exposition win over
+    a whole host's (sampling/metrics.py combines them the same way)."""
+    if observed:
+        return "processes"
+    kinds = {kind for source in sampler.metrics for kind in source.kinds}
+    return "metrics-process" if "process" in kinds else "metrics-host" if "host" in kinds else None
+
+
 def resource_section(
-    samples: SampleTable, sampler: SamplerInfo, gpu: GpuSection, energy: EnergySection
+    samples: SampleTable, sampler: SamplerInfo, gpu: GpuSection, energy: EnergySection, observed: bool = True
 ) -> ResourceSection:
     machine = samples.column_max("machine_cpu")
     return ResourceSection(
+        target_source=target_source(sampler, observed),
+        metrics=[MetricsSourceReport(**m.model_dump(exclude={"host_ncpu"})) for m in sampler.metrics],
         samples=samples.count,
         interval_s=sampler.interval_s,
         achieved_interval_s=samples.achieved_interval(),

@@ -49,6 +49,7 @@ class StageSignal:
 class Signals:
     stages: tuple[StageSignal, ...]
     ncpu: int = 1
+    cores_known: bool = True  # False: a target elsewhere whose host's cores nothing told (ncpu then means nothing)
     processes: int = 1
     rss_series: tuple[tuple[float, float], ...] = ()  # (requests completed so far, rss bytes)
     rss_times: tuple[float, ...] = ()  # sample times of rss_series, epoch seconds

@@ -275,7 +275,30 @@ def few_stages(f: RunFacts) -> list[ValidityIssue]:
     return _issue("few-stages", "warning", "Fewer than 3 stages with traffic: scaling behaviour cannot be judged well.")
 
 
+# What a target reached by its URL alone is seen through, by ResourceSection.target_source.
+NOT_OBSERVED = {
+    None: "so its CPU, memory and threads are not known and no trait that needs them is judged. Give --pid (a "
+    "server on this machine) or --metrics-url (its /metrics, a node exporter) to have them.",
+    "metrics-process": "its CPU and memory are the process figures of --metrics-url, read once a second; threads, "
+    "sockets and per-process figures are not known.",
+    "metrics-host": "its CPU and memory are node exporter's figures for its whole host (other programs there count "
+    "too), read once a second; threads, sockets and per-process figures are not known.",
+}
+
+
+def target_not_observed(f: RunFacts) -> list[ValidityIssue]:
+    if f.resources.target_source == "processes":
+        return []
+    return _issue(
+        "target-not-observed",
+        "warning",
+        "The target's processes were not sampled (reached by its URL alone, no --launch or --pid); code "
+        f"attribution (py-spy) did not run, and {NOT_OBSERVED[f.resources.target_source]}",
+    )
+
+
 RULES: tuple[Callable[[RunFacts], list[ValidityIssue]], ...] = (
+    target_not_observed,
     no_requests,
     all_failed,
     target_exited,

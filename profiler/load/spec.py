@@ -56,7 +56,7 @@ class LoadSpec(BaseModel):
             early_stop=config.early_stop,
             max_requests=config.max_requests,
             max_inflight=config.max_inflight,
-            profile_s=config.pyspy_seconds if config.pyspy else None,
+            profile_s=config.pyspy_seconds if config.pyspy and config.observed else None,
             locustfile=str(config.locustfile.resolve()) if config.locustfile else None,
             scenario=load_scenario(config.scenario) if config.scenario else None,
             workers=config.workers,

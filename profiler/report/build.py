@@ -174,7 +174,7 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     gpu, energy = guard("devices", lambda: _devices(run), (GpuSection(available=False, notice=FAILED), EnergySection()))
     resources = guard(
         "resources",
-        lambda: resource_section(run.samples, meta.sampler, gpu, energy),
+        lambda: resource_section(run.samples, meta.sampler, gpu, energy, meta.config.observed),
         ResourceSection(samples=0, gpu=gpu, energy=energy),
     )
     ri = run_info(run)

@@ -93,6 +93,12 @@ class RecordedConfig(_Record):
     gpu: bool = True
     locustfile: str | None = None  # the users came from this locustfile (its path)
     scenario: str | None = None  # ... or from this scenario file (its path; templates in loadgen-spec.json)
+    metrics_urls: list[str] = Field(default_factory=list)  # --metrics-url, masked
+
+    @property
+    def observed(self) -> bool:
+        """Whether the target's processes were here to sample (--launch or --pid)."""
+        return self.launch is not None or self.pid is not None
 
     @classmethod
     def of(cls, config: RunConfig) -> RecordedConfig:
@@ -129,6 +135,7 @@ class RecordedConfig(_Record):
             gpu=config.gpu,
             locustfile=str(config.locustfile) if config.locustfile else None,
             scenario=str(config.scenario) if config.scenario else None,
+            metrics_urls=[mask_url(u) for u in config.metrics_urls],
         )
 
     @field_validator("slo", mode="before")
@@ -188,6 +195,17 @@ class CpuLimit(_Record):
         return min(v for v in (self.machine, self.affinity, self.quota) if v is not None)
 
 
+class MetricsSourceInfo(_Record):
+    """One --metrics-url as the run read it: what it held ("process", "host", "gpu") and how often."""
+
+    url: str  # masked
+    kinds: list[str] = Field(default_factory=list)
+    readings: int = Field(0, ge=0)
+    failures: int = Field(0, ge=0)
+    last_error: str | None = None
+    host_ncpu: int | None = Field(None, ge=1)  # node exporter's count of the host's CPUs
+
+
 class SamplerInfo(_Record):
     """sampler.json: what the sampler could read on this machine."""
 
@@ -195,6 +213,8 @@ class SamplerInfo(_Record):
     ncpu: int | None = Field(None, ge=1)
     cpu_limit: CpuLimit | None = None  # absent before profiler 0.3
     target_pid: int | None = None
+    observed: bool = True  # False: the target is not on this machine (its URL alone)
+    metrics: list[MetricsSourceInfo] = Field(default_factory=list)  # --metrics-url, once the run ended
     gpu: GpuInfo = Field(default_factory=GpuInfo)
     rapl: RaplInfo = Field(default_factory=RaplInfo)
 

@@ -28,6 +28,7 @@ REQUESTS = "requests.csv"
 STAGES = "stages.jsonl"
 HANDOFFS = "handoffs.jsonl"
 SAMPLES = "samples.jsonl"
+METRICS = "metrics.jsonl"  # every reading of the --metrics-url expositions
 SAMPLER_INFO = "sampler.json"
 PROCESSES = "processes.jsonl"
 LOADGEN_SPEC = "loadgen-spec.json"

@@ -343,6 +343,21 @@ class TreeSample:
 
 
 @dataclass(slots=True)
+class MetricsTree:
+    """The target as the expositions show it, in the place of the process tree in samples.jsonl.
+    `procs` counts the sources that stand in for it; `source` says which kind: "process" (the
+    exposing processes' own figures) or "host" (node exporter's, the whole machine)."""
+
+    cpu: float | None
+    rss: int | None
+    procs: int
+    source: str
+    fds: int | None = None
+    threads: int | None = None
+    busiest: float | None = None  # its busiest process (each exposing process is one), % of one core
+
+
+@dataclass(slots=True)
 class MachineSample:
     cpu: float  # % of all cores
     steal: float
@@ -354,7 +369,9 @@ class Sample:
     """One line of samples.jsonl (format 2: `per_process` a list of {pid, cpu, rss, threads})."""
 
     t: float
-    target: TreeSample
+    # None: the target is not on this machine and no --metrics-url figure stands for it (not known,
+    # never zero); a MetricsTree (sampling/metrics.py) where one does.
+    target: TreeSample | MetricsTree | None
     loadgen: TreeSample
     machine: MachineSample
     gpu: list[dict[str, object]] | None = None
@@ -363,5 +380,6 @@ class Sample:
     def line(self) -> str:
         data = {k: v for k, v in asdict(self).items() if v is not None}
         for part in ("target", "loadgen"):
-            data[part] = {k: v for k, v in data[part].items() if v is not None}
+            if part in data:
+                data[part] = {k: v for k, v in data[part].items() if v is not None}
         return json.dumps(data, separators=(",", ":")) + "\n"

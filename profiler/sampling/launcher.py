@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,21 +11,29 @@ from pathlib import Path
 from profiler.errors import ProfilerError
 from profiler.logcap import CappedLog
 from profiler.procutil import child_preexec, stop_process_group
-from profiler.runfolder.names import PROCESSES, SAMPLER_INFO, SAMPLER_LOG, SAMPLES
+from profiler.runfolder.names import METRICS, PROCESSES, SAMPLER_INFO, SAMPLER_LOG, SAMPLES
+from profiler.sampling.metrics import METRICS_ENV
 
 
 class SamplerProcess:
-    def __init__(self, target_pid: int, folder: Path, interval_s: float, gpu: bool) -> None:
-        argv = [sys.executable, "-m", "profiler.sampling.process", "--target", str(target_pid)]
+    def __init__(
+        self, target_pid: int | None, folder: Path, interval_s: float, gpu: bool, metrics_urls: tuple[str, ...] = ()
+    ) -> None:
+        # Target 0: not on this machine. The metrics URLs may carry credentials: they go in the
+        # environment (readable by this user only, unlike argv), and are masked in all it writes.
+        argv = [sys.executable, "-m", "profiler.sampling.process", "--target", str(target_pid or 0)]
         argv += ["--owner", str(os.getpid()), "--interval", str(interval_s)]
         argv += ["--out", str(folder / SAMPLES), "--info", str(folder / SAMPLER_INFO)]
         argv += ["--processes", str(folder / PROCESSES)]
         if not gpu:
             argv.append("--no-gpu")
+        argv += ["--metrics-out", str(folder / METRICS)]
+        env = dict(os.environ, **{METRICS_ENV: json.dumps(list(metrics_urls))})
         try:
             self.proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
+                env=env,
                 stdout=subprocess.PIPE,  # drained into a capped sampler.log (logcap)
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

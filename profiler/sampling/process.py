@@ -21,10 +21,11 @@ from typing import Any
 import psutil
 
 from profiler.errors import SamplerUnavailable
-from profiler.runfolder.meta import GpuInfo, RaplInfo, SamplerInfo
+from profiler.runfolder.meta import GpuInfo, MetricsSourceInfo, RaplInfo, SamplerInfo
 from profiler.runfolder.records import MachineSample, ProcessInfo, ProcessSample, Sample, TreeSample
 from profiler.sampling.cpulimit import cpu_limit
-from profiler.secrets import mask_argv
+from profiler.sampling.metrics import MetricsPoller, urls_from_env
+from profiler.secrets import mask_argv, mask_url
 
 CHILD_REFRESH_S = 1.0
 FLUSH_EVERY_S = 0.5
@@ -120,10 +121,21 @@ def tree_pids(root: psutil.Process) -> list[int]:
         return []
 
 
-def _open_devices(want_gpu: bool) -> tuple[Any, Any, GpuInfo, RaplInfo]:
+# A target reached by its URL alone runs elsewhere: this machine's GPUs and CPU energy are not its.
+NOT_HERE = "the target's processes are not on this machine (no --launch or --pid)"
+
+
+def _open_devices(want_gpu: bool, observed: bool) -> tuple[Any, Any, GpuInfo, RaplInfo]:
     """The GPU backend and RAPL reader where this machine has them, and what to say where not."""
     gpu = rapl = None
     gpu_info = GpuInfo(notice="GPU sampling off (--no-gpu).")
+    if not observed:
+        return (
+            None,
+            None,
+            GpuInfo(notice=f"GPU not sampled: {NOT_HERE}."),
+            RaplInfo(notice=f"CPU energy not read: {NOT_HERE}."),
+        )
     if want_gpu:
         try:
             from profiler.sampling.gpu import open_gpu_backend
@@ -185,7 +197,7 @@ class Ticker:
 class Trees:
     """The target's pids and the load generator's (the profiler's other children), refreshed each second."""
 
-    target: psutil.Process
+    target: psutil.Process | None  # None: not on this machine
     owner: psutil.Process | None
     pids: list[int] = field(default_factory=list)
     gen_pids: list[int] = field(default_factory=list)
@@ -197,7 +209,7 @@ class Trees:
         if now - self.refreshed < CHILD_REFRESH_S:
             return []
         self.refreshed = now
-        self.pids = tree_pids(self.target)
+        self.pids = tree_pids(self.target) if self.target is not None else []
         new = [info for pid in self.pids if pid not in self.seen and (info := describe(pid)) is not None]
         self.seen.update(self.pids)
         self._refresh_generator()
@@ -225,52 +237,90 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     parent = os.getppid()
     ncpu = psutil.cpu_count() or 1
-    gpu, rapl, gpu_info, rapl_info = _open_devices(args.gpu)
+    observed = args.target > 0
+    gpu, rapl, gpu_info, rapl_info = _open_devices(args.gpu, observed)
     info = SamplerInfo(
         interval_s=args.interval,
         ncpu=ncpu,
-        cpu_limit=cpu_limit(args.target),
-        target_pid=args.target,
+        cpu_limit=cpu_limit(args.target) if observed else None,
+        target_pid=args.target if observed else None,
+        observed=observed,
         gpu=gpu_info,
         rapl=rapl_info,
     )
     Path(args.info).write_text(info.model_dump_json(indent=2) + "\n")
     try:
-        trees = Trees(psutil.Process(args.target), psutil.Process(args.owner) if args.owner else None)
+        target = psutil.Process(args.target) if observed else None
+        trees = Trees(target, psutil.Process(args.owner) if args.owner else None)
     except psutil.NoSuchProcess:
         return 0
-    target_sampler, gen_sampler, machine = TreeSampler(), TreeSampler(), MachineClock(ncpu)
+    poller = None
+    if urls := urls_from_env():
+        poller = MetricsPoller(urls, Path(args.metrics_out)).start()
+    try:
+        _loop(args, trees, gpu, rapl, poller, parent, lambda: stop)
+    finally:
+        if gpu is not None:
+            gpu.close()
+        if poller is not None:
+            poller.stop()
+            _record_sources(info, poller, gpu is None)
+            Path(args.info).write_text(info.model_dump_json(indent=2) + "\n")
+    return 0
+
+
+def _loop(args: argparse.Namespace, trees: Trees, gpu: Any, rapl: Any, poller: MetricsPoller | None,
+          parent: int, stopped: Any) -> None:  # fmt: skip
+    """One sample per tick until told to stop, the profiler is gone, or a target here has exited."""
+    target_sampler, gen_sampler, machine = TreeSampler(), TreeSampler(), MachineClock(psutil.cpu_count() or 1)
     ticker = Ticker(args.interval)
     last_flush = time.monotonic()
     with Path(args.out).open("a") as fh, Path(args.processes).open("a") as inventory:
-        try:
-            while not stop:
-                dt = ticker.wait()
-                if os.getppid() != parent or not trees.target.is_running():
-                    break
-                for info_line in trees.refresh(ticker.last):
-                    inventory.write(info_line.line())
-                sample = Sample(
-                    t=round(time.time(), 4),
-                    target=target_sampler.sample(trees.pids, dt, detail=True),
-                    loadgen=gen_sampler.sample(trees.gen_pids, dt, detail=False),
-                    machine=machine.sample(),
-                    gpu=gpu.sample(trees.pids) if gpu is not None else None,
-                )
-                if rapl is not None:
-                    try:
-                        sample.rapl_uj = rapl.read()
-                    except SamplerUnavailable:
-                        rapl = None
-                fh.write(sample.line())
-                if ticker.last - last_flush >= FLUSH_EVERY_S:
-                    fh.flush()
-                    inventory.flush()
-                    last_flush = ticker.last
-        finally:
-            if gpu is not None:
-                gpu.close()
-    return 0
+        while not stopped():
+            dt = ticker.wait()
+            if os.getppid() != parent or (trees.target is not None and not trees.target.is_running()):
+                break
+            for info_line in trees.refresh(ticker.last):
+                inventory.write(info_line.line())
+            sample = Sample(
+                t=round(time.time(), 4),
+                target=target_sampler.sample(trees.pids, dt, detail=True) if trees.target is not None
+                else poller.tree() if poller is not None else None,
+                loadgen=gen_sampler.sample(trees.gen_pids, dt, detail=False),
+                machine=machine.sample(),
+                gpu=gpu.sample(trees.pids) if gpu is not None else poller.gpus() if poller is not None else None,
+            )  # fmt: skip
+            if rapl is not None:
+                try:
+                    sample.rapl_uj = rapl.read()
+                except SamplerUnavailable:
+                    rapl = None
+            fh.write(sample.line())
+            if ticker.last - last_flush >= FLUSH_EVERY_S:
+                fh.flush()
+                inventory.flush()
+                last_flush = ticker.last
+
+
+def _record_sources(info: SamplerInfo, poller: MetricsPoller, gpu_from_metrics: bool) -> None:
+    """What each --metrics-url gave, for sampler.json; its GPUs stand for the target's where NVML did not."""
+    info.metrics = [
+        MetricsSourceInfo(
+            url=mask_url(s.url),
+            kinds=sorted(s.kinds),
+            readings=s.readings,
+            failures=s.failures,
+            last_error=s.last_error,
+        )  # fmt: skip
+        for s in poller.sources
+    ]
+    devices = sorted({int(str(g.get("index"))) for s in poller.sources if s.latest for g in s.latest.gpus})
+    if gpu_from_metrics and devices:
+        info.gpu = GpuInfo(
+            available=True,
+            notice="GPU figures from --metrics-url (an exporter: no per-process memory).",
+            devices=[{"index": i, "name": "from --metrics-url"} for i in devices],
+        )
 
 
 def _is_pyspy(proc: psutil.Process) -> bool:
@@ -292,13 +342,14 @@ def _asdict(obj: Any) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--target", type=int, required=True, help="root pid of the target's process tree")
+    p.add_argument("--target", type=int, required=True, help="root pid of the target's process tree (0: not here)")
     p.add_argument("--owner", type=int, default=0, help="the profiler's pid: its other children are the load generator")
     p.add_argument("--interval", type=float, default=0.1)
     p.add_argument("--out", required=True)
     p.add_argument("--info", required=True)
     p.add_argument("--processes", required=True, help="processes.jsonl: the target's processes, first seen")
     p.add_argument("--no-gpu", dest="gpu", action="store_false")
+    p.add_argument("--metrics-out", default=os.devnull, help="metrics.jsonl: every reading of the expositions")
     return run(p.parse_args(argv))
 
 

@@ -44,6 +44,8 @@ def _scope_text(scope: CpuScope, signals: Signals, budget: float, tree: float) -
     workers = server.workers if server is not None else signals.processes
     if workers > 1:
         return f"one core per worker process ({workers} workers, {signals.cores:g} cores)"
+    if server is None and not signals.cores_known:
+        return "one core (the process behind --metrics-url)"
     if server is not None and server.language == "other":
         return "one core (one process, one thread at a time)"
     return "one core (the GIL: one Python process)"
@@ -66,7 +68,7 @@ def _saturated(signals: Signals, s: StageSignal) -> bool:
     if s.cpu is None or s.busiest_cpu is None:
         return False
     return s.busiest_cpu >= CPU_SATURATED or (
-        s.cpu >= CPU_IDLE and s.cpu >= CPU_SATURATED / 100 * cpu_budget(signals, [s])
+        signals.cores_known and s.cpu >= CPU_IDLE and s.cpu >= CPU_SATURATED / 100 * cpu_budget(signals, [s])
     )
 
 
@@ -100,7 +102,7 @@ def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
     one_core = busiest >= CPU_SATURATED
     # The whole tree against what it could use: a multi-worker server saturates the machine
     # with no single process near a full core.
-    every_core = tree >= CPU_IDLE and tree >= CPU_SATURATED / 100 * budget
+    every_core = signals.cores_known and tree >= CPU_IDLE and tree >= CPU_SATURATED / 100 * budget
     if not (one_core or every_core):
         return None
     scope: CpuScope = (

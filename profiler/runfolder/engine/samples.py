@@ -18,7 +18,8 @@ from profiler.runfolder.engine.read import READ_ERRORS, damaged, read_tolerant
 from profiler.runfolder.meta import loads
 from profiler.runfolder.records import finite_number
 
-_TREE = ("cpu", "rss", "threads", "fds", "sockets", "procs", "ctx_vol", "ctx_invol")
+# `busiest`: the target's busiest process where no per-process rows say it (--metrics-url figures).
+_TREE = ("cpu", "rss", "threads", "fds", "sockets", "procs", "ctx_vol", "ctx_invol", "busiest")
 _FLAT = {
     "t": pl.Float64,
     **{k: pl.Float64 for k in _TREE},
@@ -87,12 +88,13 @@ class TreeFigures:
     rss_start: float
     rss_end: float
     rss_max: float
-    threads_max: int
-    fds_max: int
-    sockets_max: int
+    # None: not known (a target seen only through --metrics-url has no threads or sockets figure)
+    threads_max: int | None
+    fds_max: int | None
+    sockets_max: int | None
     processes_max: int
-    ctx_vol: int
-    ctx_invol: int
+    ctx_vol: int | None
+    ctx_invol: int | None
 
 
 def _pid(v: Any) -> int | None:
@@ -231,9 +233,11 @@ class SampleTable:
             c("loadgen_cpu").mean().alias("loadgen_cpu_mean"),
             c("loadgen_busiest").mean().alias("loadgen_busiest_mean"),
             c("machine_cpu").mean().alias("machine_cpu_mean"),
+            c("busiest").mean().alias("busiest"),
         ).iter_rows(named=True)
         per_pid = self._procs.filter(c("t").is_between(start, end)).group_by("pid").agg(c("cpu").mean())
-        busiest = per_pid.get_column("cpu").max() if per_pid.height else None
+        tree_busiest = r.pop("busiest")
+        busiest = per_pid.get_column("cpu").max() if per_pid.height else tree_busiest
         return WindowFigures(busiest_cpu=finite_number(busiest), **{k: finite_number(v) for k, v in r.items()})
 
     def cpu_series(self, start: float, end: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -258,12 +262,13 @@ class SampleTable:
         cpu = col("cpu").fill_null(0.0).slice(1) if rows.height > 1 else pl.Series([0.0])
         rss = col("rss").fill_null(0.0)
 
-        def top(name: str) -> int:
-            return int(col(name).fill_null(0).max() or 0)  # type: ignore[arg-type]
+        def top(name: str) -> int | None:
+            values = col(name).drop_nulls()
+            return int(values.max() or 0) if values.len() else None  # type: ignore[arg-type]
 
-        def delta(name: str) -> int:
-            values = col(name).fill_null(0)
-            return max(0, int(values[-1] - values[0]))
+        def delta(name: str) -> int | None:
+            values = col(name).drop_nulls()
+            return max(0, int(values[-1] - values[0])) if values.len() else None
 
         return TreeFigures(
             cpu_mean=float(cpu.mean() or 0.0),  # type: ignore[arg-type]
@@ -274,7 +279,7 @@ class SampleTable:
             threads_max=top("threads"),
             fds_max=top("fds"),
             sockets_max=top("sockets"),
-            processes_max=top("procs"),
+            processes_max=top("procs") or 0,
             ctx_vol=delta("ctx_vol"),
             ctx_invol=delta("ctx_invol"),
         )
