@@ -37,7 +37,8 @@ CPU_SHARE_WAITING = 0.2  # at most a fifth: the route waits
 WAITING_MIN_MS = 2.0  # a wait shorter than this is the network stack's, not the app's
 MIN_REQUESTS = 30  # a route with fewer requests (a login) gets its figures, never a trait
 STARVE_RISE = 2.0  # a route's median latency at the heaviest stage over its lightest stage's
-STARVE_OWN = 0.2  # ... while its own share of the fitted CPU stays below this
+STARVE_OWN = 0.2  # ... while its own share of the fitted CPU stays below this, or (a frequent cheap
+STARVE_OWN_LATENCY = 0.25  # route) its CPU per request is at most this share of its light-load latency
 STARVE_OTHER = 0.5  # ... and another route holds at least this share
 
 
@@ -161,7 +162,15 @@ def _cpu_trait(route: str, fit: CpuFit | None, light_p50: float | None) -> Findi
     return None
 
 
-def _starved(route: str, stages: list[RouteStage], share: dict[str, float]) -> Finding[TraitEvidence] | None:
+def _little_cpu(route: str, share: dict[str, float], fit: CpuFit | None) -> bool:
+    """The route computes little: a small share of the target's busy time, or (frequent and cheap,
+    so its share adds up) CPU per request a small part of its light-load latency."""
+    return share[route] < STARVE_OWN or (fit is not None and fit.share + fit.error <= STARVE_OWN_LATENCY)
+
+
+def _starved(
+    route: str, stages: list[RouteStage], share: dict[str, float], fit: CpuFit | None
+) -> Finding[TraitEvidence] | None:
     whole = [s for s in stages if s.completed and s.requests >= 10]
     if len(whole) < 2 or route not in share:
         return None
@@ -171,7 +180,7 @@ def _starved(route: str, stages: list[RouteStage], share: dict[str, float]) -> F
         return None
     hog = max(others, key=lambda r: others[r])
     rise = heavy.p50_ms / light.p50_ms
-    if rise < STARVE_RISE or share[route] >= STARVE_OWN or others[hog] < STARVE_OTHER:
+    if rise < STARVE_RISE or not _little_cpu(route, share, fit) or others[hog] < STARVE_OTHER:
         return None
     return finding(
         StarvedByRoute(hog, rise, light.p50_ms, heavy.p50_ms, heavy.users, share[route], others[hog]),
@@ -225,7 +234,7 @@ def route_reports(
         light_p50 = light.p50_ms if light else None
         found, dominant = _signal_traits(sub, reports, slo_pct)
         cpu = _cpu_trait(route or "the URL", fits.get(route), light_p50)
-        starved = _starved(route, rstages, shares) if len(top) > 1 else None
+        starved = _starved(route, rstages, shares, fits.get(route)) if len(top) > 1 else None
         traits: list[Trait] = [f.trait for f in (cpu, starved, *found) if f is not None and n >= MIN_REQUESTS]
         at_capacity = next((s.rps for s in rstages if capacity and s.stage == capacity.capacity_stage), None)
         fit = fits.get(route)
