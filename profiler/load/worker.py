@@ -159,7 +159,7 @@ class Worker:
             name = path or ""
         self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing, method, name, stream)
         if kind == KIND_MAIN:
-            self.counter.count(stage, latency, status, error)
+            self.counter.count(stage, latency, status, error, end=start + latency / 1000.0)
             if self.counter.total >= self.spec.max_requests:
                 self.stop("request-limit", "request limit reached")
 

@@ -45,6 +45,10 @@ def prepare_folder(path: Path) -> Path:
 NO_STREAM = ("",) * len(STREAM_COLUMNS)  # the stream cells of a response that was not streamed
 
 
+# The timing columns of a response without Server-Timing (most of them): built once, not per row.
+_NO_TIMING: tuple[object, ...] = ("", 0, *([""] * HANDOFF_SLOTS), "", "")
+
+
 class RequestLog:
     """requests.csv and handoffs.jsonl, appended by the load worker.
 
@@ -89,7 +93,7 @@ class RequestLog:
 
     def _timing_fields(self, flags: str, header: str) -> tuple[object, ...]:
         if not header:
-            return (flags, "", 0, *([""] * HANDOFF_SLOTS), "", "")
+            return (flags, *_NO_TIMING)
         parsed = parse_fast(header)
         durations = dict(parsed.durations)
         total = durations.pop(SERVER_TOTAL, None)
