@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from profiler.gate.settings import GateSettings
     from profiler.schema import Report
 
-from profiler import __version__
+from profiler import __version__, plancli
 from profiler import cliopts as opt
 from profiler.config import (
     DEFAULT_DURATION_S,
@@ -131,6 +131,9 @@ def run(
     master_host: opt.MasterHost = "127.0.0.1",
     master_port: opt.MasterPort = 0,
     metrics_url: opt.MetricsUrl = None,
+    price: opt.Price = None,
+    catalog: opt.Catalog = None,
+    watts_per_core: opt.WattsPerCore = None,
     quiet: opt.Quiet = False,
     gate: opt.Gate = False,
     check: opt.Check = None,
@@ -237,10 +240,10 @@ def analyze(
     folder: Annotated[Path, typer.Argument(help="A run folder written by `profiler run`.")],
     slo: opt.Slo = None,
     peak_rps: opt.PeakRps = None,
-    headroom: Annotated[
-        float | None,
-        typer.Option("--headroom", help="Spare capacity kept when sizing (default: the run's).", min=0.0, max=10.0),
-    ] = None,
+    headroom: opt.HeadroomOverride = None,
+    price: opt.Price = None,
+    catalog: opt.Catalog = None,
+    watts_per_core: opt.WattsPerCore = None,
     memory_limit: Annotated[
         float | None, typer.Option("--memory-limit", help="Memory limit in MiB (default: the run's).", min=1.0)
     ] = None,
@@ -262,13 +265,19 @@ def analyze(
         peak_rps=check_option("--peak-rps", peak_rps),
         headroom=check_option("--headroom", headroom),
         memory_limit_mb=check_option("--memory-limit", memory_limit),
+        pricing=plancli.pricing(price, catalog, watts_per_core),
         out=out,
     )
     _emit(report, as_json, quiet)
     if not_saved is not None:
         raise not_saved
-    if out is None and any(v is not None for v in (slo, peak_rps, headroom, memory_limit)):
+    if out is None and any(
+        v is not None for v in (slo, peak_rps, headroom, memory_limit, price, catalog, watts_per_core)
+    ):
         _say("what-if not saved: report.json keeps what the run found; --out FILE saves this one")
+
+
+app.command()(plancli.plan)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from profiler.config import (
     DEFAULT_REQUEST_TIMEOUT_S,
     PROBE_PATH,
 )
+from profiler.pricing import DEFAULT_WATTS_PER_CORE
 
 Launch = Annotated[
     str | None, typer.Option("--launch", help="Command that starts the target; it is stopped at the end.")
@@ -123,8 +124,27 @@ PeakRps = Annotated[
 MemoryLimit = Annotated[
     float, typer.Option("--memory-limit", help="Memory limit (MiB) to project a leak's time-to-limit against.", min=1.0)
 ]
-Headroom = Annotated[
-    float, typer.Option("--headroom", help="Spare capacity kept when sizing, as a fraction.", min=0.0, max=10.0)
+HEADROOM_HELP = "Spare capacity kept at the peak, a fraction of the fleet's capacity (0.3: it runs at most 70% busy)."
+Headroom = Annotated[float, typer.Option("--headroom", help=HEADROOM_HELP, min=0.0, max=0.9)]
+HeadroomOverride = Annotated[
+    float | None, typer.Option("--headroom", help=HEADROOM_HELP + " Default: the run's.", min=0.0, max=0.9)
+]
+Price = Annotated[
+    str | None,
+    typer.Option("--price", help="One instance's price, 0.17/h or 124/month: the plan's cost (none is invented)."),
+]
+Catalog = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="A TOML file of instance shapes and prices: the plan picks the cheapest that fits."),
+]
+WattsPerCore = Annotated[
+    float | None,
+    typer.Option(
+        "--watts-per-core",
+        help=f"Power of one busy core for the energy estimate where RAPL cannot measure (default {DEFAULT_WATTS_PER_CORE:g} W).",
+        min=0.1,
+        max=1000.0,
+    ),
 ]
 Users = Annotated[
     str | None,

@@ -16,12 +16,15 @@ from urllib.parse import urlsplit
 
 from profiler.durations import read_duration
 from profiler.errors import ConfigError
+from profiler.pricing import DEFAULT_WATTS_PER_CORE, Shape
 from profiler.secrets import mask_url
 from profiler.servertiming import TOKEN_CHARS
 
 DEFAULT_DURATION_S = 42.0
 DEFAULT_MAX_USERS = 64
-DEFAULT_HEADROOM = 0.30  # spare capacity kept when sizing for a peak, as a fraction
+# Spare capacity kept at the peak, as a fraction of the fleet's capacity: the fleet is sized to run
+# at most (1 - headroom) of it (analysis/plan.py's fleet_size, the one formula).
+DEFAULT_HEADROOM = 0.30
 DEFAULT_MEMORY_LIMIT_MB = 2048.0  # what a leak's time-to-limit is projected against
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
 DEFAULT_PYSPY_RATE = 100
@@ -44,7 +47,7 @@ OPTION_BOUNDS: dict[str, tuple[str, float, float]] = {
     "--timeout": ("request_timeout_s", 0.1, MAX_TIMEOUT_S),
     "--interval": ("sample_interval_s", 0.01, 10.0),
     "--peak-rps": ("peak_rps", 0.001, MAX_RATE * 1000),
-    "--headroom": ("headroom", 0.0, 10.0),
+    "--headroom": ("headroom", 0.0, 0.9),
     "--pyspy-seconds": ("pyspy_seconds", 2.0, 600.0),
     "--memory-limit": ("memory_limit_mb", 1.0, float(2**30)),  # MiB: a pebibyte
 }
@@ -102,6 +105,9 @@ class RunConfig:
     master_host: str = "127.0.0.1"  # the master's listening address (0.0.0.0 for workers elsewhere)
     master_port: int = 0  # 0: a free port
     metrics_urls: tuple[str, ...] = ()  # Prometheus expositions read during the run (`--metrics-url`)
+    price_per_hour: float | None = None  # --price: one instance, per hour
+    catalog: tuple[Shape, ...] = ()  # --catalog: instance shapes and their prices
+    watts_per_core: float = DEFAULT_WATTS_PER_CORE  # the energy estimate's power per busy core
 
     @property
     def open_model(self) -> bool:

@@ -32,6 +32,7 @@ from profiler.errors import ConfigError
 from profiler.load.plan import check_plan
 from profiler.load.scenario import load_scenario
 from profiler.load.userfile import check_locustfile
+from profiler.pricing import DEFAULT_WATTS_PER_CORE, load_catalog, parse_price
 
 
 def default_out() -> Path:
@@ -137,5 +138,8 @@ def run_config(a: dict[str, Any]) -> RunConfig:
             master_host=a["master_host"],
             master_port=a["master_port"],
             metrics_urls=tuple(validate_metrics_url(same_port(u, url)) for u in a["metrics_url"] or ()),
+            price_per_hour=parse_price(a["price"]),
+            catalog=load_catalog(a["catalog"]),
+            watts_per_core=a["watts_per_core"] or DEFAULT_WATTS_PER_CORE,
         )
     )

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field
 from profiler.codeschema import CodeSection as CodeSection  # re-exported: report.json's `code`
 from profiler.codeschema import CodeStage as CodeStage
 from profiler.codeschema import FunctionShare as FunctionShare
+from profiler.planschema import PlanSection as PlanSection  # re-exported: report.json's `plan`
 from profiler.reportbase import ReportModel as _Model
 from profiler.resourceschema import EnergySection as EnergySection  # re-exported: report.json's `resources`
 from profiler.resourceschema import EnergyStage as EnergyStage
@@ -299,8 +300,12 @@ class CapacitySection(_Model):
     max_tested_users: int | None = Field(None, ge=1, description="Highest concurrency tested (closed model).")
     usl: UslFit | None = Field(None, description="Universal Scalability Law fit, with >= 6 stages.")
     peak_rps: float | None = Field(None, ge=0, description="--peak-rps asked for.")
-    headroom: float | None = Field(None, ge=0, description="Headroom applied to the instance count.")
-    instances_needed: int | None = Field(None, ge=1, description="Instances for the peak at the headroom.")
+    headroom: float | None = Field(
+        None, ge=0, description="Spare capacity kept at the peak, a fraction of the fleet's capacity (plan.fleet)."
+    )
+    instances_needed: int | None = Field(
+        None, ge=1, description="Instances for the peak: ceil(peak / (capacity_rps x (1 - headroom)))."
+    )
     from_unprofiled_stages: bool = Field(
         True, description="True when capacity rests only on stages run without py-spy attached."
     )
@@ -321,6 +326,9 @@ class Report(_Model):
         default_factory=list, description="Scaling and hosting advice with numbers."
     )
     capacity: CapacitySection | None = Field(None, description="Capacity per instance, knee and scaling law.")
+    plan: PlanSection | None = Field(
+        None, description="The hosting plan (docs/hosting-plan.md); null when no stage met the latency limit."
+    )
     code: CodeSection = Field(description="Code attribution from py-spy.")
     routes: list[RouteReport] = Field(
         default_factory=list,

@@ -273,12 +273,13 @@ def test_capacity_light_load_skips_a_cold_first_stage() -> None:
 
 @pytest.mark.parametrize(
     ("peak", "headroom", "expected"),
-    [(1000.0, 0.3, 5), (900.0, 0.0, 3), (901.0, 0.0, 4), (100.0, 0.3, 1), (3000.0, 1.0, 20)],
+    [(1000.0, 0.3, 5), (900.0, 0.0, 3), (901.0, 0.0, 4), (100.0, 0.3, 1), (3000.0, 0.5, 20), (3000.0, 0.9, 100)],
 )
 def test_instances_needed(peak: float, headroom: float, expected: int) -> None:
+    """Headroom is the spare capacity kept at the peak: the fleet runs at most (1 - headroom) busy."""
     c = capacity_section(slo_signals(), 300.0, "p95<=300ms", peak, headroom)
     assert c is not None
-    assert c.instances_needed == expected == max(1, math.ceil(peak * (1 + headroom) / 300.0))
+    assert c.instances_needed == expected == max(1, math.ceil(round(peak / (300.0 * (1 - headroom)), 9)))
     assert c.peak_rps == peak and c.headroom == headroom
 
 

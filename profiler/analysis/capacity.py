@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Literal
 
+from profiler.analysis.plan import fleet_size
 from profiler.analysis.scaling import closed_points, find_plateau, fit_usl, knee
 from profiler.analysis.signals import Signals, StageSignal, by_load
 from profiler.schema import CapacitySection, UslFit
@@ -96,7 +96,7 @@ def capacity_section(
     usl_model = None if signals.open_model else _usl_model(stages)
     instances = None
     if peak_rps is not None and best is not None and best.ok_rps > 0:
-        instances = max(1, math.ceil(peak_rps * (1 + headroom) / best.ok_rps))
+        instances = fleet_size(peak_rps, best.ok_rps, headroom)
     return CapacitySection(
         slo=slo_label,
         slo_basis=basis,

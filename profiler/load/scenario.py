@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from profiler.durations import read_duration
 from profiler.errors import ConfigError
 from profiler.secrets import mask_body, mask_header
+from profiler.tomlfile import read_toml
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_BODY_BYTES = 16 * 2**20  # a body file past this is a mistake (a dataset, not a request)
@@ -148,14 +148,7 @@ def _first_error(path: Path, error: ValidationError) -> ConfigError:
 
 def load_scenario(path: Path, environ: dict[str, str] | None = None) -> Scenario:
     """The scenario file, checked: its TOML, its fields, its body files, and every `${NAME}` set."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(
-            f"cannot read scenario file '{path}': {e.strerror or e}.", "check the --scenario path"
-        ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path.name} is not valid TOML ({e}).", "see docs/scenarios.md for the format") from None
+    raw = read_toml(path, "--scenario", "docs/scenarios.md")
     if "think_time" in raw:
         raw["think_time"] = _think_time(raw["think_time"])
     try:

@@ -18,6 +18,7 @@ from profiler.analysis.digest import build_signals
 from profiler.analysis.evidence import Finding, TraitEvidence
 from profiler.analysis.handoffs import handoff_section
 from profiler.analysis.load import stage_reports
+from profiler.analysis.plan import PlanOptions, plan_section
 from profiler.analysis.recommend import recommend
 from profiler.analysis.resources import resource_section
 from profiler.analysis.routes import route_reports
@@ -27,6 +28,7 @@ from profiler.analysis.traits import find_traits
 from profiler.analysis.traits.latency import warmup
 from profiler.analysis.validity import validity
 from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
+from profiler.pricing import DEFAULT_WATTS_PER_CORE, Shape
 from profiler.runfolder.meta import RecordedConfig
 from profiler.runfolder.read import RunData
 from profiler.schema import (
@@ -36,6 +38,7 @@ from profiler.schema import (
     GpuSection,
     HandoffSection,
     LoadSection,
+    PlanSection,
     Recommendation,
     Report,
     ResourceSection,
@@ -79,11 +82,18 @@ class AnalysisOptions:
     peak_rps: float | None = None
     headroom: float = DEFAULT_HEADROOM
     memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB
+    price_per_hour: float | None = None
+    catalog: tuple[Shape, ...] = ()
+    watts_per_core: float = DEFAULT_WATTS_PER_CORE
 
     @classmethod
     def of(cls, run: RunData) -> AnalysisOptions:
         c = run.meta.config
-        return cls(c.slo.slo() if c.slo else None, c.peak_rps, c.headroom, c.memory_limit_mb)
+        return cls(c.slo.slo() if c.slo else None, c.peak_rps, c.headroom, c.memory_limit_mb,
+                   c.price_per_hour, c.shapes(), c.watts_per_core)  # fmt: skip
+
+    def plan(self) -> PlanOptions:
+        return PlanOptions(self.peak_rps, self.headroom, self.price_per_hour, self.catalog, self.watts_per_core)
 
 
 def run_info(run: RunData) -> RunInfo:
@@ -166,6 +176,22 @@ def _users_from(config: RecordedConfig) -> str | None:
     return f"scenario {config.scenario}" if config.scenario else None
 
 
+def _plan(
+    stages: list[StageReport], capacity: CapacitySection | None, resources: ResourceSection,
+    server: ServerInfo | None, findings: list[Finding[TraitEvidence]], options: AnalysisOptions, target: TargetInfo,
+) -> PlanSection | None:  # fmt: skip
+    traits = {f.trait.id for f in findings}
+    return plan_section(stages, capacity, resources, server, traits, options.plan(), target.command)
+
+
+def _code(run: RunData, server: ServerInfo | None, stages: list[StageReport]) -> tuple[CodeSection, CodeSignals]:
+    c = run.meta.config
+    notice = run.meta.pyspy_notice
+    return code_section(
+        run.profiles, pyspy_on=c.pyspy, rate_hz=c.pyspy_rate, notice=notice, server=server, stages=stages
+    )
+
+
 def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report:
     meta = run.meta
     options = options or AnalysisOptions.of(run)
@@ -180,18 +206,8 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     ri = run_info(run)
     server = guard("server", lambda: server_of(run), None)
     handoffs = guard("handoffs", lambda: handoff_section(run), HandoffSection())
-    code, code_signals = guard(
-        "code",
-        lambda: code_section(
-            run.profiles,
-            pyspy_on=meta.config.pyspy,
-            rate_hz=meta.config.pyspy_rate,
-            notice=meta.pyspy_notice,
-            server=server,
-            stages=stages,
-        ),
-        (CodeSection(available=False, notice=FAILED), CodeSignals()),
-    )
+    code, code_signals = guard("code", lambda: _code(run, server, stages), (CodeSection(available=False, notice=FAILED),
+                                                                            CodeSignals()))  # fmt: skip
     slo_pct = options.slo.percentile if options.slo else DEFAULT_SLO_PERCENTILE
     signals = guard(
         "signals",
@@ -218,6 +234,13 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         traits=[f.trait for f in findings],
         recommendations=recommendations,
         capacity=capacity,
+        plan=guard(
+            "plan",
+            lambda: plan_section(
+                stages, capacity, resources, server, {f.trait.id for f in findings}, options.plan(), target.command
+            ),  # fmt: skip
+            None,
+        ),
         code=code,
         routes=routes,
         notices=[*meta.notices, *meta.compatibility_notices(__version__), *guard.notices],

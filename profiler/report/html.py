@@ -17,6 +17,7 @@ from typing import Any
 
 from profiler.report import json_file
 from profiler.report.html_data import charts
+from profiler.report.plan_text import plan_lines
 from profiler.report.terminal import (
     TextTable,
     capacity_lines,
@@ -119,6 +120,15 @@ def _header(report: Report) -> str:
     )
 
 
+def _plan(report: Report) -> str:
+    """The "Hosting plan" block: the same lines as the terminal's (report/plan_text.py)."""
+    lines = plan_lines(report.plan)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines[1:])
+    return f'<h2 id="hosting-plan">{_e(lines[0])}</h2><ul>{items}</ul>'
+
+
 def _data_script(payload: dict[str, Any]) -> str:
     # JSON inside <script> ends at the first "</script>": <, > and & written as \\u escapes cannot.
     text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
@@ -139,6 +149,7 @@ def render(report: Report, run: RunData) -> str:
         _header(report)
         + (f'<h2>Charts</h2><div class="grid">{divs}</div>' if found else "<p class=note>No chart: no samples.</p>")
         + "".join(_table(t) for t in tables if t is not None)
+        + _plan(report)
         + _code(report)
     )
     return (

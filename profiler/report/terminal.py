@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from profiler.analysis.server import server_line
+from profiler.report.plan_text import plan_lines
 from profiler.schema import Report, ValidityIssue
 from profiler.verdicts import CheckResult, Comparison
 
@@ -286,6 +287,7 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(f"Users: {report.load.users_from}, {len(report.routes)} routes")
     lines.extend(validity_lines(report))
     lines.extend(capacity_lines(report))
+    lines.extend(plan_lines(report.plan))
     lines.extend(report.notices)
     return lines
 

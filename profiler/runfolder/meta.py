@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import asdict
 from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PYSPY_RATE, RunConfig, Slo, parse_slo
 from profiler.errors import ConfigError, RunFolderError
+from profiler.pricing import DEFAULT_WATTS_PER_CORE, Shape
 from profiler.runfolder.names import FORMAT_VERSION, META
 from profiler.schema import RunStatus
 from profiler.secrets import mask_command, mask_header, mask_url
@@ -94,6 +96,19 @@ class RecordedConfig(_Record):
     locustfile: str | None = None  # the users came from this locustfile (its path)
     scenario: str | None = None  # ... or from this scenario file (its path; templates in loadgen-spec.json)
     metrics_urls: list[str] = Field(default_factory=list)  # --metrics-url, masked
+    price_per_hour: float | None = Field(None, gt=0)  # --price
+    catalog: list[dict[str, str | float | int]] = Field(default_factory=list)  # --catalog's shapes, as read
+    watts_per_core: float = Field(DEFAULT_WATTS_PER_CORE, gt=0)  # --watts-per-core
+
+    def shapes(self) -> tuple[Shape, ...]:
+        """The catalog as recorded (a damaged entry is left out: the folder stays readable)."""
+        out = []
+        for d in self.catalog:
+            try:
+                out.append(Shape(**d))  # type: ignore[arg-type]
+            except TypeError:
+                continue
+        return tuple(out)
 
     @property
     def observed(self) -> bool:
@@ -136,6 +151,9 @@ class RecordedConfig(_Record):
             locustfile=str(config.locustfile) if config.locustfile else None,
             scenario=str(config.scenario) if config.scenario else None,
             metrics_urls=[mask_url(u) for u in config.metrics_urls],
+            price_per_hour=config.price_per_hour,
+            catalog=[asdict(shape) for shape in config.catalog],
+            watts_per_core=config.watts_per_core,
         )
 
     @field_validator("slo", mode="before")

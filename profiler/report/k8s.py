@@ -1,0 +1,117 @@
+"""`profiler plan RUN_DIR --k8s`: a Deployment's container resources and a HorizontalPodAutoscaler
+(autoscaling/v2) from the plan, as YAML with the evidence in comments. Requests are what one
+instance used at capacity; the HPA's CPU target is the plan's share of that, so "70%" means 70% of
+the CPU at which the app reached capacity. No CPU limit: throttling a latency-bound app at its
+request adds latency the measurement never had. PyYAML is used here and nowhere else."""
+
+from __future__ import annotations
+
+import math
+import shlex
+from typing import Any
+
+import yaml
+
+from profiler.planschema import PlanSection
+
+MEMORY_REQUEST = 1.2  # x the resident memory at capacity
+MEMORY_LIMIT = 1.5  # the OOM line, above what a stage showed
+MAX_REPLICAS_WITHOUT_PEAK = 10  # an HPA needs a ceiling; without --peak-rps it is a placeholder
+
+
+def _resources(plan: PlanSection) -> dict[str, Any]:
+    e = plan.envelope
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if e.cores_used is not None:
+        requests["cpu"] = f"{max(1, math.ceil(e.cores_used * 1000))}m"
+    if e.rss_mb is not None:
+        requests["memory"] = f"{max(1, math.ceil(e.rss_mb * MEMORY_REQUEST))}Mi"
+        limits["memory"] = f"{max(1, math.ceil(e.rss_mb * MEMORY_LIMIT))}Mi"
+    return {k: v for k, v in (("requests", requests), ("limits", limits)) if v}
+
+
+def _metric(plan: PlanSection) -> dict[str, Any] | None:
+    a = plan.autoscaling
+    if a is None:
+        return None
+    if a.signal == "cpu":
+        target = {"type": "Utilization", "averageUtilization": max(1, round(a.target))}
+        return {"type": "Resource", "resource": {"name": "cpu", "target": target}}
+    name = "http_requests_in_flight" if a.signal == "in-flight" else "DCGM_FI_DEV_GPU_UTIL"
+    value = f"{max(1, round(a.target * 1000))}m"  # a Quantity: 1.4 requests -> "1400m"
+    return {
+        "type": "Pods",
+        "pods": {"metric": {"name": name}, "target": {"type": "AverageValue", "averageValue": value}},
+    }
+
+
+def _deployment(plan: PlanSection, name: str) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": name, "image": "IMAGE"}
+    if plan.server is not None and plan.server.command:
+        container["command"] = shlex.split(plan.server.command)
+    container["resources"] = _resources(plan)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": plan.fleet.instances if plan.fleet is not None else 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}},
+        },
+    }
+
+
+def _hpa(plan: PlanSection, name: str) -> dict[str, Any] | None:
+    metric = _metric(plan)
+    if metric is None:
+        return None
+    most = plan.fleet.instances if plan.fleet is not None else MAX_REPLICAS_WITHOUT_PEAK
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": min(2, most),
+            "maxReplicas": max(most, min(2, most)),
+            "metrics": [metric],
+        },
+    }
+
+
+def _comments(plan: PlanSection, source: str) -> list[str]:
+    e = plan.envelope
+    lines = [
+        f"profiler plan of {source}",
+        f"measured: {e.capacity_rps:g} rps per instance at p95 {e.latency_p95_ms:.1f} ms (stage {e.stage})",
+    ]
+    if e.cores_used is not None or e.rss_mb is not None:
+        cores = f"{e.cores_used:.2f} cores" if e.cores_used is not None else "cores not known"
+        memory = f"{e.rss_mb:.0f} MiB" if e.rss_mb is not None else "memory not known"
+        lines.append(f"at capacity one instance used {cores} and {memory}: the requests below (memory x"
+                     f"{MEMORY_REQUEST:g}); memory limit x{MEMORY_LIMIT:g}; no CPU limit (throttling adds latency "
+                     "the run never had)")  # fmt: skip
+    if plan.fleet is not None:
+        f = plan.fleet
+        lines.append(f"replicas for {f.peak_rps:g} rps with {f.headroom:.0%} spare: {f.instances}")
+    else:
+        lines.append(f"no --peak-rps: replicas 1 and maxReplicas {MAX_REPLICAS_WITHOUT_PEAK} are placeholders")
+    a = plan.autoscaling
+    if a is not None:
+        lines.append(f"autoscale on {a.signal}: {a.reason}")
+        if a.signal != "cpu":
+            lines.append("a Pods metric needs a metrics adapter (e.g. prometheus-adapter) serving it per pod")
+    lines.append("IMAGE: your container image")
+    return ["# " + line for line in lines]
+
+
+def manifests(plan: PlanSection, source: str, name: str = "app") -> str:
+    """The Deployment and the HPA as one multi-document YAML text."""
+    docs = [_deployment(plan, name)]
+    hpa = _hpa(plan, name)
+    if hpa is not None:
+        docs.append(hpa)
+    body = "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in docs)
+    return "\n".join(_comments(plan, source)) + "\n" + body
