@@ -131,6 +131,7 @@ def run(
     master_host: opt.MasterHost = "127.0.0.1",
     master_port: opt.MasterPort = 0,
     metrics_url: opt.MetricsUrl = None,
+    sweep: opt.Sweep = None,
     price: opt.Price = None,
     catalog: opt.Catalog = None,
     watts_per_core: opt.WattsPerCore = None,
@@ -148,9 +149,11 @@ def run(
     """Load a target in stages, sample it, and save a run folder with report.json and report.html."""
     from profiler.runargs import run_config
 
-    checked = run_config(locals())
     cli_gate = _gate_settings(check, forbid_trait, baseline, fail_on, junit, markdown)
     gating = gate or cli_gate.judges or cli_gate.baseline is not None
+    if sweep:
+        raise typer.Exit(_sweep(locals(), gating, quiet, as_json))
+    checked = run_config(locals())
     plan = _plan(cli_gate, config_file) if gating else None
     code, report = _run(checked, quiet, as_json)
     if plan is None:
@@ -161,6 +164,18 @@ def run(
     verdict_code = conclude(plan[0], report, checked.out, plan[1], quiet or as_json, as_json=False)
     # The run's own failure (the target, the generator, an interrupt) is the verdict; else the gate's.
     raise typer.Exit(code or verdict_code)
+
+
+def _sweep(args: dict[str, object], gating: bool, quiet: bool, as_json: bool) -> int:
+    from profiler.runargs import sweep_runs
+    from profiler.sweepcli import run_sweep
+
+    if gating:
+        raise ConfigError(
+            "--sweep cannot be gated in the same command.", "gate a configuration's folder: profiler gate DIR"
+        )
+    axes, runs = sweep_runs(args)
+    return run_sweep(axes, runs, str(args["launch"]), lambda c: _run(c, quiet or as_json, False), quiet, as_json)
 
 
 def _gate_settings(

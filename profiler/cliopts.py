@@ -72,6 +72,14 @@ MasterHost = Annotated[
     str,
     typer.Option("--master-host", help="Address the master listens on for workers (0.0.0.0: other machines too)."),
 ]
+Sweep = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sweep",
+        help="NAME=V1,V2: relaunch the target once per value of the {NAME} placeholder of --launch (one or two "
+        "placeholders), the same load plan each time, and compare capacity per core and per GB (sweep.json).",
+    ),
+]
 MetricsUrl = Annotated[
     list[str] | None,
     typer.Option(

@@ -6,7 +6,10 @@ file that does not parse, a locustfile without users are each one usage line (ex
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -86,6 +89,56 @@ def checked(config: RunConfig) -> RunConfig:
     if config.locustfile is not None:
         check_locustfile(config.locustfile)
     return config
+
+
+SWEEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SWEEP_VALUE = re.compile(r"^[A-Za-z0-9_.:+-]+$")  # goes into a command line: no spaces, quotes or shell syntax
+MAX_SWEEP_AXES, MAX_SWEEP_POINTS = 2, 12
+
+
+def parse_sweep(texts: list[str]) -> dict[str, list[str]]:
+    """`--sweep workers=1,2,4` (one or two of them): each placeholder and its values."""
+    axes: dict[str, list[str]] = {}
+    for text in texts:
+        name, sep, values = text.partition("=")
+        items = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not SWEEP_NAME.match(name.strip()) or not items:
+            raise ConfigError(f"--sweep '{text}' is not NAME=V1,V2.", "e.g. --sweep workers=1,2,4")
+        bad = next((v for v in items if not SWEEP_VALUE.match(v)), None)
+        if bad is not None:
+            raise ConfigError(f"--sweep value '{bad}' has characters a command line would mangle.",
+                              "use letters, digits and . _ : + - only")  # fmt: skip
+        if name.strip() in axes:
+            raise ConfigError(f"--sweep {name.strip()} is given twice.", "give each placeholder once")
+        axes[name.strip()] = list(dict.fromkeys(items))
+    if len(axes) > MAX_SWEEP_AXES or math.prod(len(v) for v in axes.values()) > MAX_SWEEP_POINTS:
+        raise ConfigError(f"--sweep asks for more than {MAX_SWEEP_POINTS} configurations or {MAX_SWEEP_AXES} placeholders.",
+                          "sweep fewer values: each configuration is a whole run")  # fmt: skip
+    return axes
+
+
+def sweep_runs(a: dict[str, Any]) -> tuple[dict[str, list[str]], list[tuple[dict[str, str], RunConfig]]]:
+    """Every configuration of `--sweep`, each a whole checked RunConfig with its own sub-folder and
+    port, all checked before the first starts."""
+    axes = parse_sweep(a["sweep"])
+    template = a["launch"]
+    if template is None:
+        raise ConfigError("--sweep relaunches the target for each value: it needs --launch.",
+                          "e.g. --launch 'gunicorn -w {workers} app:app -b 127.0.0.1:{port}' --sweep workers=1,2")  # fmt: skip
+    for name in axes:
+        if "{" + name + "}" not in template:
+            raise ConfigError(f"--sweep {name}: the --launch command has no {{{name}}} placeholder.",
+                              f"put {{{name}}} where its value goes, e.g. -w {{{name}}}")  # fmt: skip
+    root = a["out"] or default_out()
+    runs = []
+    for combo in itertools.product(*axes.values()):
+        values = dict(zip(axes, combo, strict=True))
+        launch = template
+        for name, value in values.items():
+            launch = launch.replace("{" + name + "}", value)
+        sub = root / "_".join(f"{k}-{v}" for k, v in values.items())
+        runs.append((values, run_config({**a, "launch": launch, "out": sub, "sweep": None})))
+    return axes, runs
 
 
 def run_config(a: dict[str, Any]) -> RunConfig:

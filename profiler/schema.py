@@ -163,6 +163,12 @@ class StageReport(_Model):
     machine_cpu_pct: float | None = Field(
         None, ge=0, le=100, description="Mean CPU of the whole machine, % of all cores."
     )
+    machine_steal_pct: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Mean CPU steal: % of all cores' time a virtual machine's hypervisor gave to others.",
+    )
     server_timing_coverage: float = Field(
         ge=0, le=1, description="Share of requests that carried a Server-Timing header."
     )

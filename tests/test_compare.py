@@ -164,7 +164,11 @@ def test_the_same_app_twice_is_no_change(runs: dict[str, Path]) -> None:
     c = compare_runs(runs["base"], runs["again"])
     assert [sd.load for sd in c.stages] == ["1 user", "2 users", "4 users"] and not c.unmatched
     verdicts = _verdicts(c)
-    assert all(verdicts[m] == "no change" for m in ("rps", "p50", "p95")), verdicts
+    # A virtual machine's hypervisor may take the CPU during one of the two (steal): then a timing's
+    # change is marked unknown and said so, never called better or worse.
+    stolen = any("hypervisor" in note for note in c.notes)
+    allowed = {"no change", "unknown"} if stolen else {"no change"}
+    assert all(verdicts[m] in allowed for m in ("rps", "p50", "p95")), (verdicts, c.notes)
     worse = [(sd.load, m.metric) for sd in c.stages for m in sd.metrics if m.verdict == "worse"]
     assert not [w for w in worse if w[1] in ("rps", "p50", "p95", "cpu_ms_per_request")], worse
     assert all(m.verdict == "no change" for m in c.run_metrics if m.metric != "knee_users"), c.run_metrics

@@ -39,7 +39,7 @@ def _lat(p50: float, p95: float, p99: float) -> LatencyStats:
     return LatencyStats(count=100, mean=p50, p50=p50, p90=p95, p95=p95, p99=p99, max=p99)
 
 
-def _stage(index: int = 1, users: int = 8, rps: float = 200.0, cpu: float | None = 95.0, rss: float | None = 512.0,
+def _stage(index: int = 1, users: int | None = 8, rps: float = 200.0, cpu: float | None = 95.0, rss: float | None = 512.0,
            p99: float = 80.0) -> StageReport:  # fmt: skip
     return StageReport(
         index=index, users=users, measured_s=10.0, completed=True, requests=2000, rps=rps, ok_rps=rps,
@@ -168,6 +168,14 @@ def test_the_autoscaling_signal_follows_what_set_the_capacity() -> None:
     assert (waiting.signal, waiting.target) == ("in-flight", pytest.approx(8 * 0.7))
     gpu = _plan({"cpu-bound"}, resources=_resources(gpu_util=80.0)).autoscaling
     assert (gpu.signal, gpu.target) == ("gpu", pytest.approx(56.0))
+
+
+def test_the_open_models_concurrency_limit_is_littles_law() -> None:
+    open_stage = _stage(users=None, rps=100.0).model_copy(update={"rate": 100.0})  # type: ignore[arg-type]
+    open_stage.latency.mean = 50.0
+    plan = plan_section([open_stage], _capacity(100.0), _resources(), _server(), {"io-bound"}, PlanOptions())
+    assert plan is not None and plan.concurrency_limit == 5  # 100 arrivals a second x 0.05 s each
+    assert plan.autoscaling is not None and plan.autoscaling.target == pytest.approx(3.5)
 
 
 def test_no_capacity_no_plan() -> None:

@@ -101,7 +101,7 @@ def test_every_run_writes_a_page_that_opens_offline_with_every_chart_drawn(run_f
         "chart-threads",
     ):
         assert drawn.get(chart, 0) > 2000, drawn  # axes alone are a few hundred pixels; lines add thousands
-    for heading in ("Load stages", "Behavioural traits", "Handoffs per stage (mean, share of latency)"):
+    for heading in ("Load stages", "Behavioural traits", "Handoffs per stage (mean, share of latency)", "Hosting plan"):
         assert heading in seen["headings"]
 
 

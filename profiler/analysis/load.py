@@ -94,6 +94,7 @@ def stage_report(
         loadgen_cpu_pct=figures.loadgen_cpu_mean,
         loadgen_busiest_cpu_pct=figures.loadgen_busiest_mean,
         machine_cpu_pct=figures.machine_cpu_mean,
+        machine_steal_pct=figures.machine_steal_mean,
         server_timing_coverage=tally.timed / n if tally and n else 0.0,
         profiled=profiled,
     )

@@ -179,7 +179,9 @@ def _gpu_util(resources: ResourceSection, stage: int) -> float | None:
     return max(values) if values else None
 
 
-def autoscaling(env: Envelope, traits: set[str], resources: ResourceSection, headroom: float) -> Autoscaling | None:
+def autoscaling(
+    env: Envelope, traits: set[str], resources: ResourceSection, headroom: float, in_flight: int | None = None
+) -> Autoscaling | None:
     """What tracks load until capacity: the GPU when it is busy there, the CPU when it set the
     plateau, else the requests in flight (a waiting app's CPU stays low as it fills up)."""
     share = usable(headroom)
@@ -192,11 +194,19 @@ def autoscaling(env: Envelope, traits: set[str], resources: ResourceSection, hea
         return Autoscaling(signal="cpu", target=round(share * 100.0, 1), unit="% of the CPU an instance uses at capacity",
                            reason=f"throughput plateaued with the CPU saturated ({env.cores_used:.2f} cores at "
                            f"{env.capacity_rps:.0f} rps): CPU tracks load up to capacity")  # fmt: skip
-    if env.users:
-        return Autoscaling(signal="in-flight", target=round(env.users * share, 1), unit="requests",
-                           reason=f"capacity came at {env.users} requests in flight and the CPU did not set it: "
+    if in_flight:
+        return Autoscaling(signal="in-flight", target=round(in_flight * share, 1), unit="requests",
+                           reason=f"capacity came at {in_flight} requests in flight and the CPU did not set it: "
                            "a waiting app's CPU stays low while it fills up, requests in flight do not")  # fmt: skip
     return None
+
+
+def in_flight(s: StageReport) -> int | None:
+    """Requests in flight at capacity: the users of a closed stage; in the open model, by Little's
+    law, arrivals a second x the mean time each spends in the system."""
+    if s.users:
+        return s.users
+    return max(1, round(s.rps * s.latency.mean / 1000.0)) if s.rps > 0 and s.latency.mean > 0 else None
 
 
 def timeout_s(s: StageReport) -> float:
@@ -242,7 +252,7 @@ def plan_section(
     env = envelope(s, capacity.capacity_rps, resources, server)
     fl = fleet(env, options.peak_rps, options.headroom)
     timeout = timeout_s(s)
-    limit = s.users if s.users else None
+    limit = in_flight(s)
     caveats = [
         "Measured on this machine with this configuration: another instance size or worker count needs its own run.",
     ]
@@ -257,7 +267,7 @@ def plan_section(
         fleet=fl,
         cost=cost(env, fl, options),
         energy=energy(s, resources, options.watts_per_core),
-        autoscaling=autoscaling(env, traits, resources, options.headroom),
+        autoscaling=autoscaling(env, traits, resources, options.headroom, limit),
         burst=burst(env, options.headroom, limit, timeout),
         request_timeout_s=timeout,
         concurrency_limit=limit,

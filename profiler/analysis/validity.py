@@ -24,6 +24,7 @@ from profiler.schema import ResourceSection, RunInfo, StageReport, ValidityIssue
 LOADGEN_SATURATED_PCT = 90.0  # of one core
 MACHINE_SATURATED_PCT = 92.0  # of all cores
 OTHER_LOAD_PCT = 50.0  # of one core, used by neither the target nor the load generator
+STEAL_PCT = 2.0  # of all cores' time taken by the hypervisor in a stage: its timings include waiting for a CPU
 INTERVAL_SLACK = 2.0  # the sampler achieved more than twice its interval: the machine was starved
 MIN_STAGES = 3  # stages with traffic needed to judge scaling
 UNSENT_LIMIT = 1  # arrivals the generator could not send in a stage: any means the rate was not offered
@@ -101,6 +102,15 @@ STAGE_CHECKS: tuple[StageCheck, ...] = (
         _other_cpu,
         "Stage {index}: processes other than the target and the load generator used {value:.0f}% of a core; "
         "they competed for the machine during the measurement.",
+    ),
+    StageCheck(
+        "cpu-steal",
+        "warning",
+        STEAL_PCT,
+        lambda s, _: s.machine_steal_pct,
+        "Stage {index}: the hypervisor took {value:.1f}% of the machine's CPU time (steal): its latencies include "
+        "waiting for a CPU this virtual machine did not get. Compare its figures with care; repeat on a quieter "
+        "machine for firm numbers.",
     ),
     StageCheck(
         "machine-saturated",

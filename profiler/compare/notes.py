@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from profiler.analysis.digest import measurable
+from profiler.analysis.validity import STEAL_PCT
 from profiler.compare.loads import stage_words
 from profiler.schema import Report, StageReport
 
@@ -36,6 +37,11 @@ def _run_notes(label: str, r: Report) -> list[str]:
     if cut:
         said = ", ".join(f"{stage_words(s)} ({s.cut_short or f'{s.missing} requests lost'})" for s in cut)
         notes.append(f"the {label} run's stages at {said} are not whole and were left out")
+    steal = [f"{stage_words(s)} ({s.machine_steal_pct:.1f}%)" for s in comparable(r).values()
+             if s.machine_steal_pct is not None and s.machine_steal_pct >= STEAL_PCT]  # fmt: skip
+    if steal:
+        notes.append(f"the {label} run's machine lost CPU to its hypervisor (steal) at {', '.join(steal)}: changes "
+                     "in those stages' timings are marked unknown")  # fmt: skip
     few = [stage_words(s) for s in comparable(r).values() if s.requests < FEW_REQUESTS]
     if few:
         notes.append(f"the {label} run has under {FEW_REQUESTS} requests at {', '.join(few)}: percentiles are shaky")

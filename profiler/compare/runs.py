@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from profiler.analysis.validity import STEAL_PCT
 from profiler.compare.bootstrap import Interval, change_intervals
 from profiler.compare.loads import stage_words
 from profiler.compare.metrics import (
@@ -78,6 +79,13 @@ def _floor(m: CompareMetric, b: StageReport, n: StageReport, floor: float) -> fl
     return floor * m.floor_factor
 
 
+TIMED = ("rps", "p50", "p95", "p99", "cpu_ms_per_request")  # what waiting for a CPU changes
+
+
+def stolen(s: StageReport) -> bool:
+    return s.machine_steal_pct is not None and s.machine_steal_pct >= STEAL_PCT
+
+
 def _stage_delta(base: Run, new: Run, b: StageReport, n: StageReport, floor: float) -> StageDelta:
     bd, nd = base.stage(b), new.stage(n)
     metrics = _metrics(base, new)
@@ -87,6 +95,14 @@ def _stage_delta(base: Run, new: Run, b: StageReport, n: StageReport, floor: flo
                _floor(m, b, n, floor))
         for m in metrics
     ]  # fmt: skip
+    if stolen(b) or stolen(n):
+        # The hypervisor took the CPU in one of the two: a timing's change may be the machine's, not the app's.
+        deltas = [
+            d.model_copy(update={"verdict": "unknown", "significant": False})
+            if d.metric in TIMED and d.verdict in ("better", "worse")
+            else d
+            for d in deltas
+        ]
     return StageDelta(load=stage_words(b), base_stage=b.index, new_stage=n.index, metrics=deltas)
 
 

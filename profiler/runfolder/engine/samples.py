@@ -26,6 +26,7 @@ _FLAT = {
     "loadgen_cpu": pl.Float64,
     "loadgen_busiest": pl.Float64,
     "machine_cpu": pl.Float64,
+    "machine_steal": pl.Float64,
 }
 _MAX_PID = 2**62  # larger is no pid, and would not fit the Int64 column
 _PROCS = {"t": pl.Float64, "pid": pl.Int64, "cpu": pl.Float64, "rss": pl.Float64, "threads": pl.Float64}
@@ -40,7 +41,7 @@ _NDJSON: dict[str, pl.DataType | type[pl.DataType]] = {
         }
     ),
     "loadgen": pl.Struct({"cpu": pl.Float64, "busiest": pl.Float64}),
-    "machine": pl.Struct({"cpu": pl.Float64}),
+    "machine": pl.Struct({"cpu": pl.Float64, "steal": pl.Float64}),
 }
 
 
@@ -57,6 +58,7 @@ class WindowFigures:
     loadgen_cpu_mean: float | None
     machine_cpu_mean: float | None
     loadgen_busiest_mean: float | None = None  # its busiest process (several with --workers)
+    machine_steal_mean: float | None = None  # % of all cores' time the hypervisor took
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,7 @@ def _flatten(lines: Iterable[Mapping[str, Any]]) -> tuple[pl.DataFrame, pl.DataF
         flat["loadgen_cpu"].append(finite_number(_section(d, "loadgen").get("cpu")))
         flat["loadgen_busiest"].append(finite_number(_section(d, "loadgen").get("busiest")))
         flat["machine_cpu"].append(finite_number(_section(d, "machine").get("cpu")))
+        flat["machine_steal"].append(finite_number(_section(d, "machine").get("steal")))
         per = target.get("per_process")
         items = (
             per.items()
@@ -152,7 +155,7 @@ def _finite(frame: pl.DataFrame) -> pl.DataFrame:
         ok = (
             c.is_finite()
             if name == "t"
-            else c.is_finite() & c.is_between(0, 100 if name == "machine_cpu" else math.inf)
+            else c.is_finite() & c.is_between(0, 100 if name in ("machine_cpu", "machine_steal") else math.inf)
         )
         return pl.when(ok).then(c).alias(name)
 
@@ -172,6 +175,7 @@ def _from_ndjson(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.col("loadgen").struct.field("cpu").alias("loadgen_cpu"),
         pl.col("loadgen").struct.field("busiest").alias("loadgen_busiest"),
         pl.col("machine").struct.field("cpu").alias("machine_cpu"),
+        pl.col("machine").struct.field("steal").alias("machine_steal"),
     ).filter(pl.col("t").is_not_null())
     procs = (
         raw.select("t", target.struct.field("per_process").alias("p"))
@@ -233,6 +237,7 @@ class SampleTable:
             c("loadgen_cpu").mean().alias("loadgen_cpu_mean"),
             c("loadgen_busiest").mean().alias("loadgen_busiest_mean"),
             c("machine_cpu").mean().alias("machine_cpu_mean"),
+            c("machine_steal").mean().alias("machine_steal_mean"),
             c("busiest").mean().alias("busiest"),
         ).iter_rows(named=True)
         per_pid = self._procs.filter(c("t").is_between(start, end)).group_by("pid").agg(c("cpu").mean())
