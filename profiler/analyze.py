@@ -47,14 +47,16 @@ def _options(
     )
 
 
-def hosting_plan(folder: Path, peak_rps: float | None, headroom: float | None, pricing: Pricing) -> PlanSection:
+def hosting_plan(
+    folder: Path, slo: Slo | None, peak_rps: float | None, headroom: float | None, pricing: Pricing
+) -> PlanSection:
     """The plan of a saved run with these options over its own; nothing is written."""
     if not folder.is_dir():
         raise RunFolderError(f"{folder} is not a folder.", "give a run folder written by `profiler run`")
-    report = build_report(run := read_run(folder), _options(run, None, peak_rps, headroom, None, pricing))
+    report = build_report(run := read_run(folder), _options(run, slo, peak_rps, headroom, None, pricing))
     if report.plan is None:
         c = report.capacity
-        limit = f" (p{c.slo or ''} {c.slo_basis})" if c is not None else ""
+        limit = f" ({c.slo_basis})" if c is not None else ""
         raise ConfigError(
             f"no stage of {folder} met the latency limit{limit}: there is no capacity to plan from.",
             "run again with lighter stages (e.g. --users 1,2,4) or a looser --slo",

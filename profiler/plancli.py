@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from profiler import cliopts as opt
-from profiler.config import check_option
+from profiler.config import check_option, parse_slo
 
 if TYPE_CHECKING:
     from profiler.analyze import Pricing
@@ -27,6 +27,7 @@ def plan(
     folder: Annotated[Path, typer.Argument(help="A run folder written by `profiler run`.")],
     peak_rps: opt.PeakRps = None,
     headroom: opt.HeadroomOverride = None,
+    slo: opt.Slo = None,
     price: opt.Price = None,
     catalog: opt.Catalog = None,
     watts_per_core: opt.WattsPerCore = None,
@@ -40,7 +41,7 @@ def plan(
     energy, autoscaling, burst modes and paste-ready server and Kubernetes configuration (docs/hosting-plan.md)."""
     from profiler.analyze import hosting_plan
 
-    found = hosting_plan(folder, check_option("--peak-rps", peak_rps), check_option("--headroom", headroom),
+    found = hosting_plan(folder, parse_slo(slo), check_option("--peak-rps", peak_rps), check_option("--headroom", headroom),
                          pricing(price, catalog, watts_per_core))  # fmt: skip
     if as_json:
         sys.stdout.write(found.model_dump_json(indent=2) + "\n")

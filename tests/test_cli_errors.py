@@ -49,6 +49,8 @@ def _one_line(result) -> str:  # type: ignore[no-untyped-def]
         (["gate", "/nonexistent/run", "--check", "p95<1s"], 2, "is not a folder"),
         (["compare", "/nonexistent/a", "/nonexistent/b"], 2, "/nonexistent/a"),
         (["analyze", "/nonexistent/run", "--out", "/tmp/x.json"], 2, "is not a folder"),
+        (["plan", "/nonexistent/run"], 2, "is not a folder"),
+        (["plan", "/nonexistent/run", "--price", "cheap"], 2, "--price 'cheap' is not a price"),
     ],
 )
 def test_bad_input_gives_one_line(args: list[str], code: int, needle: str, tmp_path: Path) -> None:

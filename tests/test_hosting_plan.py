@@ -281,3 +281,5 @@ def test_a_gunicorn_run_plans_its_fleet_cost_and_config(tmp_path: Path) -> None:
     assert hpa["spec"]["metrics"][0]["type"] == "Pods" and deployment["kind"] == "Deployment"
     text = run_cli("plan", str(folder), "--catalog", str(ROOT / "examples" / "hosting" / "catalog.toml"))
     assert text.code == 0 and "Cheapest shape for this app:" in text.stdout, text.output
+    none = run_cli("plan", str(folder), "--slo", "p95=1ms")  # nothing meets 1 ms: nothing to plan from
+    assert none.code == 2 and none.stderr.count("\n") == 1 and "no capacity to plan from" in none.stderr

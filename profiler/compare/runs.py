@@ -80,10 +80,9 @@ def _floor(m: CompareMetric, b: StageReport, n: StageReport, floor: float) -> fl
 
 
 TIMED = ("rps", "p50", "p95", "p99", "cpu_ms_per_request")  # what waiting for a CPU changes
-
-
-def stolen(s: StageReport) -> bool:
-    return s.machine_steal_pct is not None and s.machine_steal_pct >= STEAL_PCT
+# A change in % up to this many times the stage's steal (% of the machine's time) could be the
+# hypervisor's: steal comes in bursts that land on the tail (4% mean steal moved a p95 by 18%).
+STEAL_EXPLAINS = 5.0
 
 
 def _stage_delta(base: Run, new: Run, b: StageReport, n: StageReport, floor: float) -> StageDelta:
@@ -95,11 +94,15 @@ def _stage_delta(base: Run, new: Run, b: StageReport, n: StageReport, floor: flo
                _floor(m, b, n, floor))
         for m in metrics
     ]  # fmt: skip
-    if stolen(b) or stolen(n):
-        # The hypervisor took the CPU in one of the two: a timing's change may be the machine's, not the app's.
+    steal = max(b.machine_steal_pct or 0.0, n.machine_steal_pct or 0.0)
+    if steal >= STEAL_PCT:
+        # The hypervisor took the CPU in one of the two: a timing's change that steal could account
+        # for may be the machine's, not the app's; a larger one is still the app's.
         deltas = [
             d.model_copy(update={"verdict": "unknown", "significant": False})
-            if d.metric in TIMED and d.verdict in ("better", "worse")
+            if d.metric in TIMED
+            and d.verdict in ("better", "worse")
+            and abs(d.change_pct or 0.0) < STEAL_EXPLAINS * steal
             else d
             for d in deltas
         ]
