@@ -51,8 +51,6 @@ def hosting_plan(
     folder: Path, slo: Slo | None, peak_rps: float | None, headroom: float | None, pricing: Pricing
 ) -> PlanSection:
     """The plan of a saved run with these options over its own; nothing is written."""
-    if not folder.is_dir():
-        raise RunFolderError(f"{folder} is not a folder.", "give a run folder written by `profiler run`")
     report = build_report(run := read_run(folder), _options(run, slo, peak_rps, headroom, None, pricing))
     if report.plan is None:
         c = report.capacity

@@ -36,10 +36,6 @@ class Target:
     def launched(self) -> bool:
         return self.proc is not None
 
-    @property
-    def observed(self) -> bool:
-        return self.pid is not None
-
     def exit_code(self) -> int | None:
         """The exit code if the target has exited, else None (always, for one not on this machine)."""
         if self.proc is not None:

@@ -119,12 +119,13 @@ def build_signals(
     dominant = handoffs.dominant
     light_shares = _light_shares(handoffs)
     code = code or CodeSignals()
+    ncpu = target_ncpu(run)
     return Signals(
         # Only whole stages with every request on disk: a stage cut short, hung or missing rows
         # would pass its partial figures off as a measurement.
         stages=tuple(stage_signal(run, s, handoffs, slo_percentile) for s in stages if measurable(s)),
-        ncpu=target_ncpu(run) or 1,
-        cores_known=target_ncpu(run) is not None,
+        ncpu=ncpu or 1,
+        cores_known=ncpu is not None,
         processes=run.samples.processes_max(),
         rss_series=tuple((float(n), r) for n, (_, r) in zip(sent, rss, strict=True)),
         rss_times=tuple(t for t, _ in rss),

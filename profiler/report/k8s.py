@@ -75,7 +75,7 @@ def _hpa(plan: PlanSection, name: str) -> dict[str, Any] | None:
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": min(2, most),
-            "maxReplicas": max(most, min(2, most)),
+            "maxReplicas": most,
             "metrics": [metric],
         },
     }
