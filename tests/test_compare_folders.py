@@ -4,6 +4,7 @@ read a comparison that lacks what they ask for."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -107,3 +108,37 @@ def test_cpu_sampled_in_ticks_at_light_load_is_no_change() -> None:
     assert judged("cpu_ms_per_request", "ms/request", "lower-is-better", 0.72, 1.05, i, True, 25.0).verdict == (
         "no change"
     )
+
+
+def _more_cpu(folder: Path, out: Path, factor: float, steal: float) -> Path:
+    """A copy of the run in `folder` at `out` whose target used `factor` times the CPU, in every
+    sample and every stage, and whose first stage lost `steal` % of the machine to its hypervisor."""
+    write_run(out, 3000, 2, "desc")
+    lines = []
+    for line in (folder / "samples.jsonl").read_text().splitlines():
+        sample = json.loads(line)
+        sample["target"]["cpu"] *= factor
+        lines.append(json.dumps(sample))
+    (out / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    report = load_report(folder)
+    stages = [s.model_copy(update={"target_cpu_pct": (s.target_cpu_pct or 0.0) * factor}) for s in report.load.stages]
+    stages[0] = stages[0].model_copy(update={"machine_steal_pct": steal})
+    json_file.save(report.model_copy(update={"load": report.load.model_copy(update={"stages": stages})}), out)
+    return out
+
+
+def test_steal_explains_a_timing_change_up_to_its_multiple_and_no_further(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, b = pair
+
+    def cpu_verdict(steal: float, name: str) -> tuple[str, float | None]:
+        folder = _more_cpu(b, tmp_path / name, 1.3, steal)
+        m = next(m for m in compare_runs(a, folder).stages[0].metrics if m.metric == "cpu_ms_per_request")
+        return m.verdict, m.change_pct
+
+    # About +30% CPU per request: 5% steal (10x = 50%) could account for it, 2.5% (25%) could not.
+    verdict, change = cpu_verdict(5.0, "stolen")
+    assert verdict == "unknown" and change is not None and 25 < change < 50, change
+    assert cpu_verdict(2.5, "little")[0] == "worse"
+    assert cpu_verdict(0.0, "none")[0] == "worse"

@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from profiler.config import free_port
 from tests.conftest import APPS, ROOT, assert_no_traceback, launch_args, read_report, run_cli
 
@@ -31,6 +33,7 @@ def _generator_processes(folder: Path) -> int:
     return max(s["loadgen"].get("procs", 0) for s in samples)
 
 
+@pytest.mark.slow
 def test_two_workers_send_the_load_and_every_request_reaches_one_file(tmp_path: Path) -> None:
     folder = tmp_path / "run"
     result = run_cli(
@@ -53,6 +56,7 @@ def test_two_workers_send_the_load_and_every_request_reaches_one_file(tmp_path: 
     assert all(s["loadgen_busiest_cpu_pct"] <= s["loadgen_cpu_pct"] + 1e-6 for s in stages)
 
 
+@pytest.mark.slow
 def test_a_worker_started_elsewhere_joins_the_run(tmp_path: Path) -> None:
     folder, port = tmp_path / "run", free_port()
     run = subprocess.Popen(

@@ -255,6 +255,7 @@ def test_prices_and_catalogs_are_read_or_refused_in_one_line(tmp_path: Path) -> 
 # -- through a real run ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_gunicorn_run_plans_its_fleet_cost_and_config(tmp_path: Path) -> None:
     folder = tmp_path / "run"
     launch = f"{BIN / 'gunicorn'} -w 2 --chdir {SERVERS} -b 127.0.0.1:{{port}} wsgi_blocking:app"

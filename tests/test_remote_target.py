@@ -28,7 +28,7 @@ from profiler.sampling.metrics import (
     parse_exposition,
     read_exposition,
 )
-from tests.conftest import APPS, assert_no_traceback, read_report, run_cli
+from tests.conftest import APPS, assert_no_traceback, read_report, run_cli, stage_figures
 
 APP = APPS / "servers" / "metrics_app.py"
 
@@ -194,6 +194,7 @@ def _run_folder_text(folder: Path) -> str:
     return "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_a_target_reached_by_its_url_alone_is_said_unknown_not_idle(tmp_path: Path, started_app) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
     started_app(APP, port)
@@ -214,6 +215,7 @@ def test_a_target_reached_by_its_url_alone_is_said_unknown_not_idle(tmp_path: Pa
     assert report["resources"]["gpu"]["available"] is False  # this machine's GPUs are not the target's
 
 
+@pytest.mark.slow
 def test_metrics_url_stands_in_for_the_process_sampler(tmp_path: Path, started_app) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
     started_app(APP, port)
@@ -235,7 +237,7 @@ def test_metrics_url_stands_in_for_the_process_sampler(tmp_path: Path, started_a
     stages = report["load"]["stages"]
     # /cpu burns CPU on one event loop: the exposition's process CPU says it was near a full core
     assert stages[-1]["target_cpu_pct"] >= 60 and stages[-1]["target_rss_mb"] > 10
-    assert "cpu-bound" in {t["id"] for t in report["traits"]}
+    assert "cpu-bound" in {t["id"] for t in report["traits"]}, stage_figures(report)
     gpu = resources["gpu"]
     assert gpu["available"] is True and gpu["per_stage"]
     assert all(row["mem_used_max_mb"] == pytest.approx(1000, abs=20) for row in gpu["per_stage"])  # MiB, mapped
@@ -245,6 +247,7 @@ def test_metrics_url_stands_in_for_the_process_sampler(tmp_path: Path, started_a
     assert "s3cret" not in _run_folder_text(folder) and "s3cret" not in result.output
 
 
+@pytest.mark.slow
 def test_a_launched_app_keeps_its_process_figures_and_gets_its_gpu_from_an_exporter(tmp_path: Path) -> None:
     folder = tmp_path / "run"
     result = run_cli(

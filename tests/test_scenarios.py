@@ -121,6 +121,7 @@ def scenario_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CliRes
     return folder, result
 
 
+@pytest.mark.slow
 def test_a_locustfile_runs_unchanged_and_every_request_is_on_disk(locustfile_run: tuple[Path, CliResult]) -> None:
     folder, result = locustfile_run
     assert_no_traceback(result)
@@ -137,6 +138,7 @@ def test_a_locustfile_runs_unchanged_and_every_request_is_on_disk(locustfile_run
     assert all(r["error"] == "" and r["status"] == "200" for r in rows)
 
 
+@pytest.mark.slow
 def test_each_route_of_a_locustfile_gets_its_own_trait(locustfile_run: tuple[Path, CliResult]) -> None:
     folder, _ = locustfile_run
     routes = _routes(folder)
@@ -155,6 +157,7 @@ def test_each_route_of_a_locustfile_gets_its_own_trait(locustfile_run: tuple[Pat
         assert total == pytest.approx(capacity["capacity_rps"], rel=0.05)
 
 
+@pytest.mark.slow
 def test_routes_are_shown_in_the_terminal_and_in_report_html(locustfile_run: tuple[Path, CliResult]) -> None:
     folder, result = locustfile_run
     assert "Routes" in result.stdout and "GET /compute" in result.stdout and "cpu-bound" in result.stdout
@@ -163,6 +166,7 @@ def test_routes_are_shown_in_the_terminal_and_in_report_html(locustfile_run: tup
     assert "Routes by stage" in html and "Traits per route" in html and "GET /wait" in html
 
 
+@pytest.mark.slow
 def test_a_token_in_a_locustfile_url_never_reaches_the_folder(locustfile_run: tuple[Path, CliResult]) -> None:
     folder, result = locustfile_run
     _nothing_holds(folder, SECRET_QUERY)
@@ -171,6 +175,7 @@ def test_a_token_in_a_locustfile_url_never_reaches_the_folder(locustfile_run: tu
     assert meta["config"]["locustfile"].endswith("locustfile.py")
 
 
+@pytest.mark.slow
 def test_a_scenario_logs_in_once_per_user_and_reuses_its_token(scenario_run: tuple[Path, CliResult]) -> None:
     folder, result = scenario_run
     assert_no_traceback(result)
@@ -185,6 +190,7 @@ def test_a_scenario_logs_in_once_per_user_and_reuses_its_token(scenario_run: tup
     assert "cpu-bound" in _trait_ids(traits["GET compute"]) and "io-bound" in _trait_ids(traits["GET /wait"])
 
 
+@pytest.mark.slow
 def test_a_scenario_s_environment_secrets_never_reach_a_file(scenario_run: tuple[Path, CliResult]) -> None:
     folder, result = scenario_run
     _nothing_holds(folder, PASSWORD, API_KEY)
@@ -284,6 +290,7 @@ def test_occupancy_is_the_time_requests_were_in_flight_in_each_interval() -> Non
     assert got == pytest.approx([50.0, 60.0, 100.0])
 
 
+@pytest.mark.slow
 def test_a_slow_route_starving_a_fast_one_is_named_with_two_generator_processes(tmp_path: Path) -> None:
     """The locustfile under `--workers 2`: /compute (15 ms of CPU on the event loop) holds the loop
     while /wait (a 10 ms await) queues behind it as users grow: each route keeps its own trait, and

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_no_traceback, read_report, run_cli
+from tests.conftest import assert_no_traceback, read_report, run_cli, stage_figures
 
 pytestmark = pytest.mark.slow
 SERVERS = Path(__file__).resolve().parent / "apps" / "servers"
@@ -76,7 +76,7 @@ def test_uvicorn_workers_on_cpu_work_read_cpu_bound_on_the_tree_and_explain_the_
     assert (server["server"], server["workers"], server["model"]) == ("uvicorn", 2, "event-loop")
     assert len(server["helper_pids"]) == 1  # multiprocessing's resource_tracker serves nothing
     found = traits(report)
-    assert "cpu-bound" in found, report["traits"]
+    assert "cpu-bound" in found, (report["traits"], stage_figures(report))
     cpu = found["cpu-bound"]["evidence"]["values"]
     assert cpu["workers"] == 2, cpu
     # Both workers' CPU is read (the tree), not the busiest process alone. The kernel hands each
@@ -120,7 +120,7 @@ def test_a_node_server_gets_no_python_advice(tmp_path: Path) -> None:
     report = profile(tmp_path, launch, "--users", "1,2,4,8,16", "--duration", "12")
     server = report["target"]["server"]
     assert (server["language"], server["server"]) == ("other", "node")
-    assert "cpu-bound" in traits(report), report["traits"]
+    assert "cpu-bound" in traits(report), (report["traits"], stage_figures(report))
     text = advice_text(report)
     for python_word in ("GIL", "uvicorn", "gunicorn", "asyncio", "Python"):
         assert python_word not in text, text
@@ -132,7 +132,7 @@ def test_py_spy_names_the_child_process_that_burns_the_cpu(tmp_path: Path) -> No
     server = report["target"]["server"]
     assert server["workers"] >= 1 and len(server["helper_pids"]) == 1
     found = traits(report)
-    assert "cpu-bound" in found, report["traits"]
+    assert "cpu-bound" in found, (report["traits"], stage_figures(report))
     top = found["cpu-bound"]["evidence"]["values"]["top_function"]
     assert top is not None and top.startswith("infer (tree_server.py)"), top
     assert f"pid {server['busiest_pid']}" in top

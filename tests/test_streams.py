@@ -77,6 +77,7 @@ def _run(tmp_path: Path, *app_args: str, users: str = "1,8", duration: str = "8s
     return folder, result
 
 
+@pytest.mark.slow
 def test_an_llm_stream_s_cadence_tokens_and_first_token_are_measured(tmp_path: Path) -> None:
     folder, result = _run(
         tmp_path, "--tokens", str(TOKENS), "--cadence-ms", "20", "--prefill-ms", "30", "--prefill-per-stream-ms", "30"
@@ -103,6 +104,7 @@ def test_an_llm_stream_s_cadence_tokens_and_first_token_are_measured(tmp_path: P
     assert rows and all(r["tokens"] == str(TOKENS) and int(r["chunks"]) == TOKENS + 1 for r in rows if not r["error"])
 
 
+@pytest.mark.slow
 def test_a_shared_generator_shows_as_a_stream_slowing_under_load(tmp_path: Path) -> None:
     folder, _ = _run(tmp_path, "--shared", "--step-ms", "5", "--tokens", "16", duration="6s")
     report = read_report(folder)

@@ -62,6 +62,7 @@ def test_a_placeholder_missing_from_launch_is_one_usage_line(tmp_path: Path) -> 
     assert not (tmp_path / "s").exists()  # nothing started
 
 
+@pytest.mark.slow
 def test_a_sweep_over_uvicorn_workers_keeps_each_run_and_picks_what_it_measured(tmp_path: Path) -> None:
     root = tmp_path / "sweep"
     launch = (

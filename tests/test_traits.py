@@ -298,6 +298,18 @@ def test_cpu_bound_all_cores() -> None:
     assert "all 2 cores" in t.evidence.summary
 
 
+def test_cpu_bound_one_core_counts_what_the_hypervisor_left() -> None:
+    # At 15% steal a process that never stops computing reads ~85% of a core, and one that got 72%
+    # had no more to get; without steal, 72% is a process that waited on something.
+    stages = closed_stages(USERS, CPU_RPS, cpu=72.0, busiest_cpu=72.0)
+    assert T.cpu_bound(make_signals(*stages)) is None
+    stolen = T.cpu_bound(make_signals(*(dataclasses.replace(s, steal=15.0) for s in stages)))
+    assert stolen is not None and stolen.evidence.values["scope"] == "one-core"
+    # Steal is counted up to half the machine: at 70% steal a process at 35% is not a full core.
+    half = [dataclasses.replace(s, cpu=35.0, busiest_cpu=35.0, steal=70.0) for s in stages]
+    assert T.cpu_bound(make_signals(*half)) is None
+
+
 def test_cpu_bound_absent_at_low_cpu() -> None:
     s = idle_plateau_signals(probe_p50=1.0)
     assert T.cpu_bound(s) is None

@@ -65,6 +65,7 @@ def stage_signal(run: RunData, s: StageReport, handoffs: HandoffSection, slo_per
         busiest_cpu=s.target_busiest_process_cpu_pct,
         loadgen_cpu=s.loadgen_cpu_pct if here else None,
         machine_cpu=s.machine_cpu_pct if here else None,
+        steal=s.machine_steal_pct if here else None,
         handler_p50=_handler_p50(handoffs, s.index),
         slo_latency=_slo_latency(run, s, slo_percentile),
         profiled=s.profiled,

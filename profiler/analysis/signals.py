@@ -32,6 +32,7 @@ class StageSignal:
     busiest_cpu: float | None = None  # busiest single process, % of one core
     loadgen_cpu: float | None = None
     machine_cpu: float | None = None  # the whole machine, % of all cores
+    steal: float | None = None  # the hypervisor's share of this machine's CPU time, %
     handler_p50: float | None = None  # the server's own time (Server-Timing), when reported
     slo_latency: float | None = None  # the stage's latency at the SLO's percentile
     profiled: bool = False

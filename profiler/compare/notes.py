@@ -41,7 +41,7 @@ def _run_notes(label: str, r: Report) -> list[str]:
              if s.machine_steal_pct is not None and s.machine_steal_pct >= STEAL_PCT]  # fmt: skip
     if steal:
         notes.append(f"the {label} run's machine lost CPU to its hypervisor (steal) at {', '.join(steal)}: a change "
-                     "in those stages' timings under 5x the steal is marked unknown")  # fmt: skip
+                     "in those stages' timings under 5x the steal (CPU per request: 10x) is marked unknown")  # fmt: skip
     few = [stage_words(s) for s in comparable(r).values() if s.requests < FEW_REQUESTS]
     if few:
         notes.append(f"the {label} run has under {FEW_REQUESTS} requests at {', '.join(few)}: percentiles are shaky")

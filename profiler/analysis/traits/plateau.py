@@ -64,10 +64,21 @@ def cpu_budget(signals: Signals, on: Sequence[StageSignal]) -> float:
     return max(CPU_IDLE, min(cores, signals.ncpu * 100.0 - loadgen - others))
 
 
+def one_core_full(busiest: float, steal: float | None) -> bool:
+    """Whether a process used a full core: CPU_SATURATED of the share of a core the hypervisor
+    left this machine (at 20% steal a process that never stops computing reads about 80%)."""
+    return busiest >= CPU_SATURATED / 100.0 * core_left(steal)
+
+
+def core_left(steal: float | None) -> float:
+    """% of one core a process could get while the hypervisor took `steal` % (at most half)."""
+    return 100.0 - min(steal or 0.0, 50.0)
+
+
 def _saturated(signals: Signals, s: StageSignal) -> bool:
     if s.cpu is None or s.busiest_cpu is None:
         return False
-    return s.busiest_cpu >= CPU_SATURATED or (
+    return one_core_full(s.busiest_cpu, s.steal) or (
         signals.cores_known and s.cpu >= CPU_IDLE and s.cpu >= CPU_SATURATED / 100 * cpu_budget(signals, [s])
     )
 
@@ -99,7 +110,8 @@ def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
     if busiest is None or tree is None:
         return None
     budget = cpu_budget(signals, on)
-    one_core = busiest >= CPU_SATURATED
+    steal = mean_opt([s.steal for s in on])
+    one_core = one_core_full(busiest, steal)
     # The whole tree against what it could use: a multi-worker server saturates the machine
     # with no single process near a full core.
     every_core = signals.cores_known and tree >= CPU_IDLE and tree >= CPU_SATURATED / 100 * budget
@@ -108,7 +120,7 @@ def cpu_bound(signals: Signals) -> Finding[CpuBound] | None:
     scope: CpuScope = (
         "all-cores" if every_core else "multi-core-process" if busiest >= MULTI_CORE_PROCESS else "one-core"
     )
-    saturation = max(busiest / 100.0, tree / budget)
+    saturation = max(busiest / core_left(steal), tree / budget)
     confidence = 0.55 + 0.3 * min(1.0, (saturation - 0.7) / 0.3) + 0.1 * (p.growth < 1.05)
     top, server = signals.top_function, signals.server
     where = f" The busiest process was {server.busiest_process}." if server and server.busiest_process else ""
