@@ -71,6 +71,13 @@ def machine_busy() -> tuple[float, float]:
     return total - idle, total
 
 
+def machine_steal() -> tuple[float, float]:
+    """(steal, total) CPU seconds of the whole machine since boot: the hypervisor's share between
+    two readings says whether a measurement ran on the CPU it was given."""
+    ct = psutil.cpu_times()
+    return getattr(ct, "steal", 0.0), sum(ct)
+
+
 def machine_info() -> dict[str, Any]:
     model = ""
     try:

@@ -10,6 +10,11 @@ at the same users, each for the same time, in rounds of a seeded random order. G
 >= 0.95x bare-1 (what recording every request costs), and the ratio profiler-2 / profiler-1 (what a
 second generator process adds on this machine: on 2 cores shared with the target, little).
 
+Each measurement records the machine's CPU steal (the hypervisor's share of its CPU time) while it
+ran. On a virtual machine whose neighbours take CPU in bursts, one generator's rounds swing by 40%,
+so ratios are also given pairwise (the two generators of one round) over the quiet rounds only:
+steal under QUIET_STEAL_PCT in both.
+
     python benchmarks/generator_efficiency.py --json /tmp/generator.json
 """
 
@@ -25,9 +30,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, free_port, machine_info, stop_process_group, wait_ready  # type: ignore[import-not-found]
+from _common import ROOT, free_port, machine_info, machine_steal, stop_process_group, wait_ready  # type: ignore[import-not-found]
 
 USERS, SECONDS = 32, 10
+QUIET_STEAL_PCT = 2.0  # as the cpu-steal validity warning's line
 
 
 def bare(url: str, processes: int) -> float:
@@ -57,6 +63,20 @@ def profiler(url: str, pid: int, workers: int, work: Path) -> float:
     return float(stage["requests"]) / float(stage["measured_s"])  # sent and answered in the stage
 
 
+def pairs(results: dict[str, list[float]], a: str, b: str) -> list[float]:
+    """a / b in each round: the two measured within a minute of each other, on one machine's mood."""
+    return [x / y for x, y in zip(results[a], results[b], strict=True) if y > 0]
+
+
+def quiet_ratios(results: dict[str, list[float]], steal: dict[str, list[float]], a: str, b: str) -> list[float]:
+    """a / b in each round where neither measurement lost QUIET_STEAL_PCT or more to the hypervisor."""
+    return [
+        x / y
+        for x, y, sx, sy in zip(results[a], results[b], steal[a], steal[b], strict=True)
+        if sx < QUIET_STEAL_PCT and sy < QUIET_STEAL_PCT and y > 0
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3)
@@ -69,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     target = subprocess.Popen(["node", str(ROOT / "benchmarks" / "trivial_server.js"), str(port)],
                               start_new_session=True)  # fmt: skip
     results: dict[str, list[float]] = {"bare-1": [], "profiler-1": [], "bare-2": [], "profiler-2": []}
+    steal: dict[str, list[float]] = {k: [] for k in results}
     rng = random.Random(11)
     try:
         wait_ready(url, target, 10.0)
@@ -79,9 +100,12 @@ def main(argv: list[str] | None = None) -> int:
                 rng.shuffle(order)
                 for name in order:
                     kind, n = name.split("-")
+                    s0, t0 = machine_steal()
                     rps = bare(url, int(n)) if kind == "bare" else profiler(url, target.pid, int(n), work)
+                    s1, t1 = machine_steal()
                     results[name].append(rps)
-                    print(f"round {r + 1} {name}: {rps:.0f} rps", flush=True)
+                    steal[name].append(100.0 * (s1 - s0) / max(t1 - t0, 1e-9))
+                    print(f"round {r + 1} {name}: {rps:.0f} rps (steal {steal[name][-1]:.1f}%)", flush=True)
     finally:
         stop_process_group(target, grace_s=(0.5, 5.0))
     median = {k: statistics.median(v) for k, v in results.items()}
@@ -90,9 +114,18 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": SECONDS,
         "rounds": results,
         "median_rps": median,
+        "steal_pct": steal,
         "profiler_vs_bare_1": median["profiler-1"] / median["bare-1"],
         "profiler_vs_bare_2": median["profiler-2"] / median["bare-2"],
         "workers_2_vs_1": median["profiler-2"] / median["profiler-1"],
+        "pairwise_median": {
+            "profiler_vs_bare_1": statistics.median(pairs(results, "profiler-1", "bare-1")),
+            "profiler_vs_bare_2": statistics.median(pairs(results, "profiler-2", "bare-2")),
+        },
+        "quiet_pairs": {
+            "profiler_vs_bare_1": quiet_ratios(results, steal, "profiler-1", "bare-1"),
+            "profiler_vs_bare_2": quiet_ratios(results, steal, "profiler-2", "bare-2"),
+        },
         "machine": machine_info(),
     }
     print(json.dumps({k: v for k, v in summary.items() if k != "machine"}, indent=2))
