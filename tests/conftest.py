@@ -8,9 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 import pytest
@@ -32,6 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=1))
 
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 APPS = Path(__file__).resolve().parent / "apps"
 BASIC_APP = APPS / "basic_app.py"
@@ -70,6 +72,34 @@ def launch_args(app: Path, path: str, *extra: str) -> list[str]:
 
 def read_report(folder: Path) -> dict:
     return json.loads((folder / "report.json").read_text())
+
+
+# A measurement several tests read (a module's real run) is made once; a test that failed on it is
+# rerun on a fresh one, not on the same numbers again.
+STALE: set[str] = set()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        STALE.update(getattr(item, "fixturenames", ()))
+    return report
+
+
+def shared_measurement(make: Callable[[pytest.TempPathFactory], T]) -> Callable[..., T]:
+    """A fixture that measures once for every test that reads it, and again after one of them failed."""
+    name, cache = make.__name__, {}
+
+    @pytest.fixture(name=name)
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> T:
+        if name not in cache or name in STALE:
+            STALE.discard(name)
+            cache.pop(name, None)
+            cache[name] = make(tmp_path_factory)
+        return cache[name]
+
+    return fixture
 
 
 def stage_figures(report: dict) -> str:

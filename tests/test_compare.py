@@ -5,7 +5,6 @@ is a regression that fails `--fail-on p95:+10%`, and the app that gained a leak 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from profiler.compare.runs import STEAL_EXPLAINS
 from profiler.compare.verdict import judged
 from profiler.errors import ConfigError
 from profiler.verdicts import Comparison, StageDelta
-from tests.conftest import APPS, assert_no_traceback, launch_args, run_cli
+from tests.conftest import APPS, assert_no_traceback, launch_args, run_cli, shared_measurement
 
 TUNABLE = APPS / "tunable_app.py"
 JUNIT_XSD = Path(__file__).parent / "schemas" / "JUnit.xsd"
@@ -144,10 +143,10 @@ def _run(folder: Path, *app_args: str) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+@shared_measurement
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("compare")
-    yield {
+    return {
         "base": _run(root / "base"),
         "slow": _run(root / "slow", "--delay-ms", "27"),
         "leak": _run(root / "leak", "--leak-kb", "48"),

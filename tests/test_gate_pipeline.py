@@ -9,13 +9,21 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import xmlschema
 
-from tests.conftest import BASIC_APP, ROOT, CliResult, assert_no_traceback, launch_args, read_report, run_cli
+from tests.conftest import (
+    BASIC_APP,
+    ROOT,
+    CliResult,
+    assert_no_traceback,
+    launch_args,
+    read_report,
+    run_cli,
+    shared_measurement,
+)
 
 pytestmark = pytest.mark.slow
 JUNIT_XSD = Path(__file__).parent / "schemas" / "JUnit.xsd"
@@ -34,8 +42,8 @@ def _junit(path: Path) -> dict[str, object]:
     return schema.to_dict(str(path))  # type: ignore[return-value]
 
 
-@pytest.fixture(scope="module")
-def slow_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+@shared_measurement
+def slow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real run of a 50 ms endpoint at 1 and 4 users, gated as it runs (the `run --check` path)."""
     out = tmp_path_factory.mktemp("gate") / "run"
     junit = out.parent / "run-junit.xml"
@@ -52,7 +60,7 @@ def slow_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     suite = _junit(junit)["testsuite"][0]  # type: ignore[index]
     assert suite["@tests"] == 2 and suite["@failures"] == 0 and suite["@errors"] == 0
     assert json.loads((out / "gate.json").read_text())["exit_code"] == 0
-    yield out
+    return out
 
 
 def test_a_passing_gate_exits_0_and_writes_valid_junit_and_markdown(slow_run: Path, tmp_path: Path) -> None:

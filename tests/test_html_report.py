@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 from profiler.report import html
 from profiler.report.saved import load_report
 from profiler.runfolder.read import read_run
-from tests.conftest import BASIC_APP, assert_no_traceback, launch_args, run_cli
+from tests.conftest import BASIC_APP, assert_no_traceback, launch_args, run_cli, shared_measurement
 
 pytestmark = pytest.mark.slow
 HOSTILE = "http://127.0.0.1:9/x?q=</script><script>window.__pwned=1</script>&<b>"
@@ -37,8 +36,8 @@ def _chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+@shared_measurement
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real run with six stages (so the USL is fitted), Server-Timing handoffs and py-spy."""
     out = tmp_path_factory.mktemp("html") / "run"
     result = run_cli(
@@ -47,7 +46,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )  # fmt: skip
     assert_no_traceback(result)
     assert result.code == 0, result.output
-    yield out
+    return out
 
 
 def _open(page_path: Path) -> dict[str, Any]:

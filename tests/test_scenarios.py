@@ -15,7 +15,7 @@ import pytest
 from profiler.analysis.routes import _least_squares, occupancy
 from profiler.errors import ConfigError
 from profiler.load.scenario import load_scenario
-from tests.conftest import ROOT, CliResult, assert_no_traceback, launch_args, read_report, run_cli
+from tests.conftest import ROOT, CliResult, assert_no_traceback, launch_args, read_report, run_cli, shared_measurement
 
 APP = ROOT / "examples" / "scenarios" / "app.py"
 STAGES = ("--users", "1,4", "--duration", "8s", "--no-pyspy")
@@ -92,7 +92,7 @@ def _nothing_holds(folder: Path, *secrets: str) -> None:
                 assert secret.encode() not in text, f"{secret} in {path.name}"
 
 
-@pytest.fixture(scope="module")
+@shared_measurement
 def locustfile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CliResult]:
     base = tmp_path_factory.mktemp("locustfile")
     (base / "locustfile.py").write_text(LOCUSTFILE)
@@ -106,7 +106,7 @@ def locustfile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CliR
     return folder, result
 
 
-@pytest.fixture(scope="module")
+@shared_measurement
 def scenario_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CliResult]:
     base = tmp_path_factory.mktemp("scenario")
     (base / "scenario.toml").write_text(SCENARIO)
