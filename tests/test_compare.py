@@ -186,27 +186,33 @@ def test_the_same_app_twice_is_no_change(runs: dict[str, Path], tmp_path: Path) 
 @pytest.mark.slow
 def test_the_same_app_made_35_percent_slower_is_a_regression(runs: dict[str, Path], tmp_path: Path) -> None:
     c = compare_runs(runs["base"], runs["slow"])
-    verdicts = _verdicts(c)
-    assert verdicts["p50"] == "worse" and verdicts["p95"] == "worse", verdicts
-    # 4 users each waiting longer: fewer responses per second; unknown only where the hypervisor's
-    # steal in that stage could account for the change (and a note says so)
-    rps = next(m for m in c.stages[-1].metrics if m.metric == "rps")
-    assert rps.change_pct is not None and rps.change_pct < 0, rps
     steal = max(_steal(runs["base"]), _steal(runs["slow"]))
-    stolen = abs(rps.change_pct) < STEAL_EXPLAINS["rps"] * steal and any("hypervisor" in n for n in c.notes)
-    assert rps.verdict == "worse" or (rps.verdict == "unknown" and stolen), (rps, steal, c.notes)
-    p50 = next(m for m in c.stages[-1].metrics if m.metric == "p50")
+    top = {m.metric: m for m in c.stages[-1].metrics}
+    # 4 users each waiting longer: slower answers, and fewer of them a second. Each is worse, or
+    # unknown only where the hypervisor's steal in that stage could account for the change (a note
+    # says so): a noisy virtual machine is said, never read as no change.
+    for name, sign in (("p50", 1), ("p95", 1), ("rps", -1)):
+        m = top[name]
+        assert m.change_pct is not None and m.change_pct * sign > 0, m
+        stolen = abs(m.change_pct) < STEAL_EXPLAINS[name] * steal and any("hypervisor" in n for n in c.notes)
+        assert m.verdict == "worse" or (m.verdict == "unknown" and stolen), (m, steal, c.notes)
+    p50 = top["p50"]
     assert p50.change_pct is not None and 20 < p50.change_pct < 50 and p50.ci_low_pct is not None
-    assert [r.outcome for r in judge_fail_on([parse_fail_on("p95:+10%")], c)] == ["fail"]
+    p95_worse = any(m.metric == "p95" and m.verdict == "worse" for sd in c.stages for m in sd.metrics)
+    outcome = judge_fail_on([parse_fail_on("p95:+10%")], c)[0].outcome
+    assert outcome == ("fail" if p95_worse else "unknown"), (outcome, c.notes)
     junit, md = tmp_path / "j.xml", tmp_path / "m.md"
     result = run_cli(
         "compare", str(runs["base"]), str(runs["slow"]), "--fail-on", "p95:+10%", "--fail-on", "rps:-50%",
         "--junit", str(junit), "--markdown", str(md),
     )  # fmt: skip
-    assert result.code == 1, result.output
-    assert "compare failed: 1 of 2 rules failed." in result.stderr and "worse" in result.stdout
     xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(junit))
-    assert "| 4 users | p95 |" in md.read_text()
+    if p95_worse:
+        assert result.code == 1, result.output
+        assert "compare failed: 1 of 2 rules failed." in result.stderr and "worse" in result.stdout
+        assert "| 4 users | p95 |" in md.read_text()
+    else:  # steal hid it in every stage: the gate could not judge (exit 5), and never passed
+        assert result.code == 5, result.output
 
 
 @pytest.mark.slow
