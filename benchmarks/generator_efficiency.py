@@ -63,17 +63,18 @@ def profiler(url: str, pid: int, workers: int, work: Path) -> float:
     return float(stage["requests"]) / float(stage["measured_s"])  # sent and answered in the stage
 
 
-def pairs(results: dict[str, list[float]], a: str, b: str) -> list[float]:
-    """a / b in each round: the two measured within a minute of each other, on one machine's mood."""
-    return [x / y for x, y in zip(results[a], results[b], strict=True) if y > 0]
-
-
-def quiet_ratios(results: dict[str, list[float]], steal: dict[str, list[float]], a: str, b: str) -> list[float]:
-    """a / b in each round where neither measurement lost QUIET_STEAL_PCT or more to the hypervisor."""
+def pairs(results: dict[str, list[float]], a: str, b: str, steal: dict[str, list[float]] | None = None) -> list[float]:
+    """a / b in each round (the two measured within a minute of each other); given `steal`, only the
+    rounds where neither measurement lost QUIET_STEAL_PCT or more to the hypervisor."""
+    quiet = (
+        [sx < QUIET_STEAL_PCT and sy < QUIET_STEAL_PCT for sx, sy in zip(steal[a], steal[b], strict=True)]
+        if steal
+        else None
+    )
     return [
         x / y
-        for x, y, sx, sy in zip(results[a], results[b], steal[a], steal[b], strict=True)
-        if sx < QUIET_STEAL_PCT and sy < QUIET_STEAL_PCT and y > 0
+        for i, (x, y) in enumerate(zip(results[a], results[b], strict=True))
+        if y > 0 and (quiet is None or quiet[i])
     ]
 
 
@@ -123,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             "profiler_vs_bare_2": statistics.median(pairs(results, "profiler-2", "bare-2")),
         },
         "quiet_pairs": {
-            "profiler_vs_bare_1": quiet_ratios(results, steal, "profiler-1", "bare-1"),
-            "profiler_vs_bare_2": quiet_ratios(results, steal, "profiler-2", "bare-2"),
+            "profiler_vs_bare_1": pairs(results, "profiler-1", "bare-1", steal),
+            "profiler_vs_bare_2": pairs(results, "profiler-2", "bare-2", steal),
         },
         "machine": machine_info(),
     }

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from profiler.compare import compare_runs
 from profiler.compare.bootstrap import MEAN, change_interval, percentile
 from profiler.compare.failon import judge_fail_on, parse_fail_on
-from profiler.compare.metrics import METRIC_NAMES, RUN_BY_NAME
-from profiler.compare.runs import STEAL_EXPLAINS
+from profiler.compare.metrics import METRIC_NAMES, RUN_BY_NAME, STAGE_BY_NAME
 from profiler.compare.verdict import judged
 from profiler.errors import ConfigError
 from profiler.verdicts import Comparison, StageDelta
@@ -194,7 +193,9 @@ def test_the_same_app_made_35_percent_slower_is_a_regression(runs: dict[str, Pat
     for name, sign in (("p50", 1), ("p95", 1), ("rps", -1)):
         m = top[name]
         assert m.change_pct is not None and m.change_pct * sign > 0, m
-        stolen = abs(m.change_pct) < STEAL_EXPLAINS[name] * steal and any("hypervisor" in n for n in c.notes)
+        stolen = abs(m.change_pct) < STAGE_BY_NAME[name].steal_factor * steal and any(
+            "hypervisor" in n for n in c.notes
+        )
         assert m.verdict == "worse" or (m.verdict == "unknown" and stolen), (m, steal, c.notes)
     p50 = top["p50"]
     assert p50.change_pct is not None and 20 < p50.change_pct < 50 and p50.ci_low_pct is not None

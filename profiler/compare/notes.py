@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from profiler.analysis.digest import measurable
 from profiler.analysis.validity import STEAL_PCT
 from profiler.compare.loads import stage_words
+from profiler.compare.metrics import STAGE_BY_NAME
 from profiler.schema import Report, StageReport
 
 FEW_REQUESTS = 30  # fewer requests than this in a stage: its p95/p99 rest on a handful of values
@@ -23,6 +24,10 @@ def comparable(report: Report) -> dict[tuple[str, float], StageReport]:
         if key is not None and measurable(s) and not s.profiled:
             out.setdefault(key, s)
     return out
+
+
+TIMING_STEAL = STAGE_BY_NAME["p95"].steal_factor
+CPU_STEAL = STAGE_BY_NAME["cpu_ms_per_request"].steal_factor
 
 
 def _run_notes(label: str, r: Report) -> list[str]:
@@ -41,7 +46,8 @@ def _run_notes(label: str, r: Report) -> list[str]:
              if s.machine_steal_pct is not None and s.machine_steal_pct >= STEAL_PCT]  # fmt: skip
     if steal:
         notes.append(f"the {label} run's machine lost CPU to its hypervisor (steal) at {', '.join(steal)}: a change "
-                     "in those stages' timings under 5x the steal (CPU per request: 10x) is marked unknown")  # fmt: skip
+                     f"in those stages' timings under {TIMING_STEAL:g}x the steal (CPU per request: {CPU_STEAL:g}x) is "
+                     "marked unknown")  # fmt: skip
     few = [stage_words(s) for s in comparable(r).values() if s.requests < FEW_REQUESTS]
     if few:
         notes.append(f"the {label} run has under {FEW_REQUESTS} requests at {', '.join(few)}: percentiles are shaky")

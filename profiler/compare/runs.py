@@ -79,14 +79,6 @@ def _floor(m: CompareMetric, b: StageReport, n: StageReport, floor: float) -> fl
     return floor * m.floor_factor
 
 
-# What waiting for a CPU changes, and by how many times the stage's steal (% of the machine's time)
-# a change in % could be the hypervisor's: steal comes in bursts that land on the tail (4% mean
-# steal moved a p95 by 18%), and a neighbour that takes whole CPU time also shares the caches and
-# memory bandwidth of what it leaves, so CPU per request moves further (4.6% steal, +28% CPU per
-# request between two runs of one app).
-STEAL_EXPLAINS: dict[str, float] = {"rps": 5.0, "p50": 5.0, "p95": 5.0, "p99": 5.0, "cpu_ms_per_request": 10.0}
-
-
 def _stage_delta(base: Run, new: Run, b: StageReport, n: StageReport, floor: float) -> StageDelta:
     bd, nd = base.stage(b), new.stage(n)
     metrics = _metrics(base, new)
@@ -102,11 +94,9 @@ def _stage_delta(base: Run, new: Run, b: StageReport, n: StageReport, floor: flo
         # for may be the machine's, not the app's; a larger one is still the app's.
         deltas = [
             d.model_copy(update={"verdict": "unknown", "significant": False})
-            if d.metric in STEAL_EXPLAINS
-            and d.verdict in ("better", "worse")
-            and abs(d.change_pct or 0.0) < STEAL_EXPLAINS[d.metric] * steal
+            if d.verdict in ("better", "worse") and abs(d.change_pct or 0.0) < m.steal_factor * steal
             else d
-            for d in deltas
+            for m, d in zip(metrics, deltas, strict=True)
         ]
     return StageDelta(load=stage_words(b), base_stage=b.index, new_stage=n.index, metrics=deltas)
 
