@@ -37,7 +37,7 @@ def _generator_processes(folder: Path) -> int:
 def test_two_workers_send_the_load_and_every_request_reaches_one_file(tmp_path: Path) -> None:
     folder = tmp_path / "run"
     result = run_cli(
-        "run", *launch_args(APP, "/", "--delay-ms", "5"),
+        "run", *launch_args(APP, "/", "--delay-ms", "5", "--timing-every", "2"),
         *("--workers", "2", "--users", "2,8", "--duration", "6s", "--no-pyspy", "--out", str(folder)),
         timeout=180,
     )  # fmt: skip
@@ -48,6 +48,12 @@ def test_two_workers_send_the_load_and_every_request_reaches_one_file(tmp_path: 
     by_stage = Counter(r["stage"] for r in rows)
     assert by_stage["0"] > 50 and by_stage["1"] > 50  # each request tagged with the stage it was sent in
     assert all(r["status"] == "200" for r in rows)
+    # Half the answers carry Server-Timing: a worker ships those as they are (the master numbers the
+    # handoff slots) and writes the others itself; both kinds are on disk, whole.
+    timed = [r for r in rows if r["server_ms"]]
+    assert 0.3 < len(timed) / len(rows) < 0.7 and all(float(r["server_ms"]) == float(r["h0"]) == 5.0 for r in timed)
+    assert all(r["h0"] == "" and r["latency_ms"] and r["name"] == "/" for r in rows if not r["server_ms"])
+    assert json.loads((folder / "handoffs.jsonl").read_text().splitlines()[0])["name"] == "wait"
     report = read_report(folder)
     stages = report["load"]["stages"]
     assert [s["users"] for s in stages] == [2, 8] and all(s["missing"] == 0 for s in stages)

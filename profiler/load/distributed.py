@@ -5,7 +5,10 @@ LocalRunner: it runs the stages, tells the workers which stage runs (so each req
 with the stage it was sent in), and writes every request the workers send it into the one
 requests.csv, through the same accounting. Each worker runs the users on Locust's WorkerRunner,
 records its requests as a one-process run does (`fire`, or usercode's recorder), and ships them
-with the requests it started, twice a second, as custom Locust messages. At the end the master
+with the requests it started, twice a second, as custom Locust messages: rows already in CSV with
+what the master counts of each (the master is one process for every worker: formatting a row
+there cost more than writing it), and rows with Server-Timing as they are (the master numbers the
+handoff slots, as it first sees their names). At the end the master
 asks each worker to stop and waits for its last rows (`FINAL`), so requests in flight are on disk
 as Unfinished, never lost. Workers get the run's spec from the master when they connect (secrets
 included: the master listens on 127.0.0.1 unless told otherwise). Docs: docs/scenarios.md.
@@ -28,7 +31,8 @@ from profiler.config import free_port
 from profiler.load.spec import LoadSpec
 from profiler.load.users import user_classes
 from profiler.load.worker import Worker
-from profiler.runfolder.write import RequestLog, StageLog
+from profiler.runfolder.records import KIND_MAIN
+from profiler.runfolder.write import NO_STREAM, RequestLog, StageLog, csv_text, plain_row
 
 SPEC, JOINED, STAGE = "profiler_spec", "profiler_joined", "profiler_stage"
 ROWS, STOP, FINAL = "profiler_rows", "profiler_stop", "profiler_final"
@@ -79,11 +83,18 @@ class Master(Worker):
 
     def on_rows(self, environment: Any, msg: Any) -> None:
         for stage, n in msg.data["started"].items():
-            for _ in range(n):
-                self.counter.begin(int(stage), main=True)
-        for r in msg.data["rows"]:
-            self.record(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], sent=r[10], path=r[11],
-                        method=r[12], stream=tuple(r[13]))  # fmt: skip
+            self.counter.begin(int(stage), main=True, n=n)
+        record = self.record
+        for r in msg.data["rows"]:  # a row's stream cells travel as [] when it was not streamed
+            record(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], sent=r[10], path=r[11], method=r[12],
+                   stream=tuple(r[13]) if r[13] else NO_STREAM)  # fmt: skip
+        # The rows the worker wrote itself: on disk as they are, counted as record() counts a row.
+        self.log.add_text(msg.data["text"])
+        end, counted = self.counter.end, self.counted
+        for stage, latency, status, error, done, main, sent in msg.data["tally"]:
+            end(status, error, sent)
+            if main:
+                counted(stage, latency, status, error, done)
 
     def end_users(self, runner: Any) -> None:
         """Each worker stops its users (they finish or are recorded Unfinished), sends its last
@@ -108,25 +119,38 @@ class ShippingWorker(Worker):
         self.env, self.runner = env, runner  # the runner that joined the master belongs to this environment
         env.host = self.base
         self.recorder: Any = None
-        self.batch: list[list[Any]] = []
+        self.batch: list[list[Any]] = []  # rows with Server-Timing, as record() was given them
+        self.plain: list[tuple[object, ...]] = []  # the other rows' cells, and what the master counts of each
+        self.tally: list[tuple[int, float, int, str, float, bool, bool]] = []
         self.shipped: dict[int, int] = {}  # requests started, by stage, already reported
         self.done = gevent.event.Event()
 
     def open_logs(self) -> tuple[RequestLog, StageLog]:
         return _NoLog(), _NoLog()  # type: ignore[return-value]  # the master writes the run folder
 
-    def record(self, *args: Any, sent: bool = True, path: str | None = None, method: str | None = None,
-               stream: tuple[str, ...] = ("",) * 8) -> None:  # fmt: skip
-        self.counter.end(args[3], args[5], sent)
-        self.batch.append([*args, sent, path, method, list(stream)])
+    def record(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str, kind: str,
+               flags: str, timing: str, stage: int, sent: bool = True, path: str | None = None,
+               method: str | None = None, stream: tuple[str, ...] = NO_STREAM) -> None:  # fmt: skip
+        self.counter.end(status, error, sent)
+        if timing:  # handoff slots are numbered by the master, as it first sees their names: it writes this row
+            self.batch.append([start, latency, ttfb, status, nbytes, error, kind, flags, timing, stage, sent, path,
+                               method, [] if stream is NO_STREAM else list(stream)])  # fmt: skip
+            return
+        # Most rows: formatted here, so the master (one process for every worker) only writes and counts them.
+        method, name = self.named(kind, path, method)
+        self.plain.append(plain_row(start, latency, ttfb, status, nbytes, error, stage, kind, flags, method, name,
+                                    stream))  # fmt: skip
+        self.tally.append((stage, latency, status, error, start + latency / 1000.0, kind == KIND_MAIN, sent))
 
     def flush(self) -> None:
         started = {
             k: v - self.shipped.get(k, 0) for k, v in self.counter.started.items() if v != self.shipped.get(k, 0)
         }
-        if self.batch or started:
+        if self.batch or self.plain or started:
             rows, self.batch = self.batch, []
-            self.runner.send_message(ROWS, {"rows": rows, "started": {str(k): v for k, v in started.items()}})
+            text, tally, self.plain, self.tally = csv_text(self.plain), self.tally, [], []
+            self.runner.send_message(ROWS, {"rows": rows, "text": text, "tally": tally,
+                                            "started": {str(k): v for k, v in started.items()}})  # fmt: skip
             self.shipped.update({k: self.shipped.get(k, 0) + v for k, v in started.items()})
 
     def watch_hang(self) -> None:

@@ -11,7 +11,6 @@ import gevent
 from locust import User, constant, task
 from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
 from locust.env import Environment
-from locust.event import EventHook
 
 from profiler.load.accounting import StageCounter
 from profiler.load.scenario_user import scenario_user
@@ -49,12 +48,6 @@ def url_user(worker: UrlWorker) -> type[FastHttpUser]:
         network_timeout = worker.spec.timeout_s
         connection_timeout = worker.spec.timeout_s
         insecure = True
-
-        def on_start(self) -> None:
-            if not worker.spec.bare:
-                # `fire` times and records each request itself: Locust's own statistics of it would be
-                # a second account nobody reads, at a few percent of the generator's CPU.
-                self.client.request_event = EventHook()  # type: ignore[no-untyped-call]
 
         @task
         def hit(self) -> None:

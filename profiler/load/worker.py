@@ -31,6 +31,7 @@ from profiler.load.plan import StageOutcome, StagePlan, saturation_reason
 from profiler.load.response import basic_auth, error_name, flags_of, joined, read_body, read_stream
 from profiler.load.stream import StreamSummary
 from profiler.load.spec import LoadSpec
+from profiler.load.transport import request_headers, send
 from profiler.load.usercode import Row
 from profiler.load.users import NO_RETRIES, user_classes
 from profiler.runfolder import messages
@@ -69,6 +70,9 @@ class Worker:
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.route = parts.path or "/"  # the route's name: never the query, which may hold a token
         self.body = spec.body
+        self.url = self.base + self.path
+        self.sent_headers = request_headers(self.headers)  # as Locust's request() would send them
+        self.probe_headers = request_headers({})
         self.log, self.stages = self.open_logs()
         self.counter = StageCounter()
         self.stopping = False
@@ -112,14 +116,11 @@ class Worker:
         error = flags = timing = ""
         streamed: StreamSummary | None = None
         try:
-            resp = client.request(
-                self.spec.method if main else "GET",
-                path,
-                data=self.body if main else None,  # type: ignore[arg-type]
-                headers=self.headers if main else {},
-                stream=True,
-                name=kind,
-            )
+            if main:
+                resp = send(client, self.spec.method, self.url if path == self.path else self.base + path, self.body,
+                            self.sent_headers)  # fmt: skip
+            else:
+                resp = send(client, "GET", self.base + path, None, self.probe_headers)
             ttfb = (time.perf_counter() - t0) * 1000.0 + offset_ms
             status = int(getattr(resp, "status_code", 0) or 0)
             headers = resp.headers
@@ -149,17 +150,23 @@ class Worker:
         # A request belongs to the stage it was sent in (given by the caller), not the one it
         # finished in: a saturated stage's slowest answers arrive after it ends.
         self.counter.end(status, error, sent)
-        main = kind == KIND_MAIN
-        if method is None:  # ours: the one URL's path (never its query, which may hold a token), or the probe's
-            name = self.route if path is None or (main and path == self.path) else path.partition("?")[0]
-            method = self.spec.method if main else "GET"
-        else:  # a user's request, named as Locust names it (usercode.route_name masked its secrets)
-            name = path or ""
+        method, name = self.named(kind, path, method)
         self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing, method, name, stream)
         if kind == KIND_MAIN:
-            self.counter.count(stage, latency, status, error, end=start + latency / 1000.0)
-            if self.counter.total >= self.spec.max_requests:
-                self.stop("request-limit", "request limit reached")
+            self.counted(stage, latency, status, error, start + latency / 1000.0)
+
+    def named(self, kind: str, path: str | None, method: str | None) -> tuple[str, str]:
+        """A row's method and route name."""
+        if method is not None:  # a user's request, named as Locust names it (usercode.route_name masked its secrets)
+            return method, path or ""
+        main = kind == KIND_MAIN  # ours: the one URL's path (never its query, which may hold a token), or the probe's
+        name = self.route if path is None or (main and path == self.path) else path.partition("?")[0]
+        return (self.spec.method if main else "GET"), name
+
+    def counted(self, stage: int, latency: float, status: int, error: str, end: float) -> None:
+        self.counter.count(stage, latency, status, error, end=end)
+        if self.counter.total >= self.spec.max_requests:
+            self.stop("request-limit", "request limit reached")
 
     # -- the Sink of users written elsewhere (a locustfile, a scenario): see profiler.load.usercode
     @property
@@ -303,18 +310,9 @@ class Worker:
         started = self.counter.started.get(stage.index, 0)
         end = StageEnd(stage.index, self.stage_ended, outcome.requests, reason, self.in_flight, started, self.cut_short)
         self.event(end)
-        self.emit(
-            messages.StageDone(
-                stage=stage.index,
-                users=stage.users,
-                rate=stage.rate,
-                rps=outcome.rps,
-                p50=outcome.p50_ms,
-                p95=outcome.p95_ms,
-                error_rate=outcome.error_rate,
-                requests=outcome.requests,
-            )
-        )
+        self.emit(messages.StageDone(stage=stage.index, users=stage.users, rate=stage.rate, rps=outcome.rps,
+                                     p50=outcome.p50_ms, p95=outcome.p95_ms, error_rate=outcome.error_rate,
+                                     requests=outcome.requests))  # fmt: skip
 
     def profile_stage(self, history: list[StageOutcome], runner: Any, open_client: Any, pool: Any) -> None:
         """A dedicated stage for py-spy, at the load that gave the most throughput: py-spy costs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import TextIO
 
@@ -49,6 +50,20 @@ NO_STREAM = ("",) * len(STREAM_COLUMNS)  # the stream cells of a response that w
 _NO_TIMING: tuple[object, ...] = ("", 0, *([""] * HANDOFF_SLOTS), "", "")
 
 
+def plain_row(start: float, latency_ms: float, ttfb_ms: float, status: int, nbytes: int, error: str, stage: int,
+              kind: str, flags: str, method: str, name: str, stream: tuple[str, ...]) -> tuple[object, ...]:  # fmt: skip
+    """The cells of a row without Server-Timing (most of them): one tuple built at once, per request."""
+    return (f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind, flags,
+            *_NO_TIMING, method, name[:ROUTE_NAME_LIMIT], *stream)  # fmt: skip
+
+
+def csv_text(rows: list[tuple[object, ...]]) -> str:
+    """Rows as requests.csv holds them (the same writer: RequestLog's file is opened with newline="")."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
+
+
 class RequestLog:
     """requests.csv and handoffs.jsonl, appended by the load worker.
 
@@ -67,6 +82,7 @@ class RequestLog:
         self._slots_fh = (folder / HANDOFFS).open("a")
         self.slots = HandoffSlots()
         self.rows: list[tuple[object, ...]] = []
+        self.texts: list[str] = []
 
     def add(
         self,
@@ -84,16 +100,18 @@ class RequestLog:
         name: str = "",
         stream: tuple[str, ...] = NO_STREAM,
     ) -> None:
-        self.rows.append(
-            (f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind)
-            + self._timing_fields(flags, timing)
-            + (method, name[:ROUTE_NAME_LIMIT])
-            + stream
-        )
+        if not timing:
+            self.rows.append(plain_row(start, latency_ms, ttfb_ms, status, nbytes, error, stage, kind, flags, method,
+                                       name, stream))  # fmt: skip
+            return
+        self.rows.append((f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind,
+                          *self._timing_fields(flags, timing), method, name[:ROUTE_NAME_LIMIT], *stream))  # fmt: skip
+
+    def add_text(self, text: str) -> None:
+        """Rows already in CSV (`csv_text`: a load worker of a distributed run formats its own)."""
+        self.texts.append(text)
 
     def _timing_fields(self, flags: str, header: str) -> tuple[object, ...]:
-        if not header:
-            return (flags, *_NO_TIMING)
         parsed = parse_fast(header)
         durations = dict(parsed.durations)
         total = durations.pop(SERVER_TOTAL, None)
@@ -122,9 +140,11 @@ class RequestLog:
         )
 
     def flush(self) -> None:
-        if self.rows:
+        if self.rows or self.texts:
             rows, self.rows = self.rows, []
+            texts, self.texts = self.texts, []
             self._csv.writerows(rows)
+            self._fh.write("".join(texts))
             self._fh.flush()
 
     def close(self) -> None:
