@@ -7,17 +7,20 @@ import csv
 import io
 import json
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from profiler.errors import RunFolderError
 from profiler.runfolder.engine import RequestTable
 from profiler.runfolder.names import META, REQUESTS, SAMPLES, STAGES
 from profiler.runfolder.read import read_run
-from profiler.runfolder.records import RAW_TIMING_LIMIT, REQUEST_COLUMNS_V1
-from profiler.runfolder.write import RequestLog, prepare_folder
+from profiler.runfolder.records import RAW_TIMING_LIMIT, REQUEST_COLUMNS_V1, STREAM_COLUMNS
+from profiler.runfolder.write import RequestLog, csv_text, plain_row, prepare_folder
 from profiler.servertiming import parse_server_timing
 
 REQUEST_COLUMNS = REQUEST_COLUMNS_V1  # these folders are written as profiler 0.1 wrote them
@@ -543,3 +546,31 @@ def test_analyze_reads_a_format_1_folder_through_the_cli(tmp_path: Path) -> None
     assert report["capacity"]["slo"] == "p95<=300ms"
     assert [s["requests"] for s in report["load"]["stages"]] == [30, 30]
     assert report["handoffs"]["handoffs"]["db"]["count"] == 30
+
+
+@given(
+    error=st.text(max_size=20),
+    name=st.text(max_size=250),
+    stream=st.lists(st.text(max_size=8), min_size=len(STREAM_COLUMNS), max_size=len(STREAM_COLUMNS)),
+    start=st.floats(0, 2e9),
+    latency=st.floats(0, 1e6),
+)
+@settings(max_examples=80, deadline=None)
+def test_a_row_a_load_worker_formats_is_the_row_the_master_would_have_written(
+    error: str, name: str, stream: list[str], start: float, latency: float
+) -> None:
+    """A distributed run's workers send rows already in CSV (`plain_row`, `csv_text`): byte for byte
+    what the master's own RequestLog writes for the same request, whatever the error and route name
+    hold (commas, quotes, line breaks) and however long the name."""
+    with tempfile.TemporaryDirectory() as tmp:
+        master, worker = Path(tmp) / "master", Path(tmp) / "worker"
+        master.mkdir()
+        worker.mkdir()
+        log = RequestLog(master)
+        log.add(start, latency, latency / 2, 500, 12, error, 1, "main", "c", "", "POST", name, tuple(stream))
+        log.close()
+        shipped = RequestLog(worker)
+        row = plain_row(start, latency, latency / 2, 500, 12, error, 1, "main", "c", "POST", name, tuple(stream))
+        shipped.add_text(csv_text([row]))
+        shipped.close()
+        assert (worker / REQUESTS).read_bytes() == (master / REQUESTS).read_bytes()
