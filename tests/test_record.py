@@ -20,7 +20,7 @@ from profiler.runfolder.engine import RequestTable
 from profiler.runfolder.names import META, REQUESTS, SAMPLES, STAGES
 from profiler.runfolder.read import read_run
 from profiler.runfolder.records import RAW_TIMING_LIMIT, REQUEST_COLUMNS_V1, STREAM_COLUMNS
-from profiler.runfolder.write import RequestLog, csv_text, plain_row, prepare_folder
+from profiler.runfolder.write import RequestLog, csv_text, prepare_folder, row, untimed
 from profiler.servertiming import parse_server_timing
 
 REQUEST_COLUMNS = REQUEST_COLUMNS_V1  # these folders are written as profiler 0.1 wrote them
@@ -559,7 +559,7 @@ def test_analyze_reads_a_format_1_folder_through_the_cli(tmp_path: Path) -> None
 def test_a_row_a_load_worker_formats_is_the_row_the_master_would_have_written(
     error: str, name: str, stream: list[str], start: float, latency: float
 ) -> None:
-    """A distributed run's workers send rows already in CSV (`plain_row`, `csv_text`): byte for byte
+    """A distributed run's workers send rows already in CSV (`row`, `csv_text`): byte for byte
     what the master's own RequestLog writes for the same request, whatever the error and route name
     hold (commas, quotes, line breaks) and however long the name."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -570,7 +570,7 @@ def test_a_row_a_load_worker_formats_is_the_row_the_master_would_have_written(
         log.add(start, latency, latency / 2, 500, 12, error, 1, "main", "c", "", "POST", name, tuple(stream))
         log.close()
         shipped = RequestLog(worker)
-        row = plain_row(start, latency, latency / 2, 500, 12, error, 1, "main", "c", "POST", name, tuple(stream))
-        shipped.add_text(csv_text([row]))
+        cells = row(start, latency, latency / 2, 500, 12, error, 1, "main", untimed("c"), "POST", name, tuple(stream))
+        shipped.add_text(csv_text([cells]))
         shipped.close()
         assert (worker / REQUESTS).read_bytes() == (master / REQUESTS).read_bytes()

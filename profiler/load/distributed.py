@@ -32,7 +32,7 @@ from profiler.load.spec import LoadSpec
 from profiler.load.users import user_classes
 from profiler.load.worker import Worker
 from profiler.runfolder.records import KIND_MAIN
-from profiler.runfolder.write import NO_STREAM, RequestLog, StageLog, csv_text, plain_row
+from profiler.runfolder.write import NO_STREAM, RequestLog, StageLog, csv_text, row, untimed
 
 SPEC, JOINED, STAGE = "profiler_spec", "profiler_joined", "profiler_stage"
 ROWS, STOP, FINAL = "profiler_rows", "profiler_stop", "profiler_final"
@@ -90,11 +90,9 @@ class Master(Worker):
                    stream=tuple(r[13]) if r[13] else NO_STREAM)  # fmt: skip
         # The rows the worker wrote itself: on disk as they are, counted as record() counts a row.
         self.log.add_text(msg.data["text"])
-        end, counted = self.counter.end, self.counted
+        tallied = self.tallied
         for stage, latency, status, error, done, main, sent in msg.data["tally"]:
-            end(status, error, sent)
-            if main:
-                counted(stage, latency, status, error, done)
+            tallied(stage, latency, status, error, done, main, sent)
 
     def end_users(self, runner: Any) -> None:
         """Each worker stops its users (they finish or are recorded Unfinished), sends its last
@@ -138,8 +136,8 @@ class ShippingWorker(Worker):
             return
         # Most rows: formatted here, so the master (one process for every worker) only writes and counts them.
         method, name = self.named(kind, path, method)
-        self.plain.append(plain_row(start, latency, ttfb, status, nbytes, error, stage, kind, flags, method, name,
-                                    stream))  # fmt: skip
+        self.plain.append(row(start, latency, ttfb, status, nbytes, error, stage, kind, untimed(flags), method, name,
+                              stream))  # fmt: skip
         self.tally.append((stage, latency, status, error, start + latency / 1000.0, kind == KIND_MAIN, sent))
 
     def flush(self) -> None:

@@ -38,17 +38,9 @@ def flags_of(headers: Any) -> str:
     """The flags of a response's headers (a case-insensitive mapping, as `joined`'s): three
     lookups, per request (walking every header was a percent of the generator's CPU)."""
     cookie = "set-cookie" in headers
-    chunked = "chunked" in _lowered(headers, "transfer-encoding")
-    stream = "text/event-stream" in _lowered(headers, "content-type")
+    chunked = "chunked" in joined(headers, "transfer-encoding").lower()
+    stream = "text/event-stream" in joined(headers, "content-type").lower()
     return (FLAG_COOKIE if cookie else "") + (FLAG_CHUNKED if chunked else "") + (FLAG_EVENT_STREAM if stream else "")
-
-
-def _lowered(headers: Any, name: str) -> str:
-    """A header's value in lower case ("" when absent; a header sent several times, as one list)."""
-    if name not in headers:
-        return ""
-    value = headers[name]
-    return (value if isinstance(value, str) else ", ".join(value)).lower()
 
 
 def read_body(resp: Any, status: int) -> tuple[str, int]:

@@ -70,7 +70,6 @@ class Worker:
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.route = parts.path or "/"  # the route's name: never the query, which may hold a token
         self.body = spec.body
-        self.url = self.base + self.path
         self.sent_headers = request_headers(self.headers)  # as Locust's request() would send them
         self.probe_headers = request_headers({})
         self.log, self.stages = self.open_logs()
@@ -116,11 +115,10 @@ class Worker:
         error = flags = timing = ""
         streamed: StreamSummary | None = None
         try:
-            if main:
-                resp = send(client, self.spec.method, self.url if path == self.path else self.base + path, self.body,
-                            self.sent_headers)  # fmt: skip
-            else:
-                resp = send(client, "GET", self.base + path, None, self.probe_headers)
+            method, body, sending = (
+                (self.spec.method, self.body, self.sent_headers) if main else ("GET", None, self.probe_headers)
+            )
+            resp = send(client, method, self.base + path, body, sending)
             ttfb = (time.perf_counter() - t0) * 1000.0 + offset_ms
             status = int(getattr(resp, "status_code", 0) or 0)
             headers = resp.headers
@@ -147,13 +145,9 @@ class Worker:
     def record(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str, kind: str,
                flags: str, timing: str, stage: int, sent: bool = True, path: str | None = None,
                method: str | None = None, stream: tuple[str, ...] = NO_STREAM) -> None:  # fmt: skip
-        # A request belongs to the stage it was sent in (given by the caller), not the one it
-        # finished in: a saturated stage's slowest answers arrive after it ends.
-        self.counter.end(status, error, sent)
         method, name = self.named(kind, path, method)
         self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing, method, name, stream)
-        if kind == KIND_MAIN:
-            self.counted(stage, latency, status, error, start + latency / 1000.0)
+        self.tallied(stage, latency, status, error, start + latency / 1000.0, kind == KIND_MAIN, sent)
 
     def named(self, kind: str, path: str | None, method: str | None) -> tuple[str, str]:
         """A row's method and route name."""
@@ -163,10 +157,14 @@ class Worker:
         name = self.route if path is None or (main and path == self.path) else path.partition("?")[0]
         return (self.spec.method if main else "GET"), name
 
-    def counted(self, stage: int, latency: float, status: int, error: str, end: float) -> None:
-        self.counter.count(stage, latency, status, error, end=end)
-        if self.counter.total >= self.spec.max_requests:
-            self.stop("request-limit", "request limit reached")
+    def tallied(self, stage: int, latency: float, status: int, error: str, end: float, main: bool, sent: bool) -> None:
+        """The accounting of a request on disk. It belongs to the stage it was sent in (given by the
+        caller), not the one it finished in: a saturated stage's slowest answers arrive after it ends."""
+        self.counter.end(status, error, sent)
+        if main:
+            self.counter.count(stage, latency, status, error, end=end)
+            if self.counter.total >= self.spec.max_requests:
+                self.stop("request-limit", "request limit reached")
 
     # -- the Sink of users written elsewhere (a locustfile, a scenario): see profiler.load.usercode
     @property

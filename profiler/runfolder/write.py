@@ -50,11 +50,16 @@ NO_STREAM = ("",) * len(STREAM_COLUMNS)  # the stream cells of a response that w
 _NO_TIMING: tuple[object, ...] = ("", 0, *([""] * HANDOFF_SLOTS), "", "")
 
 
-def plain_row(start: float, latency_ms: float, ttfb_ms: float, status: int, nbytes: int, error: str, stage: int,
-              kind: str, flags: str, method: str, name: str, stream: tuple[str, ...]) -> tuple[object, ...]:  # fmt: skip
-    """The cells of a row without Server-Timing (most of them): one tuple built at once, per request."""
-    return (f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind, flags,
-            *_NO_TIMING, method, name[:ROUTE_NAME_LIMIT], *stream)  # fmt: skip
+def row(start: float, latency_ms: float, ttfb_ms: float, status: int, nbytes: int, error: str, stage: int, kind: str,
+        timing: tuple[object, ...], method: str, name: str, stream: tuple[str, ...]) -> tuple[object, ...]:  # fmt: skip
+    """A row's cells, its timing columns given: one tuple built at once, per request."""
+    return (f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind, *timing, method,
+            name[:ROUTE_NAME_LIMIT], *stream)  # fmt: skip
+
+
+def untimed(flags: str) -> tuple[object, ...]:
+    """The timing columns of a response without Server-Timing (most of them)."""
+    return (flags, *_NO_TIMING)
 
 
 def csv_text(rows: list[tuple[object, ...]]) -> str:
@@ -100,12 +105,10 @@ class RequestLog:
         name: str = "",
         stream: tuple[str, ...] = NO_STREAM,
     ) -> None:
-        if not timing:
-            self.rows.append(plain_row(start, latency_ms, ttfb_ms, status, nbytes, error, stage, kind, flags, method,
-                                       name, stream))  # fmt: skip
-            return
-        self.rows.append((f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind,
-                          *self._timing_fields(flags, timing), method, name[:ROUTE_NAME_LIMIT], *stream))  # fmt: skip
+        cells = self._timing_fields(flags, timing) if timing else untimed(flags)
+        self.rows.append(
+            row(start, latency_ms, ttfb_ms, status, nbytes, error, stage, kind, cells, method, name, stream)
+        )
 
     def add_text(self, text: str) -> None:
         """Rows already in CSV (`csv_text`: a load worker of a distributed run formats its own)."""
