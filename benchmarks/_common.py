@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from profiler.config import free_port  # noqa: E402
-from profiler.procutil import child_preexec, stop_process_group  # noqa: E402
+from profiler.base.config import free_port  # noqa: E402
+from profiler.base.procutil import child_preexec, stop_process_group  # noqa: E402
 
 __all__ = [
     "ROOT",

@@ -219,7 +219,7 @@ def _marker(n: int, seed: int, timing_style: str) -> dict[str, str]:
 
 def write_run(folder: Path, n: int, seed: int, timing_style: str) -> dict[str, Any]:
     """Write the synthetic run folder; returns what was written (counts, span)."""
-    from profiler.config import DEFAULT_PYSPY_SECONDS, DEFAULT_REQUEST_TIMEOUT_S, PROBE_PATH
+    from profiler.base.config import DEFAULT_PYSPY_SECONDS, DEFAULT_REQUEST_TIMEOUT_S, PROBE_PATH
     from profiler.runfolder.atomic import write_json_atomic
     from profiler.runfolder.meta import (
         GpuInfo,

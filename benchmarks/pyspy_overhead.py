@@ -63,7 +63,7 @@ from _common import (  # noqa: E402
     write_spec,
 )
 
-from profiler.errors import PySpyUnavailable  # noqa: E402
+from profiler.base.errors import PySpyUnavailable  # noqa: E402
 from profiler.sampling.pyspy import PySpyRecording, probe_access  # noqa: E402
 
 

@@ -44,8 +44,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from profiler.config import free_port  # noqa: E402
-from profiler.procutil import stop_process_group  # noqa: E402
+from profiler.base.config import free_port  # noqa: E402
+from profiler.base.procutil import stop_process_group  # noqa: E402
 from profiler.sampling.launcher import SAMPLER_INFO, SamplerProcess  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

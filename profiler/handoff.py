@@ -38,7 +38,7 @@ from contextvars import ContextVar
 from time import perf_counter
 from typing import Any
 
-from profiler.servertiming import TOKEN_CHARS
+from profiler.base.servertiming import TOKEN_CHARS
 
 __all__ = [
     "ServerTimingMiddleware",

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from profiler.analysis.digest import measurable
-from profiler.analysis.load import stage_reports
+from profiler.analysis.figures.load import stage_reports
+from profiler.base.stats import percentile
 from profiler.load.accounting import RESERVOIR, Reservoir, StageCounter
 from profiler.report.build import build_report
 from profiler.runfolder.read import RunData
@@ -26,7 +27,6 @@ from profiler.runfolder.records import (
     error_kind,
     parse_stage_event,
 )
-from profiler.stats import percentile
 from tests.test_open_model import _run as write_run
 
 T0 = 1_700_000_000.0

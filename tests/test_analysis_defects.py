@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 
 from profiler.analysis import traits as T
-from profiler.analysis.capacity import capacity_section
+from profiler.analysis.advice.capacity import capacity_section
+from profiler.analysis.advice.recommend import recommend
+from profiler.analysis.attribution.handoffs import handoff_section
 from profiler.analysis.digest import build_signals
-from profiler.analysis.handoffs import handoff_section
-from profiler.analysis.load import stage_reports
-from profiler.analysis.recommend import recommend
-from profiler.analysis.scaling import Usl, fit_usl
-from profiler.analysis.signals import Signals, StageSignal
+from profiler.analysis.figures.load import stage_reports
+from profiler.analysis.figures.scaling import Usl, fit_usl
+from profiler.analysis.figures.signals import Signals, StageSignal
 from profiler.analysis.traits import find_traits
-from profiler.config import MIB
+from profiler.base.config import MIB
 from profiler.report import build
 from profiler.runfolder.read import RunData, read_run
-from profiler.schema import CapacitySection, Recommendation, Report
+from profiler.schema.report import CapacitySection, Recommendation, Report
 from tests.test_record import T0, _end, _make_run, _row, _start
 from tests.test_traits import USERS, closed_stages, make_signals, sessions_signals, stage
 

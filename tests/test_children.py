@@ -17,8 +17,8 @@ from typing import Any
 import psutil
 import pytest
 
-from profiler.config import free_port
-from profiler.errors import PySpyUnavailable
+from profiler.base.config import free_port
+from profiler.base.errors import PySpyUnavailable
 from profiler.sampling.pyspy import find_pyspy, probe_access
 
 from .conftest import BASIC_APP, ROOT, launch_args

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from profiler.clidocs import render
+from profiler.cli.docs import render
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
 def test_cli_doc_matches_the_cli() -> None:
-    assert DOC.read_text() == render(), "run: python -m profiler.clidocs > docs/cli.md"
+    assert DOC.read_text() == render(), "run: python -m profiler.cli.docs > docs/cli.md"
 
 
 def test_every_option_has_help() -> None:

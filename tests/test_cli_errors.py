@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.config import free_port
+from profiler.base.config import free_port
 from tests.conftest import BASIC_APP, assert_no_traceback, launch_args, run_cli
 
 

@@ -13,13 +13,13 @@ import xmlschema
 from hypothesis import given
 from hypothesis import strategies as st
 
+from profiler.base.errors import ConfigError
 from profiler.compare import compare_runs
 from profiler.compare.bootstrap import MEAN, change_interval, percentile
 from profiler.compare.failon import judge_fail_on, parse_fail_on
 from profiler.compare.metrics import METRIC_NAMES, RUN_BY_NAME, STAGE_BY_NAME
 from profiler.compare.verdict import judged
-from profiler.errors import ConfigError
-from profiler.verdicts import Comparison, StageDelta
+from profiler.schema.verdicts import Comparison, StageDelta
 from tests.conftest import APPS, assert_no_traceback, launch_args, run_cli, shared_measurement
 
 TUNABLE = APPS / "tunable_app.py"

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from benchmarks.analyze_large import write_run
+from profiler.base.errors import ConfigError, RunFolderError
 from profiler.compare import compare_runs
 from profiler.compare.bootstrap import MEAN, change_interval
 from profiler.compare.failon import judge_fail_on, parse_fail_on
 from profiler.compare.metrics import STAGE_BY_NAME
 from profiler.compare.runs import _floor
 from profiler.compare.verdict import judged
-from profiler.errors import ConfigError, RunFolderError
 from profiler.report import json_file
 from profiler.report.saved import load_report
 

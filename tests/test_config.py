@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.config import (
+from profiler.base.config import (
     Slo,
     parse_body,
     parse_float_list,
@@ -18,7 +18,7 @@ from profiler.config import (
     substitute_port,
     validate_url,
 )
-from profiler.errors import ConfigError
+from profiler.base.errors import ConfigError
 
 
 def _assert_fix(err: pytest.ExceptionInfo[ConfigError]) -> None:

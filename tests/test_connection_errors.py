@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.config import free_port
+from profiler.base.config import free_port
 from tests.conftest import BASIC_APP, CliResult, assert_no_traceback, run_cli
 
 READY_TIMEOUT = "60"  # the errors below must come long before this

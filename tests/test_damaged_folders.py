@@ -28,10 +28,10 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from profiler import __version__
-from profiler.console import print_report
-from profiler.errors import RunFolderError
+from profiler.base.errors import RunFolderError
 from profiler.report import json_file
 from profiler.report.build import build_report
+from profiler.run.console import print_report
 from profiler.runfolder.meta import CpuLimit, GpuInfo, Meta, RaplInfo, RecordedConfig, SamplerInfo, SloSetting
 from profiler.runfolder.names import FORMAT_VERSION, HANDOFFS, META, PROCESSES, REQUESTS, SAMPLER_INFO, SAMPLES, STAGES
 from profiler.runfolder.read import read_run
@@ -45,7 +45,7 @@ from profiler.runfolder.records import (
     TreeSample,
 )
 from profiler.runfolder.write import RequestLog, StageLog
-from profiler.schema import Report
+from profiler.schema.report import Report
 from tests.conftest import ROOT, CliResult, assert_no_traceback
 
 T0 = 1_700_000_000.0

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from profiler.config import free_port
+from profiler.base.config import free_port
 from tests.conftest import BASIC_APP, ROOT, launch_args, read_report, run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def _has_gpu() -> bool:
-    from profiler.errors import GpuUnavailable
+    from profiler.base.errors import GpuUnavailable
     from profiler.sampling.gpu import open_gpu_backend
 
     try:

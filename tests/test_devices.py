@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.analysis.devices import (
+from profiler.analysis.attribution.devices import (
     SOURCE_GPU_COUNTER,
     SOURCE_GPU_MIXED,
     SOURCE_GPU_POWER,
@@ -182,7 +182,7 @@ def test_malformed_samples_are_ignored() -> None:
 
 
 def test_gpu_timelines_per_device_for_report_html() -> None:
-    from profiler.analysis.devices import gpu_timelines
+    from profiler.analysis.attribution.devices import gpu_timelines
 
     samples = _samples()
     samples[3]["gpu"].append(_gpu_row(0, 3, counter=True, mig=1))  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.config import free_port
+from profiler.base.config import free_port
 from tests.conftest import APPS, ROOT, assert_no_traceback, launch_args, read_report, run_cli
 
 APP = APPS / "tunable_app.py"

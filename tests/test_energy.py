@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from profiler.analysis.energy import cumulative_between, energy_delta_uj, joules_between
-from profiler.errors import EnergyUnavailable
+from profiler.analysis.attribution.energy import cumulative_between, energy_delta_uj, joules_between
+from profiler.base.errors import EnergyUnavailable
 from profiler.sampling.energy import RaplReader
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from profiler.durations import format_duration, parse_duration
-from profiler.errors import ConfigError
+from profiler.base.durations import format_duration, parse_duration
+from profiler.base.errors import ConfigError
 from profiler.gate import plan_gate
 from profiler.gate.grammar import Load, parse_check
 from profiler.gate.metrics import METRIC_NAMES

@@ -183,9 +183,9 @@ def test_the_report_fits_80_columns_and_repeated_warnings_are_said_once(slow_run
 
     from rich.console import Console
 
-    from profiler.console import print_report
     from profiler.report.terminal import validity_lines
-    from profiler.schema import Report, ValidityIssue, ValiditySection
+    from profiler.run.console import print_report
+    from profiler.schema.report import Report, ValidityIssue, ValiditySection
 
     report = Report.model_validate_json((slow_run / "report.json").read_bytes())
     out = Console(width=80, record=True, file=io.StringIO(), color_system=None)
@@ -218,8 +218,8 @@ def test_how_a_run_ended_decides_before_any_check(
     slow_run: Path, status: str, target_exit: int | None, code: int
 ) -> None:
     from profiler.gate.verdict import decide
-    from profiler.schema import Report
-    from profiler.verdicts import CheckResult
+    from profiler.schema.report import Report
+    from profiler.schema.verdicts import CheckResult
 
     report = Report.model_validate_json((slow_run / "report.json").read_bytes())
     ended = report.model_copy(

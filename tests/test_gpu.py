@@ -8,7 +8,7 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
-from profiler.errors import GpuUnavailable
+from profiler.base.errors import GpuUnavailable
 from profiler.sampling.gpu import GpuDevice, NvmlBackend, open_gpu_backend
 
 Install = Callable[[ModuleType], ModuleType]

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from profiler.analysis.plan import PlanOptions, cost, energy, fleet, fleet_size, plan_section, timeout_s
-from profiler.analysis.plan_config import app_spec, server_config
-from profiler.errors import ConfigError
-from profiler.planschema import Envelope
-from profiler.pricing import HOURS_PER_MONTH, Shape, load_catalog, parse_price
+from profiler.analysis.advice.plan import PlanOptions, cost, energy, fleet, fleet_size, plan_section, timeout_s
+from profiler.analysis.advice.plan_config import app_spec, server_config
+from profiler.base.errors import ConfigError
+from profiler.base.pricing import HOURS_PER_MONTH, Shape, load_catalog, parse_price
 from profiler.report.k8s import manifests
-from profiler.schema import (
+from profiler.schema.plan import Envelope
+from profiler.schema.report import (
     CapacitySection,
     EnergySection,
     EnergyStage,

@@ -1,4 +1,4 @@
-"""Capped child logs (profiler/logcap.py): real subprocesses that print a lot, and one real run
+"""Capped child logs (profiler/base/logcap.py): real subprocesses that print a lot, and one real run
 against a target that prints 100 KB per request."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from profiler.logcap import HEAD_BYTES, MIB, TAIL_BYTES, CappedLog
-from profiler.target import launch
+from profiler.base.logcap import HEAD_BYTES, MIB, TAIL_BYTES, CappedLog
+from profiler.run.target import launch
 
 from .conftest import APPS, launch_args, run_cli
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from profiler.analysis.digest import stage_signal
-from profiler.analysis.load import stage_reports
-from profiler.analysis.signals import Signals
+from profiler.analysis.figures.load import stage_reports
+from profiler.analysis.figures.signals import Signals
 from profiler.analysis.traits.traffic import errors_under_load
 from profiler.analysis.validity import validity
-from profiler.config import free_port
+from profiler.base.config import free_port
 from profiler.runfolder.engine import RequestTable
 from profiler.runfolder.names import META, REQUESTS
 from profiler.runfolder.read import RunData, read_run
@@ -34,7 +34,7 @@ from profiler.runfolder.records import (
     timed_out,
 )
 from profiler.runfolder.write import RequestLog, StageLog
-from profiler.schema import (
+from profiler.schema.report import (
     EnergySection,
     GpuSection,
     HandoffSection,
@@ -193,7 +193,7 @@ def test_errors_under_load_names_timeouts(tmp_path: Path) -> None:
 WORKER_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from profiler.load.worker import Worker  # imports Locust (gevent) first
+from profiler.load.generator import Worker  # imports Locust (gevent) first
 import gevent
 from gevent.server import StreamServer
 from profiler.load.plan import StagePlan

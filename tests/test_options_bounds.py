@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from profiler.config import (
+from profiler.base.config import (
     MAX_RATE,
     MAX_SLO_MS,
     MAX_USERS,
@@ -25,7 +25,7 @@ from profiler.config import (
     parse_users,
     validate_url,
 )
-from profiler.errors import ConfigError
+from profiler.base.errors import ConfigError
 from profiler.load.plan import build_plan, check_plan
 from tests.conftest import assert_no_traceback, run_cli
 

@@ -17,8 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from profiler.config import parse_float_list, parse_header, parse_int_list, parse_ms, parse_slo
-from profiler.errors import ConfigError, RunFolderError
+from profiler.base.config import parse_float_list, parse_header, parse_int_list, parse_ms, parse_slo
+from profiler.base.errors import ConfigError, RunFolderError
+from profiler.base.servertiming import ParsedTiming, is_token, parse_fast, parse_server_timing
 from profiler.runfolder.engine import RequestTable, SampleTable
 from profiler.runfolder.messages import Done, ProfileStart, StageDone, Tick, decode, encode
 from profiler.runfolder.meta import Meta, RecordedConfig, SamplerInfo, loads, parse_meta
@@ -35,7 +36,6 @@ from profiler.runfolder.records import (
     StageStart,
     parse_stage_event,
 )
-from profiler.servertiming import ParsedTiming, is_token, parse_fast, parse_server_timing
 
 FAST = settings(max_examples=60, deadline=None)
 T0 = 1_700_000_000.0

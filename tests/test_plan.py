@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.config import RunConfig
+from profiler.base.config import RunConfig
 from profiler.load.plan import (
     ERROR_CEILING,
     GROWTH_FLOOR,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from profiler.analysis import code
-from profiler.analysis.code import summarize_profile
-from profiler.analysis.stacks import CodeProfile, Frame, parse_collapsed, parse_frame, short_location
-from profiler.errors import PySpyUnavailable
+from profiler.analysis.attribution import code
+from profiler.analysis.attribution.code import summarize_profile
+from profiler.analysis.attribution.stacks import CodeProfile, Frame, parse_collapsed, parse_frame, short_location
+from profiler.base.errors import PySpyUnavailable
 from profiler.report.speedscope import SPEEDSCOPE_SCHEMA, collapsed_to_speedscope
 from profiler.sampling import pyspy
 from profiler.sampling.pyspy import (
@@ -368,7 +368,7 @@ def test_real_gone_process_is_unavailable(tmp_path: Path) -> None:
 NOBODY_RECORDS = """
 import sys
 from pathlib import Path
-from profiler.errors import PySpyUnavailable
+from profiler.base.errors import PySpyUnavailable
 from profiler.sampling.pyspy import PySpyRecording
 recording = PySpyRecording(int(sys.argv[1]), Path(sys.argv[2]), duration_s=1)
 try:

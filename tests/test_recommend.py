@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from profiler.analysis.capacity import capacity_section
-from profiler.analysis.recommend import recommend
-from profiler.analysis.signals import Signals
+from profiler.analysis.advice.capacity import capacity_section
+from profiler.analysis.advice.recommend import recommend
+from profiler.analysis.figures.signals import Signals
 from profiler.analysis.traits import classify, find_traits
-from profiler.schema import CapacitySection, Recommendation, UslFit
+from profiler.schema.report import CapacitySection, Recommendation, UslFit
 from tests.test_traits import (
     SCENARIOS,
     USERS,

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from profiler.errors import RunFolderError
+from profiler.base.errors import RunFolderError
+from profiler.base.servertiming import parse_server_timing
 from profiler.runfolder.engine import RequestTable
 from profiler.runfolder.names import META, REQUESTS, SAMPLES, STAGES
 from profiler.runfolder.read import read_run
 from profiler.runfolder.records import RAW_TIMING_LIMIT, REQUEST_COLUMNS_V1, STREAM_COLUMNS
 from profiler.runfolder.write import RequestLog, csv_text, prepare_folder, row, untimed
-from profiler.servertiming import parse_server_timing
 
 REQUEST_COLUMNS = REQUEST_COLUMNS_V1  # these folders are written as profiler 0.1 wrote them
 

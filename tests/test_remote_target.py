@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from profiler.config import free_port
-from profiler.errors import SamplerUnavailable
+from profiler.base.config import free_port
+from profiler.base.errors import SamplerUnavailable
 from profiler.runfolder.records import MetricsTree
 from profiler.sampling.metrics import (
     STALE_AFTER_S,

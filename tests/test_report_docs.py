@@ -17,7 +17,7 @@ def test_every_field_is_described() -> None:
     from pydantic import BaseModel
 
     from profiler.report.docs import _models
-    from profiler.schema import Report
+    from profiler.schema.report import Report
 
     undocumented = [
         f"{m.__name__}.{n}"

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from profiler.config import free_port
-from profiler.schema import SCHEMA_VERSION
+from profiler.base.config import free_port
+from profiler.schema.report import SCHEMA_VERSION
 from tests.conftest import (
     BASIC_APP,
     ROOT,

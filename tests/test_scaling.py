@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from profiler.analysis import scaling
-from profiler.analysis.capacity import LIGHT_MULTIPLE, MAX_ERROR_RATE, capacity_section
-from profiler.analysis.scaling import Usl, closed_points, find_plateau, fit_usl, knee
-from profiler.analysis.signals import Signals
+from profiler.analysis.advice.capacity import LIGHT_MULTIPLE, MAX_ERROR_RATE, capacity_section
+from profiler.analysis.figures import scaling
+from profiler.analysis.figures.scaling import Usl, closed_points, find_plateau, fit_usl, knee
+from profiler.analysis.figures.signals import Signals
 from tests.test_traits import (
     CPU_RPS,
     IO_P50,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from profiler.analysis.routes import _least_squares, occupancy
-from profiler.errors import ConfigError
+from profiler.base.errors import ConfigError
 from profiler.load.scenario import load_scenario
 from tests.conftest import ROOT, CliResult, assert_no_traceback, launch_args, read_report, run_cli, shared_measurement
 

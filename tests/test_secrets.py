@@ -1,4 +1,4 @@
-"""One rule for secrets (`profiler.secrets`), applied to every file, report, terminal line and message."""
+"""One rule for secrets (`profiler.base.secrets`), applied to every file, report, terminal line and message."""
 
 from __future__ import annotations
 
@@ -11,11 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from profiler.config import RunConfig
-from profiler.load.spec import LoadSpec
-from profiler.report.build import target_info
-from profiler.runfolder.meta import RecordedConfig, TargetMeta
-from profiler.secrets import (
+from profiler.base.config import RunConfig
+from profiler.base.secrets import (
     MASK,
     is_secret_name,
     mask_argv,
@@ -25,6 +22,9 @@ from profiler.secrets import (
     mask_text,
     mask_url,
 )
+from profiler.load.spec import LoadSpec
+from profiler.report.build import target_info
+from profiler.runfolder.meta import RecordedConfig, TargetMeta
 from tests.conftest import BASIC_APP, CliResult, assert_no_traceback, read_report, run_cli
 
 # Each secret is unlike anything else in a run folder, so finding it anywhere means it leaked.

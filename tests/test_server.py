@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from profiler.analysis.server import infer_server, option, program, server_line
+from profiler.analysis.figures.server import infer_server, option, program, server_line
+from profiler.base.secrets import MASK, mask_argv
 from profiler.runfolder.engine import ProcessFigures
 from profiler.runfolder.meta import CpuLimit
 from profiler.runfolder.records import ProcessInfo
 from profiler.sampling.cpulimit import cgroup_quota
-from profiler.secrets import MASK, mask_argv
 
 PY = "/usr/bin/python3.11"
 VENV = "/venv/bin/python3"

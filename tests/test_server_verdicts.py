@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 
 from profiler.analysis import traits as T
-from profiler.analysis.attribution import by_process, labelled, working_process
-from profiler.analysis.recommend import recommend
-from profiler.analysis.signals import Signals
-from profiler.analysis.stacks import parse_collapsed
-from profiler.schema import ServerInfo
+from profiler.analysis.advice.recommend import recommend
+from profiler.analysis.attribution.profiled import by_process, labelled, working_process
+from profiler.analysis.attribution.stacks import parse_collapsed
+from profiler.analysis.figures.signals import Signals
+from profiler.schema.report import ServerInfo
 from tests.test_traits import closed_stages, cpu_all_cores_signals, make_signals
 
 BLOCKING_P50 = [52.0, 52.0, 104.0, 208.0, 416.0]
@@ -225,7 +225,7 @@ def test_gpu_bound_drops_concurrency_capped_so_nobody_is_told_to_add_workers() -
 
 
 def test_a_stage_the_generator_could_not_deliver_is_never_capacity() -> None:
-    from profiler.analysis.capacity import capacity_section
+    from profiler.analysis.advice.capacity import capacity_section
 
     stages = closed_stages((1, 2, 4), [50.0, 100.0, 190.0], [20.0, 20.0, 21.0])
     stages = [dataclasses.replace(s, slo_latency=s.p95) for s in stages]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.servertiming import ParsedTiming, parse_server_timing
+from profiler.base.servertiming import ParsedTiming, parse_server_timing
 
 
 def test_single_entry() -> None:

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from profiler.stats import linear_fit, mean, percentile
+from profiler.base.stats import linear_fit, mean, percentile
 
 
 @pytest.mark.parametrize(

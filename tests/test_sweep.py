@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from profiler.analysis.sweep import sweep_picks
-from profiler.errors import ConfigError
-from profiler.runargs import parse_sweep
-from profiler.sweepschema import SweepPoint, SweepSummary
+from profiler.analysis.advice.sweep import sweep_picks
+from profiler.base.errors import ConfigError
+from profiler.cli.run_options import parse_sweep
+from profiler.schema.sweep import SweepPoint, SweepSummary
 from tests.conftest import APPS, assert_no_traceback, read_report, run_cli
 
 SERVERS = APPS / "servers"

@@ -11,9 +11,9 @@ import dataclasses
 import pytest
 
 from profiler.analysis import traits as T
-from profiler.analysis.signals import Signals, StageSignal
-from profiler.config import MIB as MiB
-from profiler.schema import GpuDeviceStage, Trait
+from profiler.analysis.figures.signals import Signals, StageSignal
+from profiler.base.config import MIB as MiB
+from profiler.schema.report import GpuDeviceStage, Trait
 
 SCALING = {
     "cpu-bound",

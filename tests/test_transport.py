@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
 import json, socket, sys
 from pathlib import Path
-from profiler.load.worker import Worker  # imports Locust (gevent) first
+from profiler.load.generator import Worker  # imports Locust (gevent) first
 from gevent.server import StreamServer
 from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from profiler.analysis.attribution import CodeSignals
-from profiler.analysis.signals import Signals, StageSignal
+from profiler.analysis.attribution.profiled import CodeSignals
+from profiler.analysis.figures.signals import Signals, StageSignal
 from profiler.runfolder.read import RunData, StageWindow
-from profiler.schema import GpuDeviceStage, HandoffSection, ServerInfo, StageReport
+from profiler.schema.report import GpuDeviceStage, HandoffSection, ServerInfo, StageReport
 
 FIRST_REQUESTS = 200  # how many of the run's first requests the cold-start rule reads
 

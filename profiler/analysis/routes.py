@@ -15,19 +15,26 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from profiler.analysis.attribution.handoffs import handoff_section
 from profiler.analysis.digest import build_signals, measurable
-from profiler.analysis.evidence import Finding, RouteCpuBound, RouteIoBound, StarvedByRoute, TraitEvidence, finding
-from profiler.analysis.handoffs import handoff_section
-from profiler.analysis.load import stage_reports
+from profiler.analysis.figures.load import stage_reports
 from profiler.analysis.traits import (
     dominant_handoff,
     errors_under_load,
     streaming_responses,
     tail_heavy,
 )
+from profiler.analysis.traits.evidence import (
+    Finding,
+    RouteCpuBound,
+    RouteIoBound,
+    StarvedByRoute,
+    TraitEvidence,
+    finding,
+)
 from profiler.runfolder.engine import RequestTable
 from profiler.runfolder.read import RunData
-from profiler.schema import CapacitySection, RouteReport, RouteStage, StageReport, Trait
+from profiler.schema.report import CapacitySection, RouteReport, RouteStage, StageReport, Trait
 
 MAX_ROUTES = 20  # routes analysed one by one, most requests first; the rest are counted in the mix
 IDLE_S = 2.0  # how long before the first stage the target's idle CPU is read

@@ -19,7 +19,7 @@ from typing import Literal
 
 from profiler.analysis.traits.common import users_text
 from profiler.runfolder.records import Hang
-from profiler.schema import ResourceSection, RunInfo, StageReport, ValidityIssue, ValiditySection
+from profiler.schema.report import ResourceSection, RunInfo, StageReport, ValidityIssue, ValiditySection
 
 LOADGEN_SATURATED_PCT = 90.0  # of one core
 MACHINE_SATURATED_PCT = 92.0  # of all cores

@@ -15,10 +15,10 @@ import math
 import re
 from dataclasses import dataclass
 
+from profiler.base.errors import ConfigError
 from profiler.compare.loads import Load, parse_load
 from profiler.compare.metrics import HANDOFF_PREFIX, METRIC_NAMES, RUN_BY_NAME, STAGE_BY_NAME
-from profiler.errors import ConfigError
-from profiler.verdicts import CheckResult, Comparison, MetricDelta
+from profiler.schema.verdicts import CheckResult, Comparison, MetricDelta
 
 _RULE = re.compile(
     r"\s*(handoff:[A-Za-z0-9!#$%&'*+.^_`|~-]+|[A-Za-z_][A-Za-z0-9_]*)\s*(?:@\s*([^:]*?))?\s*:\s*(.*?)\s*"

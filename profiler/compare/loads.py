@@ -6,8 +6,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from profiler.errors import ConfigError
-from profiler.schema import StageReport
+from profiler.base.errors import ConfigError
+from profiler.schema.report import StageReport
 
 _LOAD = re.compile(r"(?:(\d+)\s*(?:users|user|u)|(\d*\.?\d+)\s*rps|stage\s*(\d+))", re.IGNORECASE)
 

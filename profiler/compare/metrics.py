@@ -11,8 +11,8 @@ import numpy as np
 
 from profiler.compare.bootstrap import MEAN, Floats, Statistic, per_interval, percentile
 from profiler.runfolder.engine import RequestArrays
-from profiler.schema import Report, StageReport
-from profiler.verdicts import Direction
+from profiler.schema.report import Report, StageReport
+from profiler.schema.verdicts import Direction
 
 HANDOFF_PREFIX = "handoff:"
 

@@ -9,7 +9,7 @@ from profiler.analysis.digest import measurable
 from profiler.analysis.validity import STEAL_PCT
 from profiler.compare.loads import stage_words
 from profiler.compare.metrics import STAGE_BY_NAME
-from profiler.schema import Report, StageReport
+from profiler.schema.report import Report, StageReport
 
 FEW_REQUESTS = 30  # fewer requests than this in a stage: its p95/p99 rest on a handful of values
 _WHOLE_RUN = ("completed", "saturated")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.analysis.validity import STEAL_PCT
+from profiler.base.errors import ConfigError
 from profiler.compare.bootstrap import Interval, change_intervals
 from profiler.compare.loads import stage_words
 from profiler.compare.metrics import (
@@ -19,11 +20,10 @@ from profiler.compare.metrics import (
 )
 from profiler.compare.notes import comparable, comparison_notes
 from profiler.compare.verdict import judged
-from profiler.errors import ConfigError
 from profiler.report.saved import load_report
 from profiler.runfolder.read import RunData, read_run
-from profiler.schema import Report, StageReport
-from profiler.verdicts import Comparison, StageDelta, TraitChange
+from profiler.schema.report import Report, StageReport
+from profiler.schema.verdicts import Comparison, StageDelta, TraitChange
 
 NOISE_FLOOR_PCT = 10.0  # see docs/compare.md: the bootstrap sees within-run noise, not run-to-run
 TAIL_MIN = 10  # requests beyond a percentile for its change to be judged against the plain floor

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from profiler.compare.bootstrap import Interval
-from profiler.verdicts import Change, Direction, MetricDelta
+from profiler.schema.verdicts import Change, Direction, MetricDelta
 
 
 def _rounded(value: float | None) -> float | None:

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from profiler.analysis.evidence import trait_ids
-from profiler.errors import ConfigError
+from profiler.analysis.traits.evidence import trait_ids
+from profiler.base.errors import ConfigError
 from profiler.gate.grammar import Check, check_trait, parse_check
 from profiler.gate.judge import judge
 from profiler.gate.settings import GateSettings
 from profiler.gate.verdict import GateVerdict, decide
-from profiler.schema import Report
+from profiler.schema.report import Report
 
 if TYPE_CHECKING:
     from profiler.compare.failon import FailOnRule

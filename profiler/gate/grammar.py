@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from profiler.base.errors import ConfigError
 from profiler.compare.loads import Load, parse_load
-from profiler.errors import ConfigError
 from profiler.gate.metrics import METRIC_NAMES, RUN_BY_NAME, STAGE_BY_NAME, Unit, parse_value
 
 Op = Literal["<", "<=", ">", ">="]

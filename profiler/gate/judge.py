@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from profiler.compare.loads import stage_words
 from profiler.gate.grammar import Check
 from profiler.gate.metrics import RUN_BY_NAME, STAGE_BY_NAME, StageMetric
-from profiler.schema import Report, StageReport
-from profiler.verdicts import CheckResult
+from profiler.schema.report import Report, StageReport
+from profiler.schema.verdicts import CheckResult
 
 MIN_REQUESTS = 20  # below this a stage's mean or rate is one unlucky request away from anything
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from profiler.base.config import parse_ms
+from profiler.base.errors import ConfigError
 from profiler.compare.metrics import cpu_ms_per_request
-from profiler.config import parse_ms
-from profiler.errors import ConfigError
-from profiler.schema import Report, StageReport
+from profiler.schema.report import Report, StageReport
 
 Unit = Literal["ms", "%", "rps", "MiB", "% of a core", "count", "ms/request"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from profiler.errors import ConfigError
+from profiler.base.errors import ConfigError
 
 PROJECT_FILE = "pyproject.toml"
 OWN_FILE = "profiler.toml"

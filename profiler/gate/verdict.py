@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from profiler.errors import (
+from profiler.base.errors import (
     EXIT_CHECK_FAILED,
     EXIT_LOAD_FAILED,
     EXIT_NOT_JUDGEABLE,
     EXIT_OK,
     EXIT_TARGET_FAILED,
 )
-from profiler.schema import Report
-from profiler.verdicts import CheckResult, Comparison
+from profiler.schema.report import Report
+from profiler.schema.verdicts import CheckResult, Comparison
 
 # A run that did not end as planned is judged by how it ended, before any check.
 _STATUS_EXIT = {

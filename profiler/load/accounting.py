@@ -13,9 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
 
+from profiler.base.stats import percentile
 from profiler.runfolder import messages
 from profiler.runfolder.records import UNFINISHED, UNSENT, failed, timed_out
-from profiler.stats import percentile
 
 LIVE_WINDOW_S = 2.0  # the live view's figures cover the last two seconds
 LIVE_SAMPLE = 1000  # answers its percentiles are read from (the report's come from requests.csv)

@@ -27,10 +27,10 @@ import locust
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from profiler.config import free_port
+from profiler.base.config import free_port
+from profiler.load.generator import Worker
 from profiler.load.spec import LoadSpec
 from profiler.load.users import user_classes
-from profiler.load.worker import Worker
 from profiler.runfolder.records import KIND_MAIN
 from profiler.runfolder.write import NO_STREAM, RequestLog, StageLog, csv_text, row, untimed
 

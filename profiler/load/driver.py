@@ -11,10 +11,10 @@ import sys
 import threading
 from pathlib import Path
 
-from profiler.errors import LoadError
+from profiler.base.errors import LoadError
+from profiler.base.logcap import CappedLog
+from profiler.base.procutil import child_preexec, stop_process_group
 from profiler.load.spec import LoadSpec
-from profiler.logcap import CappedLog
-from profiler.procutil import child_preexec, stop_process_group
 from profiler.runfolder import messages
 from profiler.runfolder.names import LOADGEN_LOG, LOADGEN_SPEC
 

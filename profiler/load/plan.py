@@ -9,8 +9,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from profiler.config import MIN_STAGE_S, RunConfig
-from profiler.errors import ConfigError
+from profiler.base.config import MIN_STAGE_S, RunConfig
+from profiler.base.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

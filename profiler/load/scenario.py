@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from profiler.durations import read_duration
-from profiler.errors import ConfigError
-from profiler.secrets import mask_body, mask_header
-from profiler.tomlfile import read_toml
+from profiler.base.durations import read_duration
+from profiler.base.errors import ConfigError
+from profiler.base.secrets import mask_body, mask_header
+from profiler.base.tomlfile import read_toml
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_BODY_BYTES = 16 * 2**20  # a body file past this is a mistake (a dataset, not a request)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from profiler.config import RunConfig
+from profiler.base.config import RunConfig
+from profiler.base.secrets import mask_header, mask_url
 from profiler.load.plan import StagePlan
 from profiler.load.scenario import Scenario, load_scenario
-from profiler.secrets import mask_header, mask_url
 
 
 class LoadSpec(BaseModel):

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from profiler.stats import percentile
+from profiler.base.stats import percentile
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
 MAX_PENDING = 1 << 20  # an "event" that never ends past a MiB is not SSE: it is counted, not kept

@@ -25,9 +25,9 @@ from locust.env import Environment
 from locust.exception import CatchResponseError
 from locust.util.load_locustfile import load_locustfile
 
+from profiler.base.secrets import mask_url
 from profiler.load.response import error_name, flags_of, joined
 from profiler.runfolder.records import UNFINISHED
-from profiler.secrets import mask_url
 
 USER_FAILURE = "UserFailure"  # the locustfile marked the response failed (`response.failure(...)`)
 

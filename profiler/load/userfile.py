@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from profiler.errors import ConfigError
+from profiler.base.errors import ConfigError
 
 CHECK_TIMEOUT_S = 60.0  # importing Locust takes a second or two; a locustfile that hangs on import is broken
 

@@ -11,27 +11,28 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from profiler import __version__
-from profiler.analysis.attribution import CodeSignals, code_section
-from profiler.analysis.capacity import capacity_section
-from profiler.analysis.devices import device_sections
+from profiler.analysis.advice.capacity import capacity_section
+from profiler.analysis.advice.plan import PlanOptions, plan_section
+from profiler.analysis.advice.recommend import recommend
+from profiler.analysis.attribution.devices import device_sections
+from profiler.analysis.attribution.handoffs import handoff_section
+from profiler.analysis.attribution.profiled import CodeSignals, code_section
 from profiler.analysis.digest import build_signals
-from profiler.analysis.evidence import Finding, TraitEvidence
-from profiler.analysis.handoffs import handoff_section
-from profiler.analysis.load import stage_reports
-from profiler.analysis.plan import PlanOptions, plan_section
-from profiler.analysis.recommend import recommend
-from profiler.analysis.resources import resource_section
+from profiler.analysis.figures.load import stage_reports
+from profiler.analysis.figures.resources import resource_section
+from profiler.analysis.figures.server import server_of
+from profiler.analysis.figures.signals import Signals
 from profiler.analysis.routes import route_reports
-from profiler.analysis.server import server_of
-from profiler.analysis.signals import Signals
 from profiler.analysis.traits import find_traits
+from profiler.analysis.traits.evidence import Finding, TraitEvidence
 from profiler.analysis.traits.latency import warmup
 from profiler.analysis.validity import validity
-from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
-from profiler.pricing import DEFAULT_WATTS_PER_CORE, Shape
+from profiler.base.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
+from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, Shape
+from profiler.base.secrets import mask_command, mask_url
 from profiler.runfolder.meta import RecordedConfig
 from profiler.runfolder.read import RunData
-from profiler.schema import (
+from profiler.schema.report import (
     CapacitySection,
     CodeSection,
     EnergySection,
@@ -50,7 +51,6 @@ from profiler.schema import (
     ValidityIssue,
     ValiditySection,
 )
-from profiler.secrets import mask_command, mask_url
 
 DEFAULT_SLO_PERCENTILE = 95.0  # the percentile latency limits are judged at without an SLO
 FAILED = "its analysis failed (see notices)"

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from profiler.schema import SCHEMA_VERSION, Report
+from profiler.schema.report import SCHEMA_VERSION, Report
 
 
 def _type_name(annotation: Any) -> str:
@@ -70,7 +70,7 @@ def render() -> str:
     lines = [
         "# report.json schema",
         "",
-        f"Schema version **{SCHEMA_VERSION}**. Generated from `profiler/schema.py` by",
+        f"Schema version **{SCHEMA_VERSION}**. Generated from `profiler/schema/report.py` by",
         "`python -m profiler.report.docs`; do not edit by hand (a test compares the two).",
         "Durations are milliseconds unless a name says otherwise; CPU is % of one core unless it says 'of all cores'.",
         "",

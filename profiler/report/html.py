@@ -34,7 +34,7 @@ from profiler.report.terminal import (
 from profiler.runfolder.atomic import write_text_atomic
 from profiler.runfolder.names import REPORT_HTML
 from profiler.runfolder.read import RunData
-from profiler.schema import Report
+from profiler.schema.report import Report
 
 _CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 _STYLE = """

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from profiler.analysis.devices import gpu_timelines
+from profiler.analysis.attribution.devices import gpu_timelines
 from profiler.runfolder.read import RunData
-from profiler.schema import Report, StageReport, UslFit
+from profiler.schema.report import Report, StageReport, UslFit
 
 Chart = dict[str, Any]
 CURVE_POINTS = 40  # the USL curve drawn between the measured loads

@@ -8,7 +8,7 @@ from typing import Any
 
 from profiler.runfolder.atomic import write_json_atomic
 from profiler.runfolder.names import REPORT
-from profiler.schema import Report
+from profiler.schema.report import Report
 
 
 def as_json(report: Report) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from profiler.schema import Report
-from profiler.verdicts import CheckResult
+from profiler.schema.report import Report
+from profiler.schema.verdicts import CheckResult
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from profiler.planschema import PlanSection
+from profiler.schema.plan import PlanSection
 
 MEMORY_REQUEST = 1.2  # x the resident memory at capacity
 MEMORY_LIMIT = 1.5  # the OOM line, above what a stage showed

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from profiler.report.terminal import route_table
-from profiler.schema import Report, StageReport
-from profiler.verdicts import CheckResult, Comparison, MetricDelta
+from profiler.schema.report import Report, StageReport
+from profiler.schema.verdicts import CheckResult, Comparison, MetricDelta
 
 _MARK = {"pass": "✅ pass", "fail": "❌ fail", "unknown": "⚠️ not judged"}
 

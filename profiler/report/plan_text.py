@@ -3,7 +3,7 @@ HTML report (one renderer of report.json's `plan`)."""
 
 from __future__ import annotations
 
-from profiler.planschema import PlanSection
+from profiler.schema.plan import PlanSection
 
 
 def _money(value: float) -> str:

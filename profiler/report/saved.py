@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from profiler.report.build import AnalysisOptions, build_report
 from profiler.runfolder.names import REPORT
 from profiler.runfolder.read import read_run
-from profiler.schema import Report
+from profiler.schema.report import Report
 
 
 def load_report(folder: Path) -> Report:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from profiler.analysis.stacks import CodeProfile, parse_frame
+from profiler.analysis.attribution.stacks import CodeProfile, parse_frame
 
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from profiler.analysis.sweep import label
-from profiler.sweepschema import SweepSummary
+from profiler.analysis.advice.sweep import label
+from profiler.schema.sweep import SweepSummary
 
 
 def _f(value: float | None, fmt: str) -> str:

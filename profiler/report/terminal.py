@@ -1,6 +1,6 @@
 """The report as plain tables (titles, headers, rows of strings): pure, no printing.
 
-`profiler.console` turns these into Rich tables; tests read them directly.
+`profiler.run.console` turns these into Rich tables; tests read them directly.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from profiler.analysis.server import server_line
+from profiler.analysis.figures.server import server_line
 from profiler.report.plan_text import plan_lines
-from profiler.schema import Report, ValidityIssue
-from profiler.verdicts import CheckResult, Comparison
+from profiler.schema.report import Report, ValidityIssue
+from profiler.schema.verdicts import CheckResult, Comparison
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,19 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from profiler.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PYSPY_RATE, RunConfig, Slo, parse_slo
-from profiler.errors import ConfigError, RunFolderError
-from profiler.pricing import DEFAULT_WATTS_PER_CORE, Shape
+from profiler.base.config import (
+    DEFAULT_HEADROOM,
+    DEFAULT_MEMORY_LIMIT_MB,
+    DEFAULT_PYSPY_RATE,
+    RunConfig,
+    Slo,
+    parse_slo,
+)
+from profiler.base.errors import ConfigError, RunFolderError
+from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, Shape
+from profiler.base.secrets import mask_command, mask_header, mask_url
 from profiler.runfolder.names import FORMAT_VERSION, META
-from profiler.schema import RunStatus
-from profiler.secrets import mask_command, mask_header, mask_url
+from profiler.schema.report import RunStatus
 
 _FORMAT: TypeAdapter[int] = TypeAdapter(int)
 # pydantic's words for a wrong container name our classes ("instance of recordedconfig").
@@ -117,7 +124,7 @@ class RecordedConfig(_Record):
 
     @classmethod
     def of(cls, config: RunConfig) -> RecordedConfig:
-        """The options as saved in meta.json: secrets masked (`profiler.secrets`), the body's size only."""
+        """The options as saved in meta.json: secrets masked (`profiler.base.secrets`), the body's size only."""
         return cls(
             url=mask_url(config.url),
             method=config.method,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from profiler.errors import RunFolderError
+from profiler.base.errors import RunFolderError
 from profiler.runfolder.engine import RequestTable, SampleTable, StageTally
 from profiler.runfolder.meta import Meta, SamplerInfo, loads, parse_meta
 from profiler.runfolder.names import (

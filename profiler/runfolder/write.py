@@ -7,7 +7,8 @@ import io
 from pathlib import Path
 from typing import TextIO
 
-from profiler.errors import RunFolderError, folder_write_error
+from profiler.base.errors import RunFolderError, folder_write_error
+from profiler.base.servertiming import finite_sum, parse_fast
 from profiler.runfolder.names import HANDOFFS, META, REQUESTS, STAGES
 from profiler.runfolder.records import (
     FLAG_TIMED,
@@ -22,7 +23,6 @@ from profiler.runfolder.records import (
     HandoffSlots,
     StageEvent,
 )
-from profiler.servertiming import finite_sum, parse_fast
 
 
 def prepare_folder(path: Path) -> Path:

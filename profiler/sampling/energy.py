@@ -13,7 +13,7 @@ would double count. Since Linux 5.10 `energy_uj` is readable by root only (CVE-2
 and virtual machines and most containers expose no RAPL at all.
 
 This module only reads the counters; turning readings into joules over a window (wraps
-included) is analysis: profiler/analysis/energy.py.
+included) is analysis: profiler/analysis/attribution/energy.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiler.errors import EnergyUnavailable
+from profiler.base.errors import EnergyUnavailable
 
 DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from profiler.errors import GpuUnavailable
+from profiler.base.errors import GpuUnavailable
 
 NvmlLoader = Callable[[], ModuleType]
 

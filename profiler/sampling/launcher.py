@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from profiler.errors import ProfilerError
-from profiler.logcap import CappedLog
-from profiler.procutil import child_preexec, stop_process_group
+from profiler.base.errors import ProfilerError
+from profiler.base.logcap import CappedLog
+from profiler.base.procutil import child_preexec, stop_process_group
 from profiler.runfolder.names import METRICS, PROCESSES, SAMPLER_INFO, SAMPLER_LOG, SAMPLES
 from profiler.sampling.metrics import METRICS_ENV
 

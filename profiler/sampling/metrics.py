@@ -29,9 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from profiler.errors import ConfigError, SamplerUnavailable
+from profiler.base.errors import ConfigError, SamplerUnavailable
+from profiler.base.secrets import mask_url
 from profiler.runfolder.records import MetricsTree
-from profiler.secrets import mask_url
 
 METRICS_ENV = "PROFILER_METRICS_URLS"  # the sampler's URLs, a JSON list (argv would show credentials)
 SCRAPE_INTERVAL_S = 1.0

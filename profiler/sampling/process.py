@@ -20,12 +20,12 @@ from typing import Any
 
 import psutil
 
-from profiler.errors import SamplerUnavailable
+from profiler.base.errors import SamplerUnavailable
+from profiler.base.secrets import mask_argv, mask_url
 from profiler.runfolder.meta import GpuInfo, MetricsSourceInfo, RaplInfo, SamplerInfo
 from profiler.runfolder.records import MachineSample, ProcessInfo, ProcessSample, Sample, TreeSample
 from profiler.sampling.cpulimit import cpu_limit
 from profiler.sampling.metrics import MetricsPoller, urls_from_env
-from profiler.secrets import mask_argv, mask_url
 
 CHILD_REFRESH_S = 1.0
 FLUSH_EVERY_S = 0.5

@@ -9,7 +9,7 @@ a coroutine calling `time.sleep` shows as a Python frame sitting on that line, s
 py-spy does not show C functions without `--native`.
 
 Recording is all this module does: parsing and summarising the stacks is analysis
-(profiler/analysis/stacks.py, profiler/analysis/code.py), the flame graph a renderer
+(profiler/analysis/attribution/stacks.py, profiler/analysis/attribution/code.py), the flame graph a renderer
 (profiler/report/speedscope.py).
 """
 
@@ -25,8 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Literal
 
-from profiler.errors import PySpyUnavailable
-from profiler.procutil import child_preexec
+from profiler.base.errors import PySpyUnavailable
+from profiler.base.procutil import child_preexec
 
 PERMISSION_FIX = (
     "run as root, or `sudo sysctl kernel.yama.ptrace_scope=0`, or give the container SYS_PTRACE; or pass --no-pyspy."

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from profiler.analysis.evidence import (
+from profiler.analysis.figures.signals import Signals
+from profiler.analysis.traits.evidence import (
     ConcurrencyCapped,
     CpuBound,
     EventLoopBlocked,
@@ -25,7 +26,6 @@ from profiler.analysis.evidence import (
     StreamingResponses,
     TraitEvidence,
 )
-from profiler.analysis.signals import Signals
 from profiler.analysis.traits.hardware import gpu_bound, gpu_underutilized, memory_growth
 from profiler.analysis.traits.latency import cold_start, dominant_handoff, streaming_responses, tail_heavy
 from profiler.analysis.traits.network import latency_floor
@@ -61,8 +61,8 @@ from profiler.analysis.traits.thresholds import (
     TAIL_MIN_MS,
 )
 from profiler.analysis.traits.traffic import errors_under_load, stateful_sessions
-from profiler.config import DEFAULT_MEMORY_LIMIT_MB
-from profiler.schema import Trait
+from profiler.base.config import DEFAULT_MEMORY_LIMIT_MB
+from profiler.schema.report import Trait
 
 __all__ = [
     "BLOCKING_SHARE",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from profiler.analysis.scaling import Plateau, find_plateau
-from profiler.analysis.signals import Signals, StageSignal
-from profiler.schema import ServerInfo
-from profiler.stats import mean
+from profiler.analysis.figures.scaling import Plateau, find_plateau
+from profiler.analysis.figures.signals import Signals, StageSignal
+from profiler.base.stats import mean
+from profiler.schema.report import ServerInfo
 
 
 def closed(signals: Signals) -> list[StageSignal]:

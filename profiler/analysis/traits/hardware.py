@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from profiler.analysis.evidence import Finding, GpuBound, GpuUnderutilized, MemoryGrowth, finding
-from profiler.analysis.signals import Signals
+from profiler.analysis.figures.signals import Signals
 from profiler.analysis.traits.common import closed, plateau
+from profiler.analysis.traits.evidence import Finding, GpuBound, GpuUnderutilized, MemoryGrowth, finding
 from profiler.analysis.traits.thresholds import GPU_BUSY, GPU_IDLE, MEMORY_MIN_GROWTH_MB, MEMORY_MIN_R2
-from profiler.config import DEFAULT_MEMORY_LIMIT_MB, MIB
-from profiler.stats import mean
+from profiler.base.config import DEFAULT_MEMORY_LIMIT_MB, MIB
+from profiler.base.stats import mean
 
 
 def _load_groups(signals: Signals) -> list[list[int]]:

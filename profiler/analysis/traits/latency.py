@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import math
 
-from profiler.analysis.evidence import ColdStart, DominantHandoff, Finding, StreamingResponses, TailHeavy, finding
-from profiler.analysis.signals import Signals, StageSignal, light_stage
+from profiler.analysis.figures.signals import Signals, StageSignal, light_stage
 from profiler.analysis.traits.common import load_text
+from profiler.analysis.traits.evidence import (
+    ColdStart,
+    DominantHandoff,
+    Finding,
+    StreamingResponses,
+    TailHeavy,
+    finding,
+)
 from profiler.analysis.traits.thresholds import (
     COLD_FACTOR,
     COLD_MIN_MS,

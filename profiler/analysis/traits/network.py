@@ -11,9 +11,9 @@ acknowledges at once).
 
 from __future__ import annotations
 
-from profiler.analysis.evidence import Finding, LatencyFloor, finding
-from profiler.analysis.signals import Signals, light_stage
+from profiler.analysis.figures.signals import Signals, light_stage
 from profiler.analysis.traits.common import closed
+from profiler.analysis.traits.evidence import Finding, LatencyFloor, finding
 from profiler.analysis.traits.thresholds import FLOOR_MAX_BYTES, FLOOR_MAX_MS, FLOOR_MIN_MS
 
 DELAYED_ACK_MS = 40.0

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from profiler.analysis.evidence import (
+from profiler.analysis.figures.scaling import PLATEAU_USERS, Plateau
+from profiler.analysis.figures.signals import Signals, StageSignal
+from profiler.analysis.traits.common import closed, mean_opt, plateau, python_of, slow_probe, users_text
+from profiler.analysis.traits.evidence import (
     CapCause,
     ConcurrencyCapped,
     CpuBound,
@@ -17,9 +20,6 @@ from profiler.analysis.evidence import (
     RetrogradeScaling,
     finding,
 )
-from profiler.analysis.scaling import PLATEAU_USERS, Plateau
-from profiler.analysis.signals import Signals, StageSignal
-from profiler.analysis.traits.common import closed, mean_opt, plateau, python_of, slow_probe, users_text
 from profiler.analysis.traits.thresholds import (
     BLOCKING_SHARE,
     CPU_IDLE,

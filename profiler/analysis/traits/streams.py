@@ -7,9 +7,9 @@ chunks (events); each stage's figure is read from its streamed responses (load/s
 
 from __future__ import annotations
 
-from profiler.analysis.evidence import Finding, FirstTokenQueues, StreamSlowsUnderLoad, finding
-from profiler.analysis.signals import Signals, StageSignal, by_load
+from profiler.analysis.figures.signals import Signals, StageSignal, by_load
 from profiler.analysis.traits.common import load_text
+from profiler.analysis.traits.evidence import Finding, FirstTokenQueues, StreamSlowsUnderLoad, finding
 from profiler.analysis.traits.thresholds import FIRST_TOKEN_QUEUES, MIN_STREAMS, STREAM_SLOWS, STREAM_SLOWS_MIN_MS
 
 

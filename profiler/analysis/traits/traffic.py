@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from profiler.analysis.evidence import ErrorsUnderLoad, Finding, StatefulSessions, finding
-from profiler.analysis.signals import Signals
+from profiler.analysis.figures.signals import Signals
 from profiler.analysis.traits.common import load_text
+from profiler.analysis.traits.evidence import ErrorsUnderLoad, Finding, StatefulSessions, finding
 from profiler.analysis.traits.thresholds import ERRORS_HIGH, ERRORS_LOW
 from profiler.runfolder.records import timed_out
 

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from profiler.errors import RunFolderError
+from profiler.base.errors import RunFolderError
 
 T = TypeVar("T")
 # What polars raises on bytes it cannot read. A panic (a polars defect on odd input) is no

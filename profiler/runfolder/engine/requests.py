@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from profiler.errors import RunFolderError
+from profiler.base.errors import RunFolderError
+from profiler.base.servertiming import is_token
 from profiler.runfolder.engine.arrays import RequestArrays
 from profiler.runfolder.engine.read import READ_ERRORS, damaged, read_tolerant
 from profiler.runfolder.engine.timing_v1 import FIXED_COLUMNS, parse_other_column, parse_raw_timing
@@ -34,7 +35,6 @@ from profiler.runfolder.records import (
     STREAM_COLUMNS,
     UNSENT,
 )
-from profiler.servertiming import is_token
 
 PERCENTILES = (50, 90, 95, 99)
 _TYPES: dict[str, pl.DataType | type[pl.DataType]] = {

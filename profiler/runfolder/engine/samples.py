@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from profiler.errors import RunFolderError
+from profiler.base.errors import RunFolderError
 from profiler.runfolder.engine.read import READ_ERRORS, damaged, read_tolerant
 from profiler.runfolder.meta import loads
 from profiler.runfolder.records import finite_number

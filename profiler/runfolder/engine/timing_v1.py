@@ -10,8 +10,8 @@ import math
 
 import polars as pl
 
+from profiler.base.servertiming import finite_sum, is_token, parse_fast
 from profiler.runfolder.records import FLAG_TIMED, REQUEST_COLUMNS, REQUEST_COLUMNS_V1, SERVER_TOTAL
-from profiler.servertiming import finite_sum, is_token, parse_fast
 
 # Handoff names analysed at most: an app (or a fault) sending thousands of distinct names must not
 # turn into thousands of columns. Names past the bound stay on disk, unread.

@@ -1,0 +1,1 @@
+"""The command line: a thin layer over `profiler.run` and `profiler.report` (entry point: profiler.cli.main)."""

@@ -1,0 +1,248 @@
+"""`profiler run`'s options, as the command line gave them (`RunOptions`, typed field by field),
+made into one checked RunConfig.
+
+Every check that needs no target runs here, before anything starts: a bad option, a scenario
+file that does not parse, a locustfile without users are each one usage line (exit 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from profiler.base.config import (
+    DEFAULT_DURATION_S,
+    DEFAULT_MAX_USERS,
+    RunConfig,
+    check_options,
+    parse_body,
+    parse_header,
+    parse_rates,
+    parse_slo,
+    parse_users,
+    substitute_port,
+    validate_metrics_url,
+    validate_probe_path,
+    validate_url,
+)
+from profiler.base.durations import parse_duration
+from profiler.base.errors import ConfigError
+from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, load_catalog, parse_price
+from profiler.load.plan import check_plan
+from profiler.load.scenario import load_scenario
+from profiler.load.userfile import check_locustfile
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """`profiler run`'s options as typed on the command line, before any is parsed or checked: the
+    names are the command's parameters, and every one is given where the command builds this (the
+    defaults are the command's own, in its signature), so mypy checks each name and type."""
+
+    url: str
+    launch: str | None
+    pid: int | None
+    cwd: Path | None
+    out: Path | None
+    ready_timeout: str
+    duration: str | None
+    users: str | None
+    stages: int | None
+    rate: str | None
+    method: str
+    header: tuple[str, ...]
+    body: str | None
+    timeout: str
+    interval: str
+    no_probe: bool
+    probe_path: str
+    no_early_stop: bool
+    max_requests: int
+    slo: str | None
+    peak_rps: float | None
+    headroom: float
+    no_pyspy: bool
+    pyspy_rate: int
+    pyspy_seconds: str
+    pyspy_gil: bool
+    memory_limit: float
+    no_gpu: bool
+    allow_remote: bool
+    locustfile: Path | None
+    scenario: Path | None
+    workers: int | None
+    expect_workers: int
+    master_host: str
+    master_port: int
+    metrics_url: tuple[str, ...]
+    sweep: tuple[str, ...]
+    price: str | None
+    catalog: Path | None
+    watts_per_core: float | None
+
+
+def default_out() -> Path:
+    return Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+
+
+def users_option(text: str | None) -> tuple[tuple[int, ...], int]:
+    """`--users 32`: the top of the ladder; `--users 1,4,16`: the exact stages."""
+    parsed = parse_users(text) if text is not None else ()
+    return (parsed, DEFAULT_MAX_USERS) if len(parsed) != 1 else ((), parsed[0])
+
+
+def seconds(text: str | None, option: str) -> float | None:
+    return parse_duration(text, option) if text is not None else None
+
+
+def same_port(metrics_url: str, url: str) -> str:
+    """`{port}` in a --metrics-url is the target's port, as chosen for its URL (an app's own /metrics)."""
+    if "{port}" not in metrics_url:
+        return metrics_url
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = None
+    return metrics_url.replace("{port}", str(port)) if port is not None else metrics_url
+
+
+def default_workers() -> int:
+    """What the machine can spare for load: a quarter of its cores, at least one process."""
+    return max(1, (os.cpu_count() or 1) // 4)
+
+
+def checked(config: RunConfig) -> RunConfig:
+    """Options in range, stages long enough, and the users' source sound, before anything starts."""
+    config = check_plan(check_options(config))
+    if config.locustfile is not None or config.scenario is not None:
+        source = "--locustfile" if config.locustfile is not None else "--scenario"
+        if config.locustfile is not None and config.scenario is not None:
+            raise ConfigError("--locustfile and --scenario cannot be combined.", "give the one that holds your users")
+        if config.open_model:
+            raise ConfigError(f"--rate works with one URL, not with {source}.", "use --users: its users set the pace")
+        if config.body is not None or config.headers:
+            raise ConfigError(
+                f"--body and --header apply to one URL, not to {source}.", f"put them in the {source} file"
+            )
+    if (config.workers > 1 or config.expect_workers) and config.open_model:
+        raise ConfigError("--rate runs in one process: --workers and --expect-workers need --users.",
+                          "use --users, or drop --workers")  # fmt: skip
+    if config.scenario is not None:
+        load_scenario(config.scenario)
+    if config.locustfile is not None:
+        check_locustfile(config.locustfile)
+    return config
+
+
+SWEEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SWEEP_VALUE = re.compile(r"^[A-Za-z0-9_.:+-]+$")  # goes into a command line: no spaces, quotes or shell syntax
+MAX_SWEEP_AXES, MAX_SWEEP_POINTS = 2, 12
+
+
+def parse_sweep(texts: tuple[str, ...]) -> dict[str, list[str]]:
+    """`--sweep workers=1,2,4` (one or two of them): each placeholder and its values."""
+    axes: dict[str, list[str]] = {}
+    for text in texts:
+        name, sep, values = text.partition("=")
+        items = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not SWEEP_NAME.match(name.strip()) or not items:
+            raise ConfigError(f"--sweep '{text}' is not NAME=V1,V2.", "e.g. --sweep workers=1,2,4")
+        bad = next((v for v in items if not SWEEP_VALUE.match(v)), None)
+        if bad is not None:
+            raise ConfigError(f"--sweep value '{bad}' has characters a command line would mangle.",
+                              "use letters, digits and . _ : + - only")  # fmt: skip
+        if name.strip() in axes:
+            raise ConfigError(f"--sweep {name.strip()} is given twice.", "give each placeholder once")
+        axes[name.strip()] = list(dict.fromkeys(items))
+    if len(axes) > MAX_SWEEP_AXES or math.prod(len(v) for v in axes.values()) > MAX_SWEEP_POINTS:
+        raise ConfigError(f"--sweep asks for more than {MAX_SWEEP_POINTS} configurations or {MAX_SWEEP_AXES} placeholders.",
+                          "sweep fewer values: each configuration is a whole run")  # fmt: skip
+    return axes
+
+
+def sweep_runs(a: RunOptions) -> tuple[dict[str, list[str]], list[tuple[dict[str, str], RunConfig]]]:
+    """Every configuration of `--sweep`, each a whole checked RunConfig with its own sub-folder and
+    port, all checked before the first starts."""
+    axes = parse_sweep(a.sweep)
+    template = a.launch
+    if template is None:
+        raise ConfigError("--sweep relaunches the target for each value: it needs --launch.",
+                          "e.g. --launch 'gunicorn -w {workers} app:app -b 127.0.0.1:{port}' --sweep workers=1,2")  # fmt: skip
+    for name in axes:
+        if "{" + name + "}" not in template:
+            raise ConfigError(f"--sweep {name}: the --launch command has no {{{name}}} placeholder.",
+                              f"put {{{name}}} where its value goes, e.g. -w {{{name}}}")  # fmt: skip
+    root = a.out or default_out()
+    runs = []
+    for combo in itertools.product(*axes.values()):
+        values = dict(zip(axes, combo, strict=True))
+        launch = template
+        for name, value in values.items():
+            launch = launch.replace("{" + name + "}", value)
+        sub = root / "_".join(f"{k}-{v}" for k, v in values.items())
+        runs.append((values, run_config(dataclasses.replace(a, launch=launch, out=sub, sweep=()))))
+    return axes, runs
+
+
+def run_config(a: RunOptions) -> RunConfig:
+    """The RunConfig of `profiler run`'s arguments (its parameters by name), checked."""
+    if a.launch is not None and a.pid is not None:
+        raise ConfigError(
+            "give one of --launch or --pid, not both.",
+            "--launch 'uvicorn app:app --port 8000' starts the app; --pid 4242 attaches to it",
+        )
+    url, launch = substitute_port(a.url, a.launch)
+    if a.users is not None and a.rate is not None:
+        raise ConfigError("--users and --rate cannot be combined.", "--users is the closed model, --rate the open one")
+    user_list, max_users = users_option(a.users)
+    return checked(
+        RunConfig(
+            url=validate_url(url, a.allow_remote),
+            out=a.out or default_out(),
+            launch=launch,
+            pid=a.pid,
+            cwd=a.cwd,
+            ready_timeout_s=parse_duration(a.ready_timeout, "--ready-timeout"),
+            duration_s=seconds(a.duration, "--duration") or DEFAULT_DURATION_S,
+            users=user_list,
+            max_users=max_users,
+            stage_count=a.stages,
+            rates=parse_rates(a.rate) if a.rate is not None else (),
+            method=a.method.upper(),
+            headers=tuple(parse_header(h) for h in a.header),
+            body=parse_body(a.body),
+            request_timeout_s=parse_duration(a.timeout, "--timeout"),
+            sample_interval_s=parse_duration(a.interval, "--interval"),
+            probe=not a.no_probe,
+            probe_path=validate_probe_path(a.probe_path),
+            early_stop=not a.no_early_stop,
+            max_requests=a.max_requests,
+            allow_remote=a.allow_remote,
+            slo=parse_slo(a.slo),
+            peak_rps=a.peak_rps,
+            headroom=a.headroom,
+            pyspy=not a.no_pyspy,
+            pyspy_rate=a.pyspy_rate,
+            pyspy_seconds=parse_duration(a.pyspy_seconds, "--pyspy-seconds"),
+            pyspy_gil=a.pyspy_gil,
+            memory_limit_mb=a.memory_limit,
+            gpu=not a.no_gpu,
+            locustfile=a.locustfile,
+            scenario=a.scenario,
+            workers=a.workers if a.workers is not None else default_workers(),
+            expect_workers=a.expect_workers,
+            master_host=a.master_host,
+            master_port=a.master_port,
+            metrics_urls=tuple(validate_metrics_url(same_port(u, url)) for u in a.metrics_url),
+            price_per_hour=parse_price(a.price),
+            catalog=load_catalog(a.catalog),
+            watts_per_core=a.watts_per_core or DEFAULT_WATTS_PER_CORE,
+        )
+    )
