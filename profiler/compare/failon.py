@@ -53,7 +53,7 @@ class FailOnRule:
         return change > self.amount if self.rises else change < -self.amount
 
 
-# The suffix a rule may give each unit of metrics/RUN_METRICS in (beside % and a bare number).
+# The suffix a rule may give each unit of the metrics table in (beside % and a bare number).
 _UNIT_WORD = {"ms": "ms", "ms/request": "ms", "%": "pp", "rps": "rps", "MiB": "mib"}
 
 

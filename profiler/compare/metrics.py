@@ -1,6 +1,8 @@
-"""What a comparison measures: one table of metrics, each with its unit, which way is better,
-its value in a stage's report, and the per-request values its noise is resampled from. The
-comparison, `--fail-on` and docs/compare.md all read this table."""
+"""What a comparison measures: the metrics of the one table (profiler/schema/metrics.py, which
+the gate reads too) whose change a comparison judges, each with the per-request values its noise
+is resampled from. Name, unit, direction and the value in a stage's report come from that table;
+what is here is how each one's noise is drawn. The comparison, `--fail-on` and docs/compare.md
+read this list."""
 
 from __future__ import annotations
 
@@ -11,17 +13,13 @@ import numpy as np
 
 from profiler.compare.bootstrap import MEAN, Floats, Statistic, per_interval, percentile
 from profiler.runfolder.engine import RequestArrays
-from profiler.schema.report import Report, StageReport
+from profiler.schema import metrics as table
+from profiler.schema.metrics import RUN_BY_NAME as RUN_BY_NAME  # re-exported: a comparison judges them all
+from profiler.schema.metrics import RUN_METRICS as RUN_METRICS
+from profiler.schema.report import StageReport
 from profiler.schema.verdicts import Direction
 
 HANDOFF_PREFIX = "handoff:"
-
-
-def cpu_ms_per_request(s: StageReport) -> float | None:
-    """CPU-ms the target spent per completed response: % of a core x 10 = CPU-ms per second."""
-    if s.target_cpu_pct is None or s.rps <= 0:
-        return None
-    return s.target_cpu_pct * 10.0 / s.rps
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +42,7 @@ class CompareMetric:
     sample: Callable[[StageData], Floats | None] | None  # None: no per-request data, floor only
     stat: Statistic = MEAN
     relative: bool = True  # False: the change is in the metric's own unit (error rate: points)
-    meaning: str = ""
+    noise: str = ""  # what the noise is resampled from
     floor_factor: float = 1.0  # a noisier figure needs a larger change before it counts
     # What waiting for a CPU changes: in a stage with CPU steal, a change in % under this many times
     # the steal (% of the machine's time) may be the hypervisor's; 0: steal never explains it.
@@ -52,15 +50,18 @@ class CompareMetric:
     sample_key: str = ""  # metrics with one key share one set of resamples (p50, p95, p99)
 
 
+def _table(name: str) -> tuple[str, str, Direction, Callable[[StageData], float | None]]:
+    """The table's metric as a comparison reads it: from the stage's report, as the gate does."""
+    m = table.STAGE_BY_NAME[name]
+    return m.name, m.unit, m.direction, lambda d: m.read(d.report)
+
+
 def _latency(q: int) -> CompareMetric:
     return CompareMetric(
-        f"p{q}",
-        "ms",
-        "lower-is-better",
-        lambda d: getattr(d.report.latency, f"p{q}") if d.report.requests else None,
+        *_table(f"p{q}"),
         lambda d: d.arrays.latency_ms if d.arrays is not None else None,
         percentile(q),
-        meaning=f"{q}th percentile latency, resampled from the stage's requests",
+        noise="the stage's request latencies",
         sample_key="latency",
         # steal comes in bursts that land on the tail: 4% mean steal moved a p95 by 18%
         steal_factor=5.0,
@@ -86,34 +87,25 @@ def _errors_sample(d: StageData) -> Floats | None:
 
 STAGE_METRICS: tuple[CompareMetric, ...] = (
     CompareMetric(
-        "rps",
-        "rps",
-        "higher-is-better",
-        lambda d: d.report.rps,
+        *_table("rps"),
         _rps_sample,
-        meaning="throughput, resampled per second",
+        noise="completions per half-second in the stage window",
         steal_factor=5.0,
     ),
     _latency(50),
     _latency(95),
     _latency(99),
     CompareMetric(
-        "error_rate",
-        "%",
-        "lower-is-better",
-        lambda d: d.report.error_rate * 100 if d.report.requests else None,
+        *_table("error_rate"),
         _errors_sample,
         relative=False,
-        meaning="share of requests failed; the change is in percentage points",
+        noise="each request's success or failure; the change is in percentage points",
         sample_key="errors",
     ),
     CompareMetric(
-        "cpu_ms_per_request",
-        "ms/request",
-        "lower-is-better",
-        lambda d: cpu_ms_per_request(d.report),
+        *_table("cpu_ms_per_request"),
         _cpu_sample,
-        meaning="target CPU per response, resampled per CPU sample; 2.5x the noise floor",
+        noise="each CPU sample of the target in the stage window; judged against 2.5x the noise floor",
         # Beyond the sampling noise the interval sees, CPU per request moves 10-15% between two
         # runs of one app on a shared runner (the load generator on the same cores, frequency),
         # so only a change past 2.5x the floor counts.
@@ -122,14 +114,7 @@ STAGE_METRICS: tuple[CompareMetric, ...] = (
         # leaves: 4.6% steal, +28% CPU per request between two runs of one app.
         steal_factor=10.0,
     ),
-    CompareMetric(
-        "rss",
-        "MiB",
-        "lower-is-better",
-        lambda d: d.report.target_rss_mb,
-        None,
-        meaning="largest resident memory (floor alone)",
-    ),
+    CompareMetric(*_table("rss"), None, noise="none (the largest RSS is one figure): the noise floor alone"),
 )
 
 
@@ -149,33 +134,10 @@ def handoff_metric(name: str) -> CompareMetric:
         "lower-is-better",
         point,
         lambda d: _handoff_values(d, name),
-        meaning="mean duration of a Server-Timing handoff, resampled from the requests that reported it",
+        noise="the durations each request reported in Server-Timing (mean)",
         sample_key=HANDOFF_PREFIX + name,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class RunMetric:
-    name: str
-    unit: str
-    direction: Direction
-    value: Callable[[Report], float | None]
-
-
-def _capacity(field: str) -> Callable[[Report], float | None]:
-    def value(r: Report) -> float | None:
-        v = getattr(r.capacity, field) if r.capacity is not None else None
-        return float(v) if v is not None else None
-
-    return value
-
-
-RUN_METRICS: tuple[RunMetric, ...] = (
-    RunMetric("capacity_rps", "rps", "higher-is-better", _capacity("capacity_rps")),
-    RunMetric("max_rps", "rps", "higher-is-better", _capacity("max_rps")),
-    RunMetric("knee_users", "users", "higher-is-better", _capacity("knee_users")),
-)
-
 METRIC_NAMES = tuple(m.name for m in STAGE_METRICS) + tuple(m.name for m in RUN_METRICS)
 STAGE_BY_NAME = {m.name: m for m in STAGE_METRICS}
-RUN_BY_NAME = {m.name: m for m in RUN_METRICS}

@@ -126,7 +126,7 @@ def compare_runs(base: Path, new: Path, noise_floor_pct: float = NOISE_FLOOR_PCT
     unmatched = [f"{stage_words(s)} (base only)" for k, s in b_stages.items() if k not in matched]
     unmatched += [f"{stage_words(s)} (new only)" for k, s in n_stages.items() if k not in matched]
     run_metrics = [
-        judged(m.name, m.unit, m.direction, m.value(b.report), m.value(n.report), None, True, noise_floor_pct)
+        judged(m.name, m.unit, m.direction, m.read(b.report), m.read(n.report), None, True, noise_floor_pct)
         for m in RUN_METRICS
     ]
     return Comparison(
