@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from profiler.analysis.advice.sweep import sweep_picks
+from benchmarks.analyze_large import write_run
+from profiler.analysis.advice.sweep import sweep_picks, sweep_point
 from profiler.base.errors import ConfigError
 from profiler.cli.run_options import parse_sweep
+from profiler.report.saved import load_report
 from profiler.schema.sweep import SweepPoint, SweepSummary
 from tests.conftest import APPS, assert_no_traceback, read_report, run_cli
 
@@ -89,3 +91,45 @@ def test_a_sweep_over_uvicorn_workers_keeps_each_run_and_picks_what_it_measured(
     assert "Sweep over workers=1,2" in result.stdout and "Most capacity:" in result.stdout
     again = run_cli("analyze", one.folder, "--json")
     assert again.code == 0 and json.loads(again.stdout)["plan"]["envelope"]["capacity_rps"] == one.capacity_rps
+    planned = run_cli("plan", str(root))  # the sweep's root plans its most-capacity configuration
+    assert planned.code == 0 and "Hosting plan" in planned.stdout, planned.output
+
+
+def _synthetic_sweep(root: Path, picked: bool = True) -> SweepSummary:
+    """A sweep's root as `profiler run --sweep` leaves it, with no load: two synthetic run folders
+    (benchmarks/analyze_large.py) and sweep.json, its points read from their reports."""
+    points = []
+    for seed, workers in enumerate(("1", "2"), 1):
+        write_run(root / f"workers-{workers}", 2000, seed, "desc")
+        # Recorded as run from another folder: plan finds each one by name under the root it is given.
+        points.append(
+            sweep_point({"workers": workers}, f"elsewhere/workers-{workers}", load_report(root / f"workers-{workers}"))
+        )
+    summary = SweepSummary(launch="app -w {workers}", axes={"workers": ["1", "2"]}, points=points,
+                           picks=sweep_picks(points) if picked else [])  # fmt: skip
+    (root / "sweep.json").write_text(summary.model_dump_json())
+    return summary
+
+
+def test_plan_on_a_sweeps_root_plans_its_most_capacity_pick(tmp_path: Path) -> None:
+    summary = _synthetic_sweep(tmp_path)
+    pick = next(p for p in summary.picks if p.by == "capacity")
+    chosen = tmp_path / f"workers-{pick.values['workers']}"
+    other = tmp_path / f"workers-{'1' if pick.values['workers'] == '2' else '2'}"
+    for extra in ([], ["--json"], ["--k8s"]):
+        from_root, direct = run_cli("plan", str(tmp_path), *extra), run_cli("plan", str(chosen), *extra)
+        assert_no_traceback(from_root)
+        assert from_root.code == direct.code == 0, from_root.output
+        assert from_root.stdout == direct.stdout  # stdout is the plan alone: --json and --k8s stay pipeable
+        note = from_root.stderr
+        assert f"planning {chosen}" in note and "most capacity" in note and str(other) in note, note
+
+
+def test_plan_on_a_sweep_that_picked_nothing_lists_its_folders(tmp_path: Path) -> None:
+    _synthetic_sweep(tmp_path, picked=False)
+    result = run_cli("plan", str(tmp_path))
+    assert_no_traceback(result)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.code == 2 and len(lines) == 1 and not result.stdout, result.output
+    assert "picked no configuration" in lines[0]
+    assert str(tmp_path / "workers-1") in lines[0] and str(tmp_path / "workers-2") in lines[0]

@@ -1,5 +1,5 @@
-"""`profiler plan RUN_DIR`: the hosting plan of a saved run, in words, as JSON or as Kubernetes YAML;
-and the pricing options `run`, `analyze` and `plan` share."""
+"""`profiler plan RUN_DIR`: the hosting plan of a saved run (or of a sweep's picked configuration),
+in words, as JSON or as Kubernetes YAML; and the pricing options `run`, `analyze` and `plan` share."""
 
 from __future__ import annotations
 
@@ -23,8 +23,27 @@ def pricing(price: str | None, catalog: Path | None, watts_per_core: float | Non
     return Pricing(parse_price(price), load_catalog(catalog) if catalog is not None else None, watts_per_core)
 
 
+def _run_folder(folder: Path) -> Path:
+    """The run folder to plan: the folder itself, or, for a sweep's root, its most-capacity
+    configuration's, said on stderr (stdout stays the plan: --json and --k8s are piped)."""
+    from profiler.cli.sweep import picked_folder, read_sweep
+
+    summary = read_sweep(folder)
+    if summary is None:
+        return folder
+    picked, note = picked_folder(folder, summary)
+    sys.stderr.write(note + "\n")
+    return picked
+
+
 def plan(
-    folder: Annotated[Path, typer.Argument(help="A run folder written by `profiler run`.")],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="A run folder written by `profiler run`, or a sweep's folder (`--sweep`): its most-capacity "
+            "configuration is planned."
+        ),
+    ],
     peak_rps: opt.PeakRps = None,
     headroom: opt.HeadroomOverride = None,
     slo: opt.Slo = None,
@@ -41,6 +60,7 @@ def plan(
     energy, autoscaling, burst modes and paste-ready server and Kubernetes configuration (docs/hosting-plan.md)."""
     from profiler.run.analyze import hosting_plan
 
+    folder = _run_folder(folder)
     found = hosting_plan(folder, parse_slo(slo), check_option("--peak-rps", peak_rps), check_option("--headroom", headroom),
                          pricing(price, catalog, watts_per_core))  # fmt: skip
     if as_json:
