@@ -25,6 +25,9 @@ FORMAT_VERSION = 3
 
 META = "meta.json"
 REQUESTS = "requests.csv"
+# requests.csv read, checked and stored by columns (Parquet), by the first analysis of the run (at
+# its end); rebuilt from requests.csv whenever that changed. What `analyze` scans: docs/run-folder.md.
+REQUESTS_COLUMNAR = "requests.parquet"
 STAGES = "stages.jsonl"
 HANDOFFS = "handoffs.jsonl"
 SAMPLES = "samples.jsonl"

@@ -6,14 +6,9 @@ Python and each computation is written once, here. docs/run-folder.md says why p
 """
 
 from profiler.runfolder.engine.arrays import RequestArrays
-from profiler.runfolder.engine.requests import (
-    Distribution,
-    HandoffTally,
-    RequestTable,
-    StageHandoffs,
-    StageTally,
-)
+from profiler.runfolder.engine.requests import RequestTable
 from profiler.runfolder.engine.samples import ProcessFigures, SampleTable, Timeline, TreeFigures, WindowFigures
+from profiler.runfolder.engine.tallies import Distribution, HandoffTally, StageHandoffs, StageTally
 
 __all__ = [
     "Distribution",

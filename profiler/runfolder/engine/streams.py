@@ -43,24 +43,26 @@ def _num(value: object) -> float | None:
 
 def stream_tallies(table: RequestTable) -> dict[int, StreamTally]:
     """Each stage's streamed responses (stages without any are absent)."""
-    rows = table.sent_frame().filter(pl.col("chunks").is_not_null() & (pl.col("chunks") > 0))
-    if rows.height == 0:
-        return {}
-    grouped = rows.group_by("stage").agg(
-        pl.len().alias("n"),
-        _q("first_chunk_ms", 0.5).alias("fc50"),
-        _q("first_chunk_ms", 0.95).alias("fc95"),
-        _q("gap_p50_ms", 0.5).alias("g50"),
-        _q("gap_p95_ms", 0.95).alias("g95"),
-        pl.col("gap_max_ms").max().alias("gmax"),
-        pl.col("chunks").mean().alias("chunks"),
-        _q("first_token_ms", 0.5).alias("ft50"),
-        _q("first_token_ms", 0.95).alias("ft95"),
-        pl.col("tokens").sum().alias("tokens"),
-        pl.col("tokens").count().alias("token_n"),
-        _q("itl_ms", 0.5).alias("itl50"),
-        _q("itl_ms", 0.95).alias("itl95"),
-        _q("latency_ms", 0.5).alias("d50"),
+    rows = table.sent().filter(pl.col("chunks").is_not_null() & (pl.col("chunks") > 0))
+    grouped = (
+        rows.group_by("stage")
+        .agg(
+            pl.len().alias("n"),
+            _q("first_chunk_ms", 0.5).alias("fc50"),
+            _q("first_chunk_ms", 0.95).alias("fc95"),
+            _q("gap_p50_ms", 0.5).alias("g50"),
+            _q("gap_p95_ms", 0.95).alias("g95"),
+            pl.col("gap_max_ms").max().alias("gmax"),
+            pl.col("chunks").mean().alias("chunks"),
+            _q("first_token_ms", 0.5).alias("ft50"),
+            _q("first_token_ms", 0.95).alias("ft95"),
+            pl.col("tokens").sum().alias("tokens"),
+            pl.col("tokens").count().alias("token_n"),
+            _q("itl_ms", 0.5).alias("itl50"),
+            _q("itl_ms", 0.95).alias("itl95"),
+            _q("latency_ms", 0.5).alias("d50"),
+        )
+        .collect()
     )
     out: dict[int, StreamTally] = {}
     for r in grouped.iter_rows(named=True):

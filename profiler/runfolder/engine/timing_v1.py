@@ -1,16 +1,15 @@
-"""Server-Timing stored raw (format 1) or past the slots (`h_other`): parsed into columns.
+"""Server-Timing stored raw (format 1, profiler 0.1): parsed into columns, row by row.
 
-Format 2 folders hold the parsed durations already, so this per-row Python runs only on the
-rare rows a handoff beyond the slots was seen in, and on folders written by profiler 0.1.
+Later formats hold the parsed durations already (the slots, and `h_other` past them, which
+engine/columnar.py splits into columns by expression), so this per-row Python runs only on
+folders written by profiler 0.1.
 """
 
 from __future__ import annotations
 
-import math
-
 import polars as pl
 
-from profiler.base.servertiming import finite_sum, is_token, parse_fast
+from profiler.base.servertiming import finite_sum, parse_fast
 from profiler.runfolder.records import FLAG_TIMED, REQUEST_COLUMNS, REQUEST_COLUMNS_V1, SERVER_TOTAL
 
 # Handoff names analysed at most: an app (or a fault) sending thousands of distinct names must not
@@ -52,23 +51,3 @@ def parse_raw_timing(frame: pl.DataFrame) -> pl.DataFrame:
         pl.when(timed).then(pl.col("flags") + FLAG_TIMED).otherwise(pl.col("flags")).alias("flags"),
     ).drop("server_timing")
     return _with_columns(frame, columns)
-
-
-def parse_other_column(frame: pl.DataFrame) -> pl.DataFrame:
-    """`h_other` (`name=dur;name=dur`, handoffs beyond the slots) becomes a column per name."""
-    other = frame.get_column("h_other").fill_null("")
-    if not (other.str.len_bytes() > 0).any():
-        return frame.drop("h_other")
-    n = frame.height
-    columns: dict[str, list[float | None]] = {}
-    for i, text in enumerate(other.to_list()):
-        for item in text.split(";") if text else ():
-            name, _, value = item.partition("=")
-            try:
-                dur = float(value)
-            except ValueError:
-                continue
-            # The writer wrote only token names and finite durations: anything else is damage.
-            if name not in frame.columns and is_token(name) and math.isfinite(dur) and dur >= 0:
-                columns.setdefault(name, [None] * n)[i] = dur
-    return _with_columns(frame.drop("h_other"), columns)
