@@ -87,3 +87,14 @@ def test_layers_point_one_way() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_the_console_script_names_a_function_that_exists() -> None:
+    """`pip install` writes the `profiler` command from pyproject's entry point: a module or name
+    moved without it leaves a command that dies on import."""
+    import importlib
+    import tomllib
+
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    module, _, name = pyproject["project"]["scripts"]["profiler"].partition(":")
+    assert callable(getattr(importlib.import_module(module), name, None))
