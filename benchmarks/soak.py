@@ -1,6 +1,6 @@
 """Soak: the profiler's own footprint over a long run at steady load.
 
-Goals (issue 9), over 10 minutes at steady load: the profiler's own memory growth under 20 MB;
+Goals (issue 9; an hour for issue 22), at steady load: the profiler's own memory growth under 20 MB;
 the run folder's bytes per request; every request on disk (requests.csv rows = requests counted).
 It runs the real CLI as a user would, one stage of steady closed-model load on the test app:
 
@@ -18,6 +18,7 @@ requests each stage started, and its closing `finish` line: started and written)
 `load.requests`. All must be equal.
 
     python benchmarks/soak.py                     # 10 minutes
+    python benchmarks/soak.py --minutes 60 --users 2 --json soak-60m.json   # the hour of docs/benchmarks.md
     python benchmarks/soak.py --minutes 1 --json soak.json
 
 Run it on an otherwise idle machine; the folder goes to a temporary directory unless --keep.

@@ -11,9 +11,10 @@ Locust's buckets.
 
 from __future__ import annotations
 
-import itertools
+import copy
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +59,17 @@ def _collect(lazy: pl.LazyFrame) -> pl.DataFrame:
     return lazy.collect(engine="streaming")
 
 
-def _order_stats(rows: pl.LazyFrame, value: pl.Expr | str, pcts: Sequence[float]) -> tuple[float, ...] | None:
-    """Exact percentiles of one column of the rows (None where it has no value): the column alone
-    is read into memory, and numpy selects every percentile in one pass."""
-    column = _collect(rows.select(value)).to_series().drop_nulls()
-    return tuple(float(v) for v in np.percentile(column.to_numpy(), pcts)) if column.len() else None
+def _order_stats(
+    rows: pl.LazyFrame, columns: Sequence[str], pcts: Sequence[float]
+) -> dict[str, tuple[float, ...] | None]:
+    """Exact percentiles of the rows' columns (None for one with no value): those columns alone are
+    read into memory, and numpy selects each one's percentiles in one pass."""
+    frame = _collect(rows.select(columns))
+    out: dict[str, tuple[float, ...] | None] = {}
+    for name in columns:
+        values = frame.get_column(name).drop_nulls()
+        out[name] = tuple(float(v) for v in np.percentile(values.to_numpy(), pcts)) if values.len() else None
+    return out
 
 
 def _route(method: object, name: object) -> str:
@@ -80,6 +87,7 @@ class RequestTable:
         self._columns = frozenset(names)
         self._rows = rows
         self._route_pairs: dict[str, list[tuple[str, str]]] | None = None
+        self._memo: dict[tuple[object, ...], Any] = {}  # answers over the sent rows, shared by _main_only's copy
         self._compute()
 
     @classmethod
@@ -102,58 +110,74 @@ class RequestTable:
         return (self.sent() if rows is None else rows).filter(pl.col("stage") == stage)
 
     def _sums(self) -> list[pl.LazyFrame]:
-        """Counts, sums and extremes per stage: streamed, whatever the run's length."""
-        sent, flags = self.sent(), pl.col("flags").cast(pl.String)
-        tallies = sent.group_by("stage").agg(
-            pl.len().alias("count"),
-            _FAILED.sum().alias("failed"),
-            *(e for c in ("latency_ms", "ttfb_ms") for e in (pl.col(c).mean().alias(c), pl.col(c).max().alias(f"{c}|max"))),
-            pl.col("bytes").fill_null(0).sum().alias("bytes"),
-            *(flags.str.contains(f, literal=True).sum().alias(f) for f in (FLAG_COOKIE, FLAG_CHUNKED, FLAG_EVENT_STREAM)),
-            flags.str.contains(FLAG_TIMED, literal=True).sum().alias("timed"),
-            pl.col("timing_malformed").fill_null(0).sum().alias("malformed"),
-            pl.col("start").max().alias("last_start"),
+        """Counts, sums and extremes per stage, streamed whatever the run's length: one scan for the
+        sent, probe, unsent and timed rows (each a condition inside the aggregation), one per count."""
+        sent, flags, latency = self.sent(), pl.col("flags").cast(pl.String), pl.col("latency_ms")
+        timed = _SENT & pl.col("server_ms").is_not_null()
+
+        def of(rows: pl.Expr, value: pl.Expr) -> pl.Expr:
+            return pl.when(rows).then(value)
+
+        per_stage = self._rows.group_by("stage").agg(
+            _SENT.sum().alias("count"),
+            (_SENT & _FAILED).sum().alias("failed"),
+            *(e for c in ("latency_ms", "ttfb_ms") for e in (of(_SENT, pl.col(c)).mean().alias(c), of(_SENT, pl.col(c)).max().alias(f"{c}|max"))),
+            of(_SENT, pl.col("bytes").fill_null(0)).sum().alias("bytes"),
+            *((_SENT & flags.str.contains(f, literal=True)).sum().alias(f) for f in (FLAG_COOKIE, FLAG_CHUNKED, FLAG_EVENT_STREAM)),
+            (_SENT & flags.str.contains(FLAG_TIMED, literal=True)).sum().alias("timed"),
+            of(_SENT, pl.col("timing_malformed").fill_null(0)).sum().alias("malformed"),
+            of(_SENT, pl.col("start")).max().alias("last_start"),
+            _PROBE.sum().alias("probe|len"),
+            of(_PROBE, latency).mean().alias("probe|latency_ms"),
+            of(_PROBE, latency).max().alias("probe|latency_ms|max"),
+            _UNSENT.sum().alias("unsent"),
+            timed.sum().alias("/timed"),
+            of(timed, latency).sum().alias("/latency"),
+            *(e for n in self.handoff_names for e in (of(_SENT, pl.col(n)).count().alias(n), of(_SENT, pl.col(n)).sum().alias(f"{n}|sum"))),
+            of(timed, self._unattributed()).count().alias(_UNATTRIBUTED),
+            of(timed, self._unattributed()).sum().alias(f"{_UNATTRIBUTED}|sum"),
         )  # fmt: skip
-        latency = pl.col("latency_ms")
-        timed = sent.filter(pl.col("server_ms").is_not_null()).with_columns(self._unattributed())
-        handoffs = [pl.len().alias("/timed"), latency.sum().alias("/latency")]
-        handoffs += [
-            e
-            for n in (*self.handoff_names, _UNATTRIBUTED)
-            for e in (pl.col(n).count(), pl.col(n).sum().alias(f"{n}|sum"))
-        ]
         return [
-            tallies,
-            self._rows.filter(_PROBE).group_by("stage").agg(pl.len(), latency.mean(), latency.max().alias("latency_ms|max")),
-            self._rows.filter(_UNSENT).group_by("stage").len(),
+            per_stage,
             sent.group_by("stage", "status").len(),
             sent.filter(pl.col("error") != "").group_by("stage", "error").len(),
-            timed.group_by("stage").agg(handoffs),
-        ]  # fmt: skip
+        ]
 
     @staticmethod
     def _unattributed() -> pl.Expr:
         return (pl.col("latency_ms") - pl.col("server_ms")).clip(lower_bound=0.0).alias(_UNATTRIBUTED)
 
     def _compute(self) -> None:
-        """Every per-stage figure: the sums in one go (polars runs them side by side), then each
-        stage's percentiles."""
-        t, p, u, st, er, h = pl.collect_all(self._sums(), engine="streaming")
-        sums = {int(r["stage"]): r for r in t.iter_rows(named=True)}
-        probes = {int(r["stage"]): r for r in p.iter_rows(named=True)}
-        unsent = {int(k): int(v) for k, v in u.iter_rows()}
+        """Every per-stage figure: the sums, streamed, then each stage's percentiles."""
+        # One at a time: collect_all would hold every query's columns at once (~900 MB at 10M rows).
+        t, st, er = (_collect(query) for query in self._sums())
+        stages = t.iter_rows(named=True)
+        rows = {int(r["stage"]): r for r in stages if r["count"] or r["probe|len"] or r["unsent"]}
+        sums = {stage: r for stage, r in rows.items() if r["count"]}
+        probes = {
+            stage: {
+                "len": r["probe|len"],
+                "latency_ms": r["probe|latency_ms"],
+                "latency_ms|max": r["probe|latency_ms|max"],
+            }
+            for stage, r in rows.items()
+            if r["probe|len"]
+        }
+        unsent = {stage: int(r["unsent"]) for stage, r in rows.items() if r["unsent"]}
         statuses, errors = _counts(st), _counts(er)
         self._tallies: dict[int, StageTally] = {}
         for stage in sorted(set(sums) | set(unsent) | set(probes)):
             r = sums.get(stage)
-            main, probe = self._stage(stage), self._stage(stage, self._rows.filter(_PROBE))
+            main = _order_stats(self._stage(stage), ("latency_ms", "ttfb_ms"), PERCENTILES) if r else {}
+            probe = self._stage(stage, self._rows.filter(_PROBE))
+            probe_pcts = _order_stats(probe, ("latency_ms",), PERCENTILES) if stage in probes else {}
             self._tallies[stage] = StageTally(
                 stage=stage,
                 count=int(r["count"]) if r else 0,
                 failed=int(r["failed"]) if r else 0,
                 unsent=unsent.get(stage, 0),
-                latency=_dist(r, main, "latency_ms") if r else EMPTY,
-                ttfb=_dist(r, main, "ttfb_ms") if r else EMPTY,
+                latency=_dist(r, "latency_ms", main["latency_ms"]) if r else EMPTY,
+                ttfb=_dist(r, "ttfb_ms", main["ttfb_ms"]) if r else EMPTY,
                 bytes_total=int(r["bytes"]) if r else 0,
                 statuses={int(k): v for k, v in statuses.get(stage, {}).items()},
                 errors={str(k): v for k, v in errors.get(stage, {}).items()},
@@ -163,9 +187,9 @@ class RequestTable:
                 timed=int(r["timed"]) if r else 0,
                 malformed_timing=int(r["malformed"]) if r else 0,
                 last_start=float(r["last_start"]) if r else None,
-                probe=_dist(probes[stage], probe, "latency_ms") if stage in probes else None,
+                probe=_dist(probes[stage], "latency_ms", probe_pcts["latency_ms"]) if stage in probes else None,
             )  # fmt: skip
-        self._handoffs = self._handoff_tallies({int(r["stage"]): r for r in h.iter_rows(named=True) if r["/timed"]})
+        self._handoffs = self._handoff_tallies({stage: r for stage, r in sums.items() if r["/timed"]})
 
     def _handoff_tallies(self, sums: dict[int, dict[str, Any]]) -> dict[int | None, StageHandoffs]:
         """Each stage's handoffs, and the whole run's (key None): sums add up, percentiles are read again."""
@@ -177,7 +201,11 @@ class RequestTable:
             groups = list(sums.values()) if stage is None else [sums[stage]]
             count = {n: sum(int(g[n]) for g in groups) for n in names}
             total = {n: math.fsum(number(g[f"{n}|sum"]) for g in groups) for n in names}
-            found = {n: _handoff(count[n], total[n], rows, n) for n in names if count[n]}
+            used = [n for n in names if count[n]]
+            # A stage's columns at once; the whole run's one at a time (each is the run's length).
+            pcts = _order_stats(rows, used, _HANDOFF_PCTS) if stage is not None else {}
+            pcts |= {n: _order_stats(rows, [n], _HANDOFF_PCTS)[n] for n in used if stage is None}
+            found = {n: _handoff(count[n], total[n], pcts[n]) for n in used}
             out[stage] = StageHandoffs(
                 sum(int(g["/timed"]) for g in groups),
                 math.fsum(number(g["/latency"]) for g in groups),
@@ -200,18 +228,27 @@ class RequestTable:
         """The same table over one route's main requests (probes apart: they are no route)."""
         if self._route_pairs is None:
             self.routes()
+        if list(self._route_pairs or {}) == [route]:
+            return self._main_only()  # the one route: the same figures without the probes, not read again
         pairs = (self._route_pairs or {}).get(route, [])
         of_route = pl.any_horizontal(
             pl.lit(False), *((pl.col("method") == m) & (pl.col("name") == n) for m, n in pairs)
         )
         return RequestTable(self._rows.filter(_MAIN & of_route))
 
+    def _main_only(self) -> RequestTable:
+        """This table over its main requests: the probes' figures dropped, with the stages only they had."""
+        table = copy.copy(self)
+        table._rows, table._route_pairs = self._rows.filter(_MAIN), None
+        table._tallies = {s: replace(t, probe=None) for s, t in self._tallies.items() if t.count or t.unsent}
+        return table
+
     def stages(self) -> dict[int, StageTally]:
         """Every stage that has requests (sent or not), by index."""
         return self._tallies
 
     def percentile(self, stage: int, pct: float) -> float | None:
-        found = _order_stats(self._stage(stage), "latency_ms", [pct])
+        found = _order_stats(self._stage(stage), ("latency_ms",), [pct])["latency_ms"]
         return found[0] if found else None
 
     def handoffs(self, by_stage: bool = False) -> dict[int | None, StageHandoffs]:
@@ -239,6 +276,13 @@ class RequestTable:
         whichever stage sent them, and how many succeeded (by completion: never above what was served)."""
         if not windows:
             return ()
+        key = ("completed_in", tuple(windows))
+        if key not in self._memo:
+            self._memo[key] = self._completed_in(windows)
+        done: tuple[tuple[int, int], ...] = self._memo[key]
+        return done
+
+    def _completed_in(self, windows: Sequence[tuple[float, float]]) -> tuple[tuple[int, int], ...]:
         done = pl.col("start") + pl.col("latency_ms") / 1000.0
         inside = [done.is_between(start, end, closed="left") for start, end in windows]
         sums = [e for i, w in enumerate(inside) for e in (w.sum().alias(f"a{i}"), (w & ~_FAILED).sum().alias(f"o{i}"))]
@@ -249,25 +293,27 @@ class RequestTable:
         """For each time, how many requests had been sent by then (one streamed count per time)."""
         if not times:
             return ()
-        edges = sorted(set(times))
-        # Each request counts from the first time at or after its start on.
-        first = pl.lit(pl.Series(edges, dtype=pl.Float64)).search_sorted(pl.col("start"), side="left")
-        per_edge = [0] * (len(edges) + 1)
-        for i, n in _collect(self.sent().select(first.alias("i")).group_by("i").len()).iter_rows():
-            per_edge[int(i)] += int(n)
-        by_time = dict(zip(edges, itertools.accumulate(per_edge), strict=False))
-        return tuple(by_time[t] for t in times)
+        key = ("started_by", tuple(times))
+        if key not in self._memo:  # the whole run's table and its one route's share the answer
+            edges = np.unique(np.asarray(times, dtype=np.float64))
+            # Each request counts from the first time at or after its start on.
+            first = pl.lit(pl.Series(edges)).search_sorted(pl.col("start"), side="left").alias("i")
+            counts = _collect(self.sent().select(first).group_by("i").len())
+            per_edge = np.bincount(counts["i"].to_numpy(), weights=counts["len"].to_numpy(), minlength=len(edges) + 1)
+            running = np.cumsum(per_edge)[np.searchsorted(edges, np.asarray(times, dtype=np.float64))]
+            self._memo[key] = tuple(int(n) for n in running)
+        started: tuple[int, ...] = self._memo[key]
+        return started
 
 
-def _dist(sums: dict[str, Any], rows: pl.LazyFrame, column: str) -> Distribution:
-    pcts = _order_stats(rows, column, PERCENTILES) or (0.0,) * len(PERCENTILES)
-    p50, p90, p95, p99 = pcts
+def _dist(sums: dict[str, Any], column: str, pcts: tuple[float, ...] | None) -> Distribution:
+    p50, p90, p95, p99 = pcts or (0.0,) * len(PERCENTILES)
     count = int(sums["count"] if "count" in sums else sums["len"])
     return Distribution(count, max(0.0, number(sums[column])), p50, p90, p95, p99, number(sums[f"{column}|max"]))
 
 
-def _handoff(count: int, total: float, rows: pl.LazyFrame, name: str) -> HandoffTally:
-    p50, p95 = _order_stats(rows, name, _HANDOFF_PCTS) or (0.0, 0.0)
+def _handoff(count: int, total: float, pcts: tuple[float, ...] | None) -> HandoffTally:
+    p50, p95 = pcts or (0.0, 0.0)
     return HandoffTally(count=count, p50=p50, p95=p95, mean=total / count, total=total)
 
 
