@@ -22,7 +22,7 @@ import polars as pl
 
 from profiler.base.errors import RunFolderError
 from profiler.base.servertiming import is_token
-from profiler.runfolder.engine.read import read_tolerant
+from profiler.runfolder.engine.read import READ_ERRORS, read_tolerant
 from profiler.runfolder.engine.timing_v1 import FIXED_COLUMNS, MAX_HANDOFF_NAMES, parse_raw_timing
 from profiler.runfolder.names import REQUESTS_COLUMNAR
 from profiler.runfolder.records import (
@@ -168,9 +168,9 @@ def columnar(csv: Path, slot_names: dict[int, str]) -> pl.LazyFrame:
         )
 
     try:
-        read_tolerant(csv, sink)
+        sink(csv)
         os.replace(partial, target)  # whole or not at all: a reader never sees half a file
-    except OSError:
+    except (OSError, *READ_ERRORS):  # a full disk, a read-only folder, a CSV the stream cannot read
         partial.unlink(missing_ok=True)
         return read_tolerant(csv, lambda source: checked_rows(source, header, slot_names).collect()).lazy()
     return pl.scan_parquet(target)
