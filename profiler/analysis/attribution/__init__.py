@@ -1,0 +1,2 @@
+"""Where the time goes: py-spy's stacks by function and process, the Server-Timing handoffs,
+the GPUs and energy per stage."""

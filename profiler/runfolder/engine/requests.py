@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import polars as pl
 
 from profiler.runfolder.engine.arrays import RequestArrays
 from profiler.runfolder.engine.columnar import TYPES, columnar
+from profiler.runfolder.engine.order import Bounds, streamed_percentiles
 from profiler.runfolder.engine.read import READ_ERRORS, damaged
 from profiler.runfolder.engine.tallies import (
     EMPTY,
@@ -53,6 +54,9 @@ _UNSENT = _MAIN & (pl.col("error") == UNSENT)
 _FAILED = (pl.col("error") != "") | (pl.col("status") == 0) | (pl.col("status") >= 400)
 _UNATTRIBUTED = "/unattributed"  # internal names start with "/", which no handoff name (an HTTP token) can
 _HANDOFF_PCTS = (50, 95)
+# Rows whose columns are read into memory for their percentiles (16 MB a column); past it, streamed.
+_HELD = 1 << 21
+_BATCH = 1 << 18  # rows of one column handed to numpy at a time (2 MB of floats)
 
 
 def _collect(lazy: pl.LazyFrame) -> pl.DataFrame:
@@ -60,14 +64,23 @@ def _collect(lazy: pl.LazyFrame) -> pl.DataFrame:
 
 
 def _order_stats(
-    rows: pl.LazyFrame, columns: Sequence[str], pcts: Sequence[float]
+    rows: pl.LazyFrame,
+    columns: Sequence[str],
+    pcts: Sequence[float],
+    count: int,
+    bounds: Mapping[str, Bounds] | None = None,
 ) -> dict[str, tuple[float, ...] | None]:
-    """Exact percentiles of the rows' columns (None for one with no value): those columns alone are
-    read into memory, and numpy selects each one's percentiles in one pass."""
+    """Exact percentiles of the rows' columns (None for one with no value). Up to _HELD rows, those
+    columns alone are read into memory and numpy selects each one's percentiles in one pass; past
+    it (a long stage, the whole run), each column is narrowed by streamed counts (engine/order.py),
+    from the `bounds` of its finite values where known."""
+    if count > _HELD:
+        known = bounds or {}
+        return {name: streamed_percentiles(rows, name, pcts, known.get(name)) for name in columns}
     frame = _collect(rows.select(columns))
     out: dict[str, tuple[float, ...] | None] = {}
     for name in columns:
-        values = frame.get_column(name).drop_nulls()
+        values = frame.get_column(name).drop_nulls().drop_nans()
         out[name] = tuple(float(v) for v in np.percentile(values.to_numpy(), pcts)) if values.len() else None
     return out
 
@@ -136,11 +149,23 @@ class RequestTable:
             *(e for n in self.handoff_names for e in (of(_SENT, pl.col(n)).count().alias(n), of(_SENT, pl.col(n)).sum().alias(f"{n}|sum"))),
             of(timed, self._unattributed()).count().alias(_UNATTRIBUTED),
             of(timed, self._unattributed()).sum().alias(f"{_UNATTRIBUTED}|sum"),
+            # The bounds of each handoff's finite values over the rows its percentiles read: the whole
+            # run's streamed percentiles start from them instead of a scan of their own.
+            *(e for n, v in self._handoff_values() for e in (
+                of(timed & v.is_finite(), v).count().alias(f"{n}|n"),
+                of(timed & v.is_finite(), v).min().alias(f"{n}|lo"),
+                of(timed & v.is_finite(), v).max().alias(f"{n}|hi"),
+            )),
         )  # fmt: skip
         return [
             per_stage,
             sent.group_by("stage", "status").len(),
             sent.filter(pl.col("error") != "").group_by("stage", "error").len(),
+        ]
+
+    def _handoff_values(self) -> list[tuple[str, pl.Expr]]:
+        return [(n, pl.col(n).cast(pl.Float64)) for n in self.handoff_names] + [
+            (_UNATTRIBUTED, self._unattributed().cast(pl.Float64))
         ]
 
     @staticmethod
@@ -168,9 +193,11 @@ class RequestTable:
         self._tallies: dict[int, StageTally] = {}
         for stage in sorted(set(sums) | set(unsent) | set(probes)):
             r = sums.get(stage)
-            main = _order_stats(self._stage(stage), ("latency_ms", "ttfb_ms"), PERCENTILES) if r else {}
+            main = _order_stats(self._stage(stage), ("latency_ms", "ttfb_ms"), PERCENTILES, r["count"]) if r else {}
             probe = self._stage(stage, self._rows.filter(_PROBE))
-            probe_pcts = _order_stats(probe, ("latency_ms",), PERCENTILES) if stage in probes else {}
+            probe_pcts = (
+                _order_stats(probe, ("latency_ms",), PERCENTILES, probes[stage]["len"]) if stage in probes else {}
+            )
             self._tallies[stage] = StageTally(
                 stage=stage,
                 count=int(r["count"]) if r else 0,
@@ -202,9 +229,8 @@ class RequestTable:
             count = {n: sum(int(g[n]) for g in groups) for n in names}
             total = {n: math.fsum(number(g[f"{n}|sum"]) for g in groups) for n in names}
             used = [n for n in names if count[n]]
-            # A stage's columns at once; the whole run's one at a time (each is the run's length).
-            pcts = _order_stats(rows, used, _HANDOFF_PCTS) if stage is not None else {}
-            pcts |= {n: _order_stats(rows, [n], _HANDOFF_PCTS)[n] for n in used if stage is None}
+            bounds = {n: _bounds(groups, n) for n in used}
+            pcts = _order_stats(rows, used, _HANDOFF_PCTS, max((count[n] for n in used), default=0), bounds)
             found = {n: _handoff(count[n], total[n], pcts[n]) for n in used}
             out[stage] = StageHandoffs(
                 sum(int(g["/timed"]) for g in groups),
@@ -248,7 +274,8 @@ class RequestTable:
         return self._tallies
 
     def percentile(self, stage: int, pct: float) -> float | None:
-        found = _order_stats(self._stage(stage), ("latency_ms",), [pct])["latency_ms"]
+        tally = self._tallies.get(stage)
+        found = _order_stats(self._stage(stage), ("latency_ms",), [pct], tally.count if tally else 0)["latency_ms"]
         return found[0] if found else None
 
     def handoffs(self, by_stage: bool = False) -> dict[int | None, StageHandoffs]:
@@ -296,14 +323,29 @@ class RequestTable:
         key = ("started_by", tuple(times))
         if key not in self._memo:  # the whole run's table and its one route's share the answer
             edges = np.unique(np.asarray(times, dtype=np.float64))
-            # Each request counts from the first time at or after its start on.
-            first = pl.lit(pl.Series(edges)).search_sorted(pl.col("start"), side="left").alias("i")
-            counts = _collect(self.sent().select(first).group_by("i").len())
-            per_edge = np.bincount(counts["i"].to_numpy(), weights=counts["len"].to_numpy(), minlength=len(edges) + 1)
+            # Each request counts from the first time at or after its start on. A batch of starts at
+            # a time: polars' search_sorted is not streamed, and over 10M rows it held ~90 MB.
+            per_edge = np.zeros(len(edges) + 1, dtype=np.int64)
+            starts = self.sent().select(pl.col("start").drop_nulls())
+            for batch in starts.collect_batches(chunk_size=_BATCH, maintain_order=False):
+                first = np.searchsorted(edges, batch.get_column("start").to_numpy(), side="left")
+                per_edge += np.bincount(first, minlength=len(edges) + 1)
             running = np.cumsum(per_edge)[np.searchsorted(edges, np.asarray(times, dtype=np.float64))]
             self._memo[key] = tuple(int(n) for n in running)
         started: tuple[int, ...] = self._memo[key]
         return started
+
+
+def _bounds(groups: Sequence[dict[str, Any]], name: str) -> Bounds:
+    """Finite values of a handoff over the stages' sums: how many, the least and the greatest."""
+    held = [g for g in groups if g[f"{name}|n"]]
+    if not held:
+        return (0, 0.0, 0.0)
+    return (
+        sum(int(g[f"{name}|n"]) for g in held),
+        min(g[f"{name}|lo"] for g in held),
+        max(g[f"{name}|hi"] for g in held),
+    )
 
 
 def _dist(sums: dict[str, Any], column: str, pcts: tuple[float, ...] | None) -> Distribution:

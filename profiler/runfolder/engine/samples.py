@@ -197,15 +197,16 @@ class SampleTable:
     def read(cls, path: Path, format_version: int) -> SampleTable:
         if not path.exists():
             return cls(pl.DataFrame(schema=_FLAT), pl.DataFrame(schema=_PROCS), ())
-        text = path.read_bytes()
-        devices = tuple(_device_rows(text)) if b'"gpu"' in text or b'"rapl_uj"' in text else ()
+        # Line by line: an hour's samples.jsonl is tens of MB, which the columnar read below does
+        # not need to hold as text (only the few device lines are parsed here).
+        devices = tuple(_device_rows(_device_lines(path)))
         if format_version >= 2:
             try:
                 return cls(*_from_ndjson(read_tolerant(path, _read_ndjson)), devices)
             except (*READ_ERRORS, RunFolderError):  # the careful path decides
                 pass
         try:
-            return cls(*_flatten(_json_lines(text)), devices)
+            return cls(*_flatten(_json_lines(path.read_bytes().splitlines())), devices)
         except READ_ERRORS as e:  # values no check above foresaw (a polars defect): one line
             raise damaged(path, e) from None
 
@@ -324,8 +325,13 @@ class SampleTable:
         return finite_number(self._flat.get_column(name).max())
 
 
-def _json_lines(text: bytes) -> Iterable[dict[str, Any]]:
-    for line in text.splitlines():
+def _device_lines(path: Path) -> Iterable[bytes]:
+    with path.open("rb") as lines:
+        yield from (line for line in lines if b'"gpu"' in line or b'"rapl_uj"' in line)
+
+
+def _json_lines(lines: Iterable[bytes]) -> Iterable[dict[str, Any]]:
+    for line in lines:
         try:
             value = loads(line)
         except (ValueError, RecursionError):
@@ -334,8 +340,8 @@ def _json_lines(text: bytes) -> Iterable[dict[str, Any]]:
             yield value
 
 
-def _device_rows(text: bytes) -> Iterable[dict[str, Any]]:
-    for d in _json_lines(text):
+def _device_rows(lines: Iterable[bytes]) -> Iterable[dict[str, Any]]:
+    for d in _json_lines(lines):
         if finite_number(d.get("t")) is not None and ("gpu" in d or "rapl_uj" in d):
             row: dict[str, Any] = {"t": d["t"]}
             if "gpu" in d:
