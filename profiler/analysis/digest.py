@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from profiler.analysis.attribution.profiled import CodeSignals
-from profiler.analysis.figures.signals import Signals, StageSignal
+from profiler.analysis.figures.signals import Signals, StageSignal, WorkSignal
 from profiler.runfolder.read import RunData, StageWindow
 from profiler.schema.report import GpuDeviceStage, HandoffSection, ServerInfo, StageReport
 
@@ -146,7 +146,15 @@ def build_signals(
         idle_share=code.idle_share,
         top_function=code.top_function,
         blocking_function=code.blocking_function,
+        work=_work(code),
         open_model=any(s.rate for s in stages),
         slo_percentile=slo_percentile,
         server=server,
     )
+
+
+def _work(code: CodeSignals) -> WorkSignal | None:
+    if code.work_category is None or code.work_share is None or code.work_function is None:
+        return None
+    return WorkSignal(code.work_category, code.work_label or code.work_category, code.work_share,
+                      code.work_on_cpu_share, code.work_function)  # fmt: skip

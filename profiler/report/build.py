@@ -27,6 +27,8 @@ from profiler.analysis.traits import find_traits
 from profiler.analysis.traits.evidence import Finding, TraitEvidence
 from profiler.analysis.traits.latency import warmup
 from profiler.analysis.validity import validity
+from profiler.analysis.wheretime.section import where_time_section, with_work
+from profiler.analysis.wheretime.summary import WhereTime
 from profiler.base.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
 from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, Shape
 from profiler.base.secrets import mask_command, mask_url
@@ -50,6 +52,7 @@ from profiler.schema.report import (
     TargetInfo,
     ValidityIssue,
     ValiditySection,
+    WhereTimeSection,
 )
 
 DEFAULT_SLO_PERCENTILE = 95.0  # the percentile latency limits are judged at without an SLO
@@ -192,6 +195,10 @@ def _code(run: RunData, server: ServerInfo | None, stages: list[StageReport]) ->
     )
 
 
+def _not_placed() -> tuple[WhereTimeSection, WhereTime | None]:
+    return WhereTimeSection(available=False, notice=f"not measured: {FAILED}"), None
+
+
 def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report:
     meta = run.meta
     options = options or AnalysisOptions.of(run)
@@ -208,6 +215,12 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     handoffs = guard("handoffs", lambda: handoff_section(run), HandoffSection())
     code, code_signals = guard("code", lambda: _code(run, server, stages), (CodeSection(available=False, notice=FAILED),
                                                                             CodeSignals()))  # fmt: skip
+    where, where_figures = guard(
+        "where_time_goes",
+        lambda: where_time_section(run.profiles, pyspy_on=meta.config.pyspy, notice=meta.pyspy_notice),
+        _not_placed(),
+    )
+    code_signals = with_work(code_signals, where_figures)
     slo_pct = options.slo.percentile if options.slo else DEFAULT_SLO_PERCENTILE
     signals = guard(
         "signals",
@@ -242,6 +255,7 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
             None,
         ),
         code=code,
+        where_time_goes=where,
         routes=routes,
         notices=[*meta.notices, *meta.compatibility_notices(__version__), *guard.notices],
     )

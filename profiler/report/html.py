@@ -43,6 +43,7 @@ h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.6em;borde
 table{border-collapse:collapse;margin:.5em 0;font-size:13px}th,td{padding:.25em .6em;border-bottom:1px solid #eee}
 th{text-align:left;background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .meta{color:#555}.bad{color:#b00020}.ok{color:#1b7f3b}.note{color:#666;font-size:12px}
+.wt{display:flex;gap:8px;align-items:center;font-size:13px;margin:2px 0}.wt-label{width:190px}.wt-bar{display:flex;width:320px;height:12px;background:#eee}
 .chart{margin:.5em 0 1em}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1em}
 """
 
@@ -67,6 +68,27 @@ def _table(t: TextTable) -> str:
     )
     notes = "".join(f'<div class="note">{_e(n)}</div>' for n in t.notes)
     return f"<h2>{_e(t.title)}</h2><table><tr>{head}</tr>{rows}</table>{notes}"
+
+
+def _where_time(report: Report) -> str:
+    """A bar per category of work (share of the working samples), the on-CPU part darker."""
+    section, w = report.where_time_goes, report.where_time_goes.overall
+    head = "<h2>Where the time goes (py-spy stacks by category)</h2>"
+    if not section.available or w is None:
+        return f"{head}<p class=note>{_e(section.notice or 'not measured')}</p>"
+    rows = []
+    for c in w.categories[:8]:
+        on_cpu = (c.on_cpu_share or 0.0) * c.share * 100
+        waiting = c.share * 100 - on_cpu
+        cpu = f"{c.on_cpu_share:.0%} on CPU" if c.on_cpu_share is not None else "on CPU not told"
+        rows.append(
+            f'<div class="wt" data-category="{_e(c.category)}"><span class="wt-label">{_e(c.label)}</span>'
+            f'<span class="wt-bar"><span style="width:{on_cpu:.1f}%;background:#3465a4"></span>'
+            f'<span style="width:{waiting:.1f}%;background:#9fb8d9"></span></span>'
+            f"<span>{c.share:.0%} ({_e(cpu)}) {_e(c.top_function or '')}</span></div>"
+        )
+    note = f"{w.working_samples} working thread samples, {w.idle_share:.0%} of all idle; {w.method}"
+    return head + "".join(rows) + f"<div class=note>{_e(note)}</div>"
 
 
 def _handoffs_per_stage(report: Report) -> TextTable | None:
@@ -150,6 +172,7 @@ def render(report: Report, run: RunData) -> str:
         + (f'<h2>Charts</h2><div class="grid">{divs}</div>' if found else "<p class=note>No chart: no samples.</p>")
         + "".join(_table(t) for t in tables if t is not None)
         + _plan(report)
+        + _where_time(report)
         + _code(report)
     )
     return (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from profiler.report.terminal import route_table
+from profiler.report.terminal import route_table, where_time_table
 from profiler.schema.report import Report, StageReport
 from profiler.schema.verdicts import CheckResult, Comparison, MetricDelta
 
@@ -85,6 +85,10 @@ def render(report: Report, results: Sequence[CheckResult], headline: str, compar
             f"Capacity per instance: **{report.capacity.capacity_rps:.1f} rps** ({report.capacity.slo_basis}).",
             "",
         ]
+    where = where_time_table(report)
+    if where is not None:
+        lines += ["**Where the time goes** (py-spy stacks by category)", ""]
+        lines += _table(where.columns, where.rows)
     if report.traits:
         lines += ["**Traits**", ""]
         lines += [f"- **{t.id}** ({t.confidence:.2f}): {t.evidence.summary}" for t in report.traits]

@@ -121,6 +121,30 @@ def trait_table(report: Report) -> TextTable | None:
     return TextTable("Behavioural traits", ("trait", "confidence", "evidence"), tuple(rows))
 
 
+def where_time_table(report: Report) -> TextTable | None:
+    """The whole run's profiled time by category of work, largest first (py-spy's stacks)."""
+    w = report.where_time_goes.overall
+    if not report.where_time_goes.available or w is None or not w.categories:
+        return None
+    rows = tuple(
+        (
+            c.label,
+            f"{c.share * 100:.0f}",
+            _f(c.on_cpu_share * 100 if c.on_cpu_share is not None else None, "{:.0f}", "not told"),
+            c.top_function or "-",
+            c.called_from or "-",
+        )
+        for c in w.categories[:8]
+    )
+    notes = (f"{w.working_samples} working thread samples, {w.idle_share:.0%} of all idle (parked threads)", w.method)
+    return TextTable(
+        "Where the time goes (py-spy stacks by category)",
+        ("category", "share %", "on CPU %", "function", "called from"),
+        rows,
+        notes,
+    )
+
+
 def route_table(report: Report) -> TextTable | None:
     """One line per route when the run had several: each at the heaviest whole stage."""
     if len(report.routes) < 2:
@@ -294,8 +318,8 @@ def summary_lines(report: Report) -> list[str]:
 
 def report_tables(report: Report) -> list[TextTable]:
     tables = [stage_table(report)]
-    for t in (stream_table(report), route_table(report), handoff_table(report), trait_table(report),
-              recommendation_table(report)):  # fmt: skip
+    for t in (stream_table(report), route_table(report), handoff_table(report), where_time_table(report),
+              trait_table(report), recommendation_table(report)):  # fmt: skip
         if t is not None:
             tables.append(t)
     return tables

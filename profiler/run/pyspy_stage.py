@@ -12,6 +12,7 @@ calls such as time.sleep without --native, but the line that calls them says it,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +20,17 @@ from profiler.analysis.attribution.stacks import CodeProfile, parse_collapsed, p
 from profiler.base.errors import PySpyUnavailable
 from profiler.report.speedscope import collapsed_to_speedscope
 from profiler.runfolder.atomic import write_json_atomic
-from profiler.runfolder.names import PYSPY_DIR, PYSPY_LOG, pyspy_sources, pyspy_speedscope, pyspy_stacks
+from profiler.runfolder.names import (
+    PYSPY_DIR,
+    PYSPY_LOG,
+    pyspy_sources,
+    pyspy_speedscope,
+    pyspy_stacks,
+    pyspy_threads,
+)
+from profiler.runfolder.threadcpu import ThreadCpu, ThreadCpuTimes
 from profiler.sampling.pyspy import PySpyRecording, read_source_line
+from profiler.sampling.threads import ThreadTime, cpu_between, thread_times
 
 
 class PySpyStage:
@@ -36,6 +46,8 @@ class PySpyStage:
         self.profiled_stage: int | None = None
         self._recording: PySpyRecording | None = None
         self._gil_pending: tuple[int, int, int] | None = None  # (pid, stage, seconds) of the --gil half
+        # Each thread's CPU time when the (normal) recording started, and when: which samples ran.
+        self._threads_at_start: tuple[float, dict[int, ThreadTime]] | None = None
 
     def start(self, pid: int, stage: int, planned_s: float) -> None:
         """Attach py-spy for the stage, planned to last `planned_s` seconds."""
@@ -69,6 +81,8 @@ class PySpyStage:
 
     def _record(self, pid: int, path: Path, seconds: int, gil: bool) -> None:
         rec = PySpyRecording(pid, path, duration_s=seconds, rate=self.rate, gil=gil)
+        if not gil:
+            self._threads_at_start = (time.monotonic(), thread_times(pid))
         try:
             rec.start()
         except PySpyUnavailable as e:
@@ -82,6 +96,7 @@ class PySpyStage:
         leaves. False (and a notice) when py-spy failed."""
         try:
             stacks = rec.stop() if interrupted else rec.wait(timeout=rec.duration_s + 5.0)
+            threads = self._thread_cpu(rec.pid) if not rec.gil else None
             text = rec.read_stacks()
         except PySpyUnavailable as e:
             self._failed(e)
@@ -94,7 +109,19 @@ class PySpyStage:
         profile = parse_collapsed(text)
         write_json_atomic(pyspy_speedscope(stacks), collapsed_to_speedscope(profile, stacks.stem))
         write_json_atomic(pyspy_sources(stacks), leaf_sources(profile))
+        if threads is not None:
+            write_json_atomic(pyspy_threads(stacks), threads.to_dict())
         return True
+
+    def _thread_cpu(self, pid: int) -> ThreadCpuTimes | None:
+        """Each thread's CPU time since the recording started (read as it ends), or None."""
+        started, self._threads_at_start = self._threads_at_start, None
+        if started is None or not started[1]:
+            return None
+        wall = time.monotonic() - started[0]
+        spent = cpu_between(started[1], thread_times(pid))
+        rows = tuple(ThreadCpu(t.pid, t.tid, t.name, round(t.cpu_s, 4)) for t in spent.values())
+        return ThreadCpuTimes(round(wall, 4), rows) if rows and wall > 0 else None
 
 
 def leaf_sources(profile: CodeProfile) -> dict[str, str]:

@@ -55,6 +55,11 @@ def pyspy_sources(stacks: Path) -> Path:
     return stacks.with_name(f"{stacks.stem}.sources.json")
 
 
+def pyspy_threads(stacks: Path) -> Path:
+    """Each thread's CPU time over the recording, saved beside the stacks."""
+    return stacks.with_name(f"{stacks.stem}.threads.json")
+
+
 def pyspy_speedscope(stacks: Path) -> Path:
     """The flame graph of the stacks (speedscope's JSON format)."""
     return stacks.with_name(f"{stacks.stem}.speedscope.json")

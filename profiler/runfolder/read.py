@@ -21,6 +21,7 @@ from profiler.runfolder.names import (
     pyspy_recordings,
     pyspy_sources,
     pyspy_stacks,
+    pyspy_threads,
 )
 from profiler.runfolder.records import (
     Finish,
@@ -33,6 +34,7 @@ from profiler.runfolder.records import (
     StageStart,
     parse_stage_event,
 )
+from profiler.runfolder.threadcpu import ThreadCpuTimes
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +197,17 @@ def read_profiles(folder: Path) -> dict[int, StageProfile]:
             gil = gil_path.read_text(errors="replace") if gil_path.exists() else None
         except OSError:
             gil = None
-        out[stage] = StageProfile(_readable_counts(text), sources, _readable_counts(gil) if gil else gil)
+        out[stage] = StageProfile(
+            _readable_counts(text), sources, _readable_counts(gil) if gil else gil, _thread_cpu(pyspy_threads(path))
+        )
     return out
+
+
+def _thread_cpu(path: Path) -> ThreadCpuTimes | None:
+    try:
+        return ThreadCpuTimes.parse(loads(path.read_bytes())) if path.exists() else None
+    except (OSError, ValueError, RecursionError):
+        return None  # a damaged file: the analysis says which method it could not use
 
 
 def _readable_counts(stacks: str) -> str:

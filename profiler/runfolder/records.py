@@ -18,6 +18,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeGuard
 
+from profiler.runfolder.threadcpu import ThreadCpuTimes
+
 REQUEST_COLUMNS_V1 = (
     "start",
     "latency_ms",
@@ -284,11 +286,13 @@ def parse_stage_event(d: dict[str, Any]) -> StageEvent | None:
 @dataclass(frozen=True, slots=True)
 class StageProfile:
     """What py-spy left for one profiled stage: the raw collapsed stacks, the source line of each
-    leaf frame (`file:line` -> text, saved at record time), and the --gil half's stacks if taken."""
+    leaf frame (`file:line` -> text, saved at record time), the --gil half's stacks if taken, and
+    each thread's CPU time over the recording where /proc told it."""
 
     stacks: str
     sources: dict[str, str]
     gil_stacks: str | None = None
+    thread_cpu: ThreadCpuTimes | None = None
 
 
 @dataclass(slots=True)

@@ -173,6 +173,8 @@ class PySpyRecording:
             "--idle",
             "--subprocesses",
             "--full-filenames",
+            # `thread (TID): name` frames: the thread ids /proc counts each thread's CPU time by.
+            "--threads",
         ]
         return [*args, "--gil"] if self.gil else args
 

@@ -31,8 +31,9 @@ from profiler.schema.routes import Trait as Trait
 from profiler.schema.serving import ServerInfo as ServerInfo  # re-exported: report.json's `target.server`
 from profiler.schema.serving import ServingModel as ServingModel
 from profiler.schema.streams import StreamStats as StreamStats  # re-exported: a stage's streamed responses
+from profiler.schema.wheretime import WhereTimeSection as WhereTimeSection  # report.json's `where_time_goes`
 
-SCHEMA_VERSION = "2.3"
+SCHEMA_VERSION = "2.4"
 
 
 class LatencyStats(_Model):
@@ -336,6 +337,12 @@ class Report(_Model):
         None, description="The hosting plan (docs/hosting-plan.md); null when no stage met the latency limit."
     )
     code: CodeSection = Field(description="Code attribution from py-spy.")
+    where_time_goes: WhereTimeSection = Field(
+        default_factory=lambda: WhereTimeSection(
+            available=False, notice="not measured: the report was written before schema 2.4"
+        ),
+        description="The profiled stages' time by category of work (storage, serialization...), from the stacks.",
+    )
     routes: list[RouteReport] = Field(
         default_factory=list,
         description="Each route (Locust's request name) on its own, most requests first: its stages, CPU per "

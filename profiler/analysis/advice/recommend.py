@@ -23,6 +23,7 @@ from profiler.analysis.advice.vocabulary import (
     family,
     for_trait,
 )
+from profiler.analysis.advice.worktime import downstream, lock, serialization, storage
 from profiler.analysis.figures.signals import StageSignal
 from profiler.analysis.traits import evidence as ev
 from profiler.analysis.traits.common import load_text, users_text
@@ -323,6 +324,10 @@ RULES: tuple[Rule, ...] = (
     dynamic_batching,
     gpu_bound,
     optimise_dominant_handoff,
+    storage,
+    serialization,
+    downstream,
+    lock,
     tcp_nodelay,
 )
 

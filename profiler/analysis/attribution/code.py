@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from profiler.analysis.attribution.stacks import CodeProfile, Frame, parse_frame, short_location
 
@@ -83,8 +84,11 @@ _BLOCKING_SOURCE = re.compile(
     r"|(?<![\w.])select\.(?:select|poll|epoll)\("
     r"|\.(?:recv|recv_into|recvfrom|accept|connect|sendall)\("  # raw socket calls (C)
     r"|(?<![\w.])os\.(?:read|waitpid|wait)\("
-    r"|\.(?:execute|executemany|fetchall|fetchone|commit)\("  # sync DB drivers in C
 )
+# A sync DB driver's call, in C: waiting on the database's socket (psycopg, pymysql), or running
+# on this thread with the GIL let go (sqlite3 scans in C). Only the thread's CPU time tells which
+# (analysis/wheretime/); the summary below counts it as waiting, the old reading.
+_C_CALL_SOURCE = re.compile(r"\.(?:execute|executemany|executescript|fetchall|fetchone|fetchmany|commit)\(")
 
 # The asyncio (or uvloop) event loop on a stack: the thread running it.
 _LOOP_FUNCTIONS = frozenset({"run_forever", "_run_once", "_run", "run_until_complete"})
@@ -112,14 +116,45 @@ def _is_loop_idle(py_frames: list[Frame]) -> bool:
     return location.startswith("uvloop/") or location == "asyncio/runners.py"
 
 
-def _blocking_source(leaf: Frame, source: SourceLookup | None) -> bool:
+def _source_matches(pattern: re.Pattern[str], leaf: Frame, source: SourceLookup | None) -> bool:
     if source is None or leaf.line is None:
         return False
     text = source(leaf.file, leaf.line)
     if not text:
         return False
-    match = _BLOCKING_SOURCE.search(text)
+    match = pattern.search(text)
     return match is not None and "await" not in text[: match.start()]
+
+
+SampleState = Literal["running", "waiting", "c-call"]
+
+
+def sample_state(all_frames: list[Frame], source: SourceLookup | None) -> tuple[SampleState, bool, bool]:
+    """(state, on an event loop's thread, the loop's own wait for I/O) of one stack's frames.
+
+    running: in Python code (on a CPU, or waiting for the GIL); waiting: in a call that blocks
+    (a sleep, a lock, a socket read, the loop's select); c-call: in a C call that may do either
+    (a DB driver's execute): its thread's CPU time decides, where it was read.
+    """
+    py_at = [i for i, f in enumerate(all_frames) if f.file.endswith((".py", ".pyx"))]
+    if not py_at:
+        return "running", False, False
+    py_frames = [all_frames[i] for i in py_at]
+    # Native frames (with --native) after the last Python frame are the C call it made.
+    tail = all_frames[py_at[-1] + 1 :]
+    loop = any(_is_loop_frame(f) for f in py_frames)
+    loop_idle = loop and _is_loop_idle(py_frames)
+    py_leaf = py_frames[-1]
+    if (
+        loop_idle
+        or any(f.base in WAITING_NATIVE_FRAMES for f in tail)
+        or _matches(py_leaf, WAITING_PYTHON_LEAVES)
+        or _source_matches(_BLOCKING_SOURCE, py_leaf, source)
+    ):
+        return "waiting", loop, loop_idle
+    if _source_matches(_C_CALL_SOURCE, py_leaf, source):
+        return "c-call", loop, loop_idle
+    return "running", loop, loop_idle
 
 
 @dataclass(frozen=True)
@@ -171,22 +206,8 @@ class _Tally:
 
     def add(self, stack: tuple[str, ...], count: int, source: SourceLookup | None) -> None:
         all_frames = [f for f in map(parse_frame, stack) if f is not None]
-        py_at = [i for i, f in enumerate(all_frames) if f.file.endswith((".py", ".pyx"))]
-        if not py_at:
-            self.busy(all_frames, count)
-            return
-        py_frames = [all_frames[i] for i in py_at]
-        # Native frames (with --native) after the last Python frame are the C call it made.
-        tail = all_frames[py_at[-1] + 1 :]
-        loop = any(_is_loop_frame(f) for f in py_frames)
-        loop_idle = loop and _is_loop_idle(py_frames)
-        py_leaf = py_frames[-1]
-        is_waiting = (
-            loop_idle
-            or any(f.base in WAITING_NATIVE_FRAMES for f in tail)
-            or _matches(py_leaf, WAITING_PYTHON_LEAVES)
-            or _blocking_source(py_leaf, source)
-        )
+        state, loop, loop_idle = sample_state(all_frames, source)
+        is_waiting = state != "running"
         if is_waiting:
             self.waiting += count
         else:
@@ -197,6 +218,7 @@ class _Tally:
             self.on_loop += count
             if is_waiting and not loop_idle:
                 self.blocked += count
+                py_leaf = next(f for f in reversed(all_frames) if f.file.endswith((".py", ".pyx")))
                 self.blocking_sites[py_leaf.function] += count
 
 

@@ -95,6 +95,12 @@ class CodeSignals:
     idle_share: float | None = None
     top_function: str | None = None  # of the working process, named when there were several
     blocking_function: str | None = None
+    # Where the time goes (analysis/wheretime/): the work that takes most of the working samples.
+    work_category: str | None = None  # storage, serialization, model, downstream, locks, ...
+    work_label: str | None = None
+    work_share: float | None = None  # of the working samples
+    work_on_cpu_share: float | None = None  # of the category's samples
+    work_function: str | None = None  # the function doing it (the query function, the encoder)
 
 
 @dataclass(frozen=True, slots=True)

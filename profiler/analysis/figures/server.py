@@ -50,11 +50,25 @@ KNOWN: dict[str, KnownServer] = {
     "fastapi": KnownServer("uvicorn", True, "event-loop"),  # `fastapi run` is uvicorn
     "waitress-serve": KnownServer("waitress", True, "threaded-pool", 4),
     "flask": KnownServer("werkzeug", True, "thread-per-request"),
+    "django": KnownServer("django runserver", True, "thread-per-request"),
     "nginx": KnownServer("nginx", False, "event-loop"),
     "node": KnownServer("node", False, "event-loop"),
     "deno": KnownServer("deno", False, "event-loop"),
     "bun": KnownServer("bun", False, "event-loop"),
 }
+
+# By the server's own modules on py-spy's stacks, for an app that starts its server itself
+# (`waitress.serve(app)`, `uvicorn.run(app)`, `app.run()`): the file path a frame is in -> KNOWN key.
+STACK_SERVERS: tuple[tuple[str, str], ...] = (
+    ("/gunicorn/", "gunicorn"),
+    ("/waitress/", "waitress-serve"),
+    ("/uvicorn/", "uvicorn"),
+    ("/hypercorn/", "hypercorn"),
+    ("/daphne/", "daphne"),
+    ("/granian/", "granian"),
+    ("/django/core/servers/basehttp.py", "django"),
+    ("/werkzeug/serving.py", "flask"),
+)
 
 # gunicorn's worker classes (-k): how each serves requests.
 GUNICORN_CLASSES: dict[str, ServingModel] = {
@@ -177,9 +191,14 @@ def _apply_gunicorn(shape: _Shape, argv: Sequence[str], workers: list[ProcessInf
         shape.say(f"-w {declared} given, {len(workers)} worker processes seen")
 
 
-def _apply_known(shape: _Shape, root: ProcessInfo, workers: list[ProcessInfo]) -> None:
+def _apply_known(shape: _Shape, root: ProcessInfo, workers: list[ProcessInfo], stack_server: str | None) -> None:
     name = program(root)
     known = KNOWN.get(name)
+    if known is None and stack_server is not None:
+        known = KNOWN[stack_server]
+        shape.server, shape.model, shape.threads = known.name, known.model, known.threads
+        shape.say(f"{known.name} from its modules on py-spy's stacks (the program '{name}' starts it itself)")
+        return
     if known is None:
         shape.say(f"server not recognised from its program '{name}'")
         return
@@ -197,14 +216,16 @@ def infer_server(
     limit: CpuLimit | None,
     root_pid: int | None = None,
     asyncio_seen: bool | None = None,
+    stack_server: str | None = None,
 ) -> ServerInfo:
-    """The target's serving shape; `asyncio_seen` is py-spy's hint (asyncio frames in its stacks)."""
+    """The target's serving shape; `asyncio_seen` and `stack_server` (a KNOWN key) are py-spy's
+    hints: asyncio frames, a server's own modules in its stacks."""
     shape = _Shape()
     master, workers, helpers = _roles(processes, root_pid)
     root = master or (workers[0] if workers else None)
     if root is not None:
         shape.python = is_python(root)
-        _apply_known(shape, root, workers)
+        _apply_known(shape, root, workers, stack_server)
     if shape.model == "unknown" and asyncio_seen is not None and shape.python:
         shape.model = "event-loop" if asyncio_seen else "unknown"
         if asyncio_seen:
@@ -278,4 +299,5 @@ def server_of(run: RunData) -> ServerInfo | None:
     limit = run.meta.sampler.cpu_limit
     if limit is None and run.meta.sampler.ncpu:
         limit = CpuLimit(machine=run.meta.sampler.ncpu)
-    return infer_server(run.processes, run.samples.processes(), limit, run.meta.target.pid, asyncio_seen)
+    seen = next((key for marker, key in STACK_SERVERS if any(marker in text for text in stacks)), None)
+    return infer_server(run.processes, run.samples.processes(), limit, run.meta.target.pid, asyncio_seen, seen)

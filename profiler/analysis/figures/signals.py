@@ -47,6 +47,17 @@ class StageSignal:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkSignal:
+    """The work that takes most of the working thread samples (analysis/wheretime/)."""
+
+    category: str  # storage, serialization, model, downstream, locks, ...
+    label: str
+    share: float  # of the working samples
+    on_cpu_share: float | None  # of its samples; None: not told
+    function: str  # the function doing it
+
+
+@dataclass(frozen=True, slots=True)
 class Signals:
     stages: tuple[StageSignal, ...]
     ncpu: int = 1
@@ -70,6 +81,7 @@ class Signals:
     idle_share: float | None = None
     top_function: str | None = None
     blocking_function: str | None = None
+    work: WorkSignal | None = None  # from py-spy's stacks by category
     open_model: bool = False
     slo_percentile: float = 95.0
     server: ServerInfo | None = None  # the serving shape (analysis/server.py); None: not known

@@ -61,6 +61,7 @@ from profiler.analysis.traits.thresholds import (
     TAIL_MIN_MS,
 )
 from profiler.analysis.traits.traffic import errors_under_load, stateful_sessions
+from profiler.analysis.traits.worktime import work_bound
 from profiler.base.config import DEFAULT_MEMORY_LIMIT_MB
 from profiler.schema.report import Trait
 
@@ -109,6 +110,7 @@ __all__ = [
     "stream_slows_under_load",
     "streaming_responses",
     "tail_heavy",
+    "work_bound",
 ]
 
 # The rules that need nothing but the signals, in report order before sorting by confidence.
@@ -127,6 +129,7 @@ RULES: tuple[Callable[[Signals], Finding[TraitEvidence] | None], ...] = (
     retrograde_scaling,
     dominant_handoff,
     latency_floor,
+    work_bound,
 )
 
 # One coherent verdict: when traits claim the same thing, the one whose evidence explains it wins

@@ -220,6 +220,42 @@ class DominantHandoff(TraitEvidence):
     next_share: float | None  # the next largest handoff's
 
 
+# Most of the working thread samples are one category of work (analysis/wheretime/), from the
+# stacks alone: the same fields for each, one class per id so each trait has its own type.
+@dataclass(frozen=True, slots=True)
+class StorageBound(TraitEvidence):
+    ID: ClassVar[str] = "storage-bound"
+    function: str = field(metadata=SUBJECT)  # the function doing it (the query function)
+    share: float  # of the working samples
+    on_cpu_share: float | None  # of those samples; None: not told
+
+
+@dataclass(frozen=True, slots=True)
+class SerializationBound(TraitEvidence):
+    ID: ClassVar[str] = "serialization-bound"
+    function: str = field(metadata=SUBJECT)  # the encoder or decoder
+    share: float
+    on_cpu_share: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DownstreamBound(TraitEvidence):
+    ID: ClassVar[str] = "downstream-bound"
+    function: str = field(metadata=SUBJECT)  # the call to the other service
+    share: float
+    on_cpu_share: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LockContention(TraitEvidence):
+    ID: ClassVar[str] = "lock-contention"
+    function: str = field(metadata=SUBJECT)  # where the threads wait
+    share: float
+    on_cpu_share: float | None
+
+
+WorkBound = StorageBound | SerializationBound | DownstreamBound | LockContention
+
 E_co = TypeVar("E_co", bound=TraitEvidence, covariant=True)
 
 

@@ -19,6 +19,8 @@ ERRORS_HIGH = 0.05
 ERRORS_LOW = 0.01
 RETROGRADE_DROP = 0.8
 DOMINANT_SHARE = 0.4
+# storage-bound & co: one category of work (analysis/wheretime/) takes this share of the working samples.
+WORK_BOUND_SHARE = 0.4
 MEMORY_MIN_GROWTH_MB = 20.0
 MEMORY_MIN_R2 = 0.8
 GPU_BUSY = 85.0

@@ -1,0 +1,165 @@
+"""The category table, the placing of a stack and the weighing of samples on a CPU: pure functions,
+with frames as py-spy writes them (full file names, `thread (TID): name` frames)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from profiler.analysis.attribution.stacks import parse_collapsed, parse_frame
+from profiler.analysis.wheretime.classify import place
+from profiler.analysis.wheretime.summary import METHOD_STACKS, METHOD_THREADS, where_time_goes
+from profiler.analysis.wheretime.table import default_table, extended
+from profiler.base.errors import ConfigError
+from profiler.runfolder.threadcpu import ThreadCpu, ThreadCpuTimes
+
+SITE = "/venv/lib/python3.11/site-packages"
+STDLIB = "/usr/lib/python3.11"
+APP = "/srv/app/app.py"
+TABLE = default_table()
+
+
+def frames(*texts: str) -> list:
+    return [f for f in map(parse_frame, texts) if f is not None]
+
+
+def category(*texts: str, line: str | None = None) -> str:
+    return place(frames(*texts), line, TABLE).category
+
+
+SERVER = (
+    f"<module> ({APP}:40)",
+    f"serve ({SITE}/waitress/__init__.py:19)",
+    f"handler_thread ({SITE}/waitress/task.py:84)",
+)
+REQUEST = (*SERVER, f"view ({APP}:12)")
+
+
+@pytest.mark.parametrize(
+    ("leaf", "expected"),
+    [
+        (f"execute ({SITE}/sqlalchemy/engine/base.py:1412)", "storage"),
+        (f"execute_command ({SITE}/redis/client.py:533)", "storage"),
+        (f"execute ({SITE}/psycopg/cursor.py:723)", "storage"),
+        (f"iterencode ({STDLIB}/json/encoder.py:258)", "serialization"),
+        (f"model_dump_json ({SITE}/pydantic/main.py:477)", "serialization"),
+        (f"_call_impl ({SITE}/torch/nn/modules/module.py:1527)", "model"),
+        (f"run ({SITE}/onnxruntime/capi/onnxruntime_inference_collection.py:220)", "model"),
+        (f"getresponse ({STDLIB}/http/client.py:1386)", "downstream"),
+        (f"send ({SITE}/httpx/_client.py:901)", "downstream"),
+        (f"wait ({STDLIB}/threading.py:324)", "locks"),
+        (f"get ({STDLIB}/asyncio/queues.py:158)", "locks"),
+        (f"info ({STDLIB}/logging/__init__.py:1489)", "logging"),
+    ],
+)
+def test_a_librarys_frame_under_the_app_names_its_category(leaf: str, expected: str) -> None:
+    assert category(*REQUEST, leaf) == expected
+
+
+def test_the_outermost_library_frame_decides() -> None:
+    # The app asked SQLAlchemy for a query; the socket read below is how it went: storage.
+    stack = (*REQUEST, f"execute ({SITE}/sqlalchemy/engine/base.py:1412)", f"recv_into ({STDLIB}/socket.py:706)")
+    assert category(*stack) == "storage"
+
+
+def test_the_longest_module_prefix_wins() -> None:
+    assert category(*REQUEST, f"acquire ({STDLIB}/asyncio/locks.py:114)") == "locks"
+    assert category(*REQUEST, f"_request ({SITE}/aiohttp/client.py:560)") == "downstream"
+    assert category(*SERVER, f"_handle ({SITE}/aiohttp/web_protocol.py:452)") == "framework"
+
+
+def test_the_servers_own_sockets_and_locks_are_not_downstream_or_contention() -> None:
+    # The script that called waitress.serve sits above the server: it is not the app's request code.
+    assert category(*SERVER, f"recv ({STDLIB}/socket.py:100)") == "framework"
+    assert category(*SERVER, f"wait ({STDLIB}/threading.py:324)") == "framework"
+    assert (
+        category(*SERVER, f"handle_read ({SITE}/waitress/wasyncore.py:400)", line="data = self.socket.recv(n)")
+        == "framework"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("rows = cur.execute('SELECT * FROM items').fetchall()", "storage"),
+        ("return orjson.dumps(payload)", "serialization"),
+        ("out = msgspec.json.encode(doc)", "serialization"),
+        ("with self._lock:", "locks"),
+        ("scores = np.dot(a, b)", "model"),
+        ("x = compute(rows)  # cur.execute( in a comment", "app"),
+    ],
+)
+def test_a_c_call_is_read_from_the_calling_line(line: str, expected: str) -> None:
+    placement = place(frames(*REQUEST), line, TABLE)
+    assert placement.category == expected
+    assert placement.frame is not None and placement.frame.name == "view"  # the app's function that does it
+
+
+def test_a_project_adds_its_own_modules_and_bad_entries_are_one_line() -> None:
+    mine = extended(TABLE, {"storage": {"modules": ["acme_db"]}})
+    assert place(frames(*REQUEST, f"query ({SITE}/acme_db/core.py:3)"), None, mine).category == "storage"
+    with pytest.raises(ConfigError, match="unknown category 'storag'") as e:
+        extended(TABLE, {"storag": {"modules": ["x"]}})
+    assert "storage" in e.value.fix
+    with pytest.raises(ConfigError, match="not a regular expression"):
+        extended(TABLE, {"storage": {"calls": ["(unclosed"]}})
+    with pytest.raises(ConfigError, match="must hold modules"):
+        extended(TABLE, {"storage": {"label": "db"}})
+
+
+def _stack(tid: int, *texts: str) -> str:
+    return ";".join(['process 7:"python app.py"', f"thread ({tid}): worker", *texts])
+
+
+def test_thread_cpu_time_tells_a_c_scan_from_a_wait_and_parked_threads_are_idle() -> None:
+    scan = _stack(11, *REQUEST)  # parked in `cur.execute(` (a C call): 90 samples
+    parked = _stack(12, *SERVER, f"wait ({STDLIB}/threading.py:324)")  # an idle pool thread
+    profile = parse_collapsed(f"{scan} 90\n{parked} 90\n")
+    source = {f"{APP}:12": "rows = cur.execute(QUERY).fetchall()"}
+
+    def lookup(file: str, line: int) -> str | None:
+        return source.get(f"{file}:{line}")
+
+    busy = ThreadCpuTimes(2.0, (ThreadCpu(7, 11, "worker", 1.8), ThreadCpu(7, 12, "worker", 0.0)))
+    w = where_time_goes(profile, TABLE, source=lookup, threads=busy)
+    assert w is not None and w.method == METHOD_THREADS
+    assert w.working == 90 and w.idle_share == 0.5
+    (storage,) = w.categories
+    assert storage.category == "storage" and storage.share == 1.0
+    assert storage.on_cpu_share == pytest.approx(0.9)  # 1.8 s of CPU in a 2 s recording
+    waits = ThreadCpuTimes(2.0, (ThreadCpu(7, 11, "worker", 0.1),))  # a driver waiting on its socket
+    assert where_time_goes(profile, TABLE, source=lookup, threads=waits).categories[0].on_cpu_share == pytest.approx(
+        0.05
+    )
+    # Without the threads' CPU time the C call is not told either way, and the method says so.
+    alone = where_time_goes(profile, TABLE, source=lookup)
+    assert alone is not None and alone.method == METHOD_STACKS and alone.categories[0].on_cpu_share is None
+
+
+_name = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters="_<>."), min_size=1, max_size=12)
+_frame = st.builds(lambda n, f, line: f"{n} (/srv/{f}.py:{line})", _name, _name, st.integers(1, 9999))
+_stacks = st.lists(st.tuples(st.lists(_frame, min_size=1, max_size=8), st.integers(1, 10_000)), max_size=20)
+
+
+@given(_stacks)
+def test_collapsed_stacks_parse_back_to_their_frames_and_counts(stacks: list[tuple[list[str], int]]) -> None:
+    text = "\n".join(f"{_stack(5, *fs)} {n}" for fs, n in stacks)
+    profile = parse_collapsed(text)
+    assert profile.total_samples == sum(n for _, n in stacks) and profile.skipped_lines == 0
+    by_frames: dict[tuple[str, ...], int] = {}
+    for fs, n in stacks:
+        key = ('process 7:"python app.py"', "thread (5): worker", *fs)
+        by_frames[key] = by_frames.get(key, 0) + n
+    assert dict(profile.stacks) == by_frames
+
+
+@given(_stacks)
+def test_every_working_sample_lands_in_one_category(stacks: list[tuple[list[str], int]]) -> None:
+    profile = parse_collapsed("\n".join(f"{_stack(5, *fs)} {n}" for fs, n in stacks))
+    w = where_time_goes(profile, TABLE)
+    if w is None:
+        assert not stacks
+        return
+    assert sum(c.samples for c in w.categories) == w.working
+    assert all(0 <= c.share <= 1 for c in w.categories)
