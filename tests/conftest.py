@@ -50,13 +50,13 @@ class CliResult:
         return self.stdout + self.stderr
 
 
-def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> CliResult:
+def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None, cwd: Path | None = None) -> CliResult:
     proc = subprocess.run(
         [sys.executable, "-m", "profiler", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=ROOT,
+        cwd=cwd or ROOT,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)

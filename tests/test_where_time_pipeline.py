@@ -54,6 +54,8 @@ def test_a_sqlite_scan_reads_as_storage_in_the_query_function_on_a_cpu(tmp_path:
     advice = " ".join(r["action"] for r in report["recommendations"])
     assert "scan_items" in advice and "wasyncore" not in advice  # never the server's dispatcher
     assert "Where the time goes" in report["_stdout"]
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert 'data-category="storage"' in html  # its bar in the HTML report
 
 
 def test_a_large_json_response_reads_as_serialization_with_its_bytes(tmp_path: Path) -> None:

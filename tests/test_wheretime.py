@@ -3,6 +3,8 @@ with frames as py-spy writes them (full file names, `thread (TID): name` frames)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,7 +14,9 @@ from profiler.analysis.wheretime.classify import place
 from profiler.analysis.wheretime.summary import METHOD_STACKS, METHOD_THREADS, where_time_goes
 from profiler.analysis.wheretime.table import default_table, extended
 from profiler.base.errors import ConfigError
+from profiler.gate.settings import load_settings, project_categories
 from profiler.runfolder.threadcpu import ThreadCpu, ThreadCpuTimes
+from tests.conftest import assert_no_traceback, run_cli
 
 SITE = "/venv/lib/python3.11/site-packages"
 STDLIB = "/usr/lib/python3.11"
@@ -163,3 +167,26 @@ def test_every_working_sample_lands_in_one_category(stacks: list[tuple[list[str]
         return
     assert sum(c.samples for c in w.categories) == w.working
     assert all(0 <= c.share <= 1 for c in w.categories)
+
+
+def test_the_projects_categories_are_read_checked_and_left_out_of_the_gate(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.profiler]\nchecks = ["p95 < 300ms"]\n[tool.profiler.categories]\nstorage = {modules = ["acme_db"]}\n'
+    )
+    found = project_categories(tmp_path)
+    assert found is not None and found[0] == {"storage": {"modules": ["acme_db"]}}
+    assert load_settings(tmp_path / "pyproject.toml").checks == ("p95 < 300ms",)  # not an unknown key
+    (tmp_path / "pyproject.toml").write_text("[tool.profiler]\ncategories = 3\n")
+    with pytest.raises(ConfigError, match="must be a table"):
+        project_categories(tmp_path)
+
+
+def test_a_wrong_category_stops_the_run_with_one_line_before_any_load(tmp_path: Path) -> None:
+    (tmp_path / "profiler.toml").write_text('[categories]\nstorag = {modules = ["acme_db"]}\n')
+    out = tmp_path / "run"
+    result = run_cli("run", "http://127.0.0.1:9/", "--duration", "10", "--out", str(out), cwd=tmp_path)
+    assert_no_traceback(result)
+    lines = result.stderr.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1, result.output
+    assert "unknown category 'storag'" in lines[0] and "storage" in lines[0]
+    assert not out.exists()  # nothing started, nothing written

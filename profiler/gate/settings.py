@@ -19,10 +19,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from profiler.analysis.wheretime.table import default_table, extended
 from profiler.base.errors import ConfigError
 
 PROJECT_FILE = "pyproject.toml"
 OWN_FILE = "profiler.toml"
+CATEGORIES = "categories"  # [tool.profiler.categories]: the project's additions to categories.toml
 _LISTS = {"checks": "checks", "forbid-traits": "forbid_traits", "fail-on": "fail_on"}
 _PATHS = {"baseline": "baseline", "junit": "junit", "markdown": "markdown"}
 
@@ -110,14 +112,34 @@ def load_settings(path: Path) -> GateSettings:
     for key, value in table.items():
         if key in _LISTS:
             values[_LISTS[key]] = _strings(value, key, where)
+        elif key == CATEGORIES:
+            continue  # where the time goes: the run's, read by project_categories
         elif key in _PATHS:
             if not isinstance(value, str):
                 raise ConfigError(f"{where}: '{key}' must be a path as a string.", f'e.g. {key} = "perf/{key}"')
             values[_PATHS[key]] = path.parent / value
         else:
-            known = ", ".join([*_LISTS, *_PATHS])
+            known = ", ".join([*_LISTS, *_PATHS, CATEGORIES])
             raise ConfigError(f"{where}: unknown key '{key}'.", f"use one of {known}")
     return GateSettings(**values, source=where)
+
+
+def project_categories(start: Path) -> tuple[dict[str, Any], str] | None:
+    """The project's own additions to the category table (`[tool.profiler.categories]`), checked
+    entry by entry (a wrong one is one line naming it), with where they were found; None if none."""
+    path = find_config(start)
+    found = _table(path) if path is not None else None
+    if found is None or CATEGORIES not in found[0]:
+        return None
+    table, where = found
+    entries = table[CATEGORIES]
+    if not isinstance(entries, dict):
+        raise ConfigError(
+            f"{where}: '{CATEGORIES}' must be a table.",
+            'e.g. [tool.profiler.categories] storage = {modules = ["mydb"]}',
+        )
+    extended(default_table(), entries, f"{where} {CATEGORIES}")
+    return dict(entries), where
 
 
 def project_settings(explicit: Path | None, start: Path) -> GateSettings:

@@ -29,10 +29,12 @@ from profiler.analysis.traits.latency import warmup
 from profiler.analysis.validity import validity
 from profiler.analysis.wheretime.section import where_time_section, with_work
 from profiler.analysis.wheretime.summary import WhereTime
+from profiler.analysis.wheretime.table import default_table, extended
 from profiler.base.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
 from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, Shape
 from profiler.base.secrets import mask_command, mask_url
 from profiler.runfolder.meta import RecordedConfig
+from profiler.runfolder.names import CATEGORIES
 from profiler.runfolder.read import RunData
 from profiler.schema.report import (
     CapacitySection,
@@ -195,6 +197,12 @@ def _code(run: RunData, server: ServerInfo | None, stages: list[StageReport]) ->
     )
 
 
+def _where(run: RunData) -> tuple[WhereTimeSection, WhereTime | None]:
+    """Where the time goes, with the project's category additions the run recorded (categories.json)."""
+    table = extended(default_table(), run.categories, CATEGORIES) if run.categories else None
+    return where_time_section(run.profiles, pyspy_on=run.meta.config.pyspy, notice=run.meta.pyspy_notice, table=table)
+
+
 def _not_placed() -> tuple[WhereTimeSection, WhereTime | None]:
     return WhereTimeSection(available=False, notice=f"not measured: {FAILED}"), None
 
@@ -215,11 +223,7 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     handoffs = guard("handoffs", lambda: handoff_section(run), HandoffSection())
     code, code_signals = guard("code", lambda: _code(run, server, stages), (CodeSection(available=False, notice=FAILED),
                                                                             CodeSignals()))  # fmt: skip
-    where, where_figures = guard(
-        "where_time_goes",
-        lambda: where_time_section(run.profiles, pyspy_on=meta.config.pyspy, notice=meta.pyspy_notice),
-        _not_placed(),
-    )
+    where, where_figures = guard("where_time_goes", lambda: _where(run), _not_placed())
     code_signals = with_work(code_signals, where_figures)
     slo_pct = options.slo.percentile if options.slo else DEFAULT_SLO_PERCENTILE
     signals = guard(

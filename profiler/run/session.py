@@ -32,6 +32,7 @@ from profiler.base.errors import (
     folder_write_error,
 )
 from profiler.base.secrets import mask_command, mask_text, mask_url
+from profiler.gate.settings import project_categories
 from profiler.load.driver import LoadProcess, Message, write_spec
 from profiler.load.plan import StagePlan, build_plan
 from profiler.load.spec import LoadSpec
@@ -43,7 +44,7 @@ from profiler.run.target import Target, attach, launch, unobserved
 from profiler.runfolder import messages
 from profiler.runfolder.atomic import write_json_atomic
 from profiler.runfolder.meta import Meta, PlannedStage, RecordedConfig
-from profiler.runfolder.names import META, SAMPLES, TARGET_LOG
+from profiler.runfolder.names import CATEGORIES, META, SAMPLES, TARGET_LOG
 from profiler.runfolder.read import read_run, read_sampler_info
 from profiler.runfolder.write import prepare_folder
 from profiler.sampling.launcher import SamplerProcess
@@ -198,7 +199,10 @@ class Session:
 
     def run(self) -> Outcome:
         config = self.config
+        categories = project_categories(Path.cwd())  # a wrong entry stops here, before any load
         self.folder = prepare_folder(config.out)
+        if categories is not None:
+            write_json_atomic(self.folder / CATEGORIES, {"source": categories[1], "categories": categories[0]})
         host = {"python": platform.python_version(), "platform": platform.platform()}
         self.meta = Meta.new(__version__, time.time(), RecordedConfig.of(config), host)
         self._save_meta()

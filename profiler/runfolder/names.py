@@ -42,6 +42,7 @@ TARGET_LOG = "target.log"
 LOADGEN_LOG = "loadgen.log"
 SAMPLER_LOG = "sampler.log"
 PYSPY_DIR = "pyspy"
+CATEGORIES = "categories.json"  # the project's additions to the category table, as the run found them
 PYSPY_LOG = "py-spy.log"
 
 

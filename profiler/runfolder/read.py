@@ -11,6 +11,7 @@ from profiler.base.errors import RunFolderError
 from profiler.runfolder.engine import RequestTable, SampleTable, StageTally
 from profiler.runfolder.meta import Meta, SamplerInfo, loads, parse_meta
 from profiler.runfolder.names import (
+    CATEGORIES,
     HANDOFFS,
     META,
     PROCESSES,
@@ -69,6 +70,7 @@ class RunData:
     processes: tuple[ProcessInfo, ...] = ()  # the target's processes as first seen (processes.jsonl)
     hangs: tuple[Hang, ...] = ()  # when the target stopped answering, if it did
     finish: Finish | None = None  # the generator's last accounting line; None if it never wrote one
+    categories: dict[str, Any] = field(default_factory=dict)  # the project's category additions (categories.json)
 
     def tally(self, stage: int) -> StageTally | None:
         return self.tallies.get(stage)
@@ -175,7 +177,17 @@ def read_run(folder: Path) -> RunData:
         processes=tuple(p for d in read_jsonl(folder / PROCESSES) if (p := ProcessInfo.parse(d)) is not None),
         hangs=tuple(e for e in events if isinstance(e, Hang)),
         finish=next((e for e in reversed(events) if isinstance(e, Finish)), None),
+        categories=_categories(folder / CATEGORIES),
     )
+
+
+def _categories(path: Path) -> dict[str, Any]:
+    try:
+        data = loads(path.read_bytes()) if path.exists() else {}
+    except (OSError, ValueError, RecursionError):
+        return {}  # damaged: the shipped table alone (the analysis checks what it is given)
+    found = data.get("categories") if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def read_profiles(folder: Path) -> dict[int, StageProfile]:
