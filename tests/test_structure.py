@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -93,8 +94,25 @@ def test_the_console_script_names_a_function_that_exists() -> None:
     """`pip install` writes the `profiler` command from pyproject's entry point: a module or name
     moved without it leaves a command that dies on import."""
     import importlib
-    import tomllib
 
     pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
     module, _, name = pyproject["project"]["scripts"]["profiler"].partition(":")
     assert callable(getattr(importlib.import_module(module), name, None))
+
+
+def test_every_data_file_of_the_package_is_installed() -> None:
+    """A file the package reads at run time (the report's assets, the category table) must be in
+    pyproject's package-data, or a non-editable install lacks it (tests run from the source tree
+    would not notice: `python -m profiler` in the repo imports the source)."""
+    import tomllib
+
+    patterns = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    installed = {p for pattern in patterns["profiler"] for p in PACKAGE.glob(pattern) if p.is_file()}
+    data = {
+        p
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
+    assert data <= installed, (
+        f"not in [tool.setuptools.package-data]: {sorted(str(p.relative_to(PACKAGE)) for p in data - installed)}"
+    )
