@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-from profiler.runfolder.threadcpu import ThreadCpuTimes
+if TYPE_CHECKING:  # threadcpu reads its numbers with finite_number below
+    from profiler.runfolder.threadcpu import ThreadCpuTimes
 
 REQUEST_COLUMNS_V1 = (
     "start",

@@ -7,18 +7,10 @@ on a CPU.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, TypeGuard
 
-
-def _number(value: Any) -> float | None:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    try:
-        return float(value) if math.isfinite(float(value)) else None
-    except OverflowError:
-        return None
+from profiler.runfolder.records import finite_number
 
 
 def _id(value: Any) -> TypeGuard[int]:
@@ -38,7 +30,7 @@ class ThreadCpu:
     def parse(d: Any) -> ThreadCpu | None:
         if not isinstance(d, dict):
             return None
-        pid, tid, cpu = d.get("pid"), d.get("tid"), _number(d.get("cpu_s"))
+        pid, tid, cpu = d.get("pid"), d.get("tid"), finite_number(d.get("cpu_s"))
         if not (_id(pid) and _id(tid)) or cpu is None or cpu < 0:
             return None
         return ThreadCpu(pid, tid, str(d.get("name") or ""), cpu)
@@ -56,7 +48,7 @@ class ThreadCpuTimes:
 
     @staticmethod
     def parse(d: Any) -> ThreadCpuTimes | None:
-        wall = _number(d.get("wall_s")) if isinstance(d, dict) else None
+        wall = finite_number(d.get("wall_s")) if isinstance(d, dict) else None
         rows = d.get("threads") if isinstance(d, dict) else None
         if wall is None or wall <= 0 or not isinstance(rows, list):
             return None

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from profiler.analysis.attribution.code import SampleState, sample_state
+from profiler.analysis.attribution.code import SampleState, SourceLookup, sample_state
 from profiler.analysis.attribution.stacks import CodeProfile, Frame, parse_frame
 from profiler.analysis.wheretime.classify import Placement, is_python, place
 from profiler.analysis.wheretime.table import APP, FRAMEWORK, OTHER, CategoryTable
 from profiler.runfolder.threadcpu import ThreadCpuTimes
 
-SourceLookup = Callable[[str, int], str | None]
 _THREAD_FRAME = re.compile(r"^thread \((\d+)\)")
 # Categories that are not "the work" a trait or an advice may quote as the hot path.
 NOT_WORK = frozenset({FRAMEWORK, OTHER})
