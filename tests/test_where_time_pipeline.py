@@ -6,6 +6,7 @@ trait come from the stacks alone.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -78,3 +79,62 @@ def test_a_call_to_another_service_reads_as_waiting_downstream(tmp_path: Path) -
     assert downstream["on_cpu_share"] is not None and downstream["on_cpu_share"] < 0.2  # it waits
     assert traits(report)["downstream-bound"]["subject"].startswith("urlopen")
     assert any(r["id"] == "bound-downstream" for r in report["recommendations"])
+
+
+NGINX_CONF = """worker_processes 2;
+user root;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  server {{ listen 127.0.0.1:PORT; root {dir}/www; }}
+}}
+"""
+
+
+def nginx_launch(tmp_path: Path, nginx: str) -> str:
+    """A command that starts nginx (2 workers, C, a static 2 KB file) on the port the run picks. Its
+    workers run as root where the tests do (else as the same user): the temporary folder is 0700."""
+    site = tmp_path / "nginx"
+    (site / "www").mkdir(parents=True)
+    (site / "www" / "file.txt").write_text("x" * 2048)
+    (site / "nginx.conf.in").write_text(NGINX_CONF.format(dir=site))
+    start = site / "start.sh"
+    start.write_text(f'#!/bin/sh\nsed "s/PORT/$1/" {site}/nginx.conf.in > {site}/nginx.conf\n'
+                     f"exec {nginx} -p {site} -c {site}/nginx.conf\n")  # fmt: skip
+    start.chmod(0o755)
+    return f"{start} {{port}}"
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+@pytest.mark.skipif(NGINX is None, reason="needs nginx (apt-get install nginx)")
+def test_a_static_server_faster_than_the_generator_reads_as_generator_limited(tmp_path: Path) -> None:
+    """nginx serving a small file outruns a Locust process on these cores: the generator is the
+    queue. Before, its plateau read as a blocked event loop in nginx and got Node advice."""
+    assert NGINX is not None
+    out = tmp_path / "run"
+    result = run_cli("run", "http://127.0.0.1:{port}/file.txt", "--launch", nginx_launch(tmp_path, NGINX),
+                     "--users", "1,4,16,64", "--duration", "24", "--out", str(out), timeout=240)  # fmt: skip
+    assert_no_traceback(result)
+    assert result.code == 0, result.output
+    report = read_report(out)
+    assert report["target"]["server"]["server"] == "nginx"
+    limited = [i for i in report["validity"]["issues"] if i["id"] == "generator-limited"]
+    assert limited, report["validity"]["issues"]
+    found = set(traits(report))
+    assert not found & {"event-loop-blocked", "concurrency-capped", "cpu-bound", "io-bound", "retrograde-scaling"}
+    cap = report["capacity"]
+    assert cap["limited_by"] == "generator" and cap["capacity_is_lower_bound"], cap
+    recs = [r["id"] for r in report["recommendations"]]
+    assert recs[0] == "measure-with-more-load" and "unblock-event-loop" not in recs, recs
+    assert report["code"]["profiled_stages"] == []  # py-spy cannot attach to nginx: no stage set apart
+    assert "the load generator was the limit" in result.stdout

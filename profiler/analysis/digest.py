@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from profiler.analysis.attribution.profiled import CodeSignals
+from profiler.analysis.figures.generator import generator_limit
 from profiler.analysis.figures.signals import Signals, StageSignal, WorkSignal
 from profiler.runfolder.read import RunData, StageWindow
 from profiler.schema.report import GpuDeviceStage, HandoffSection, ServerInfo, StageReport
@@ -60,6 +61,7 @@ def stage_signal(run: RunData, s: StageReport, handoffs: HandoffSection, slo_per
         error_rate=s.error_rate,
         bytes_per_request=s.bytes_per_request,
         unsent=s.unsent,
+        generator_limited=generator_limit(s, run.meta.config.observed) is not None,
         probe_p50=s.probe.p50 if s.probe else None,
         cpu=s.target_cpu_pct,
         busiest_cpu=s.target_busiest_process_cpu_pct,

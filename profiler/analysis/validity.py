@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from profiler.analysis.figures.generator import MACHINE_FULL_PCT, generator_limit
 from profiler.analysis.traits.common import users_text
 from profiler.runfolder.records import Hang
 from profiler.schema.report import ResourceSection, RunInfo, StageReport, ValidityIssue, ValiditySection
 
-LOADGEN_SATURATED_PCT = 90.0  # of one core
-MACHINE_SATURATED_PCT = 92.0  # of all cores
+MACHINE_SATURATED_PCT = MACHINE_FULL_PCT  # of all cores
 OTHER_LOAD_PCT = 50.0  # of one core, used by neither the target nor the load generator
 STEAL_PCT = 2.0  # of all cores' time taken by the hypervisor in a stage: its timings include waiting for a CPU
 INTERVAL_SLACK = 2.0  # the sampler achieved more than twice its interval: the machine was starved
@@ -47,6 +47,11 @@ class RunFacts:
     def requests(self) -> int:
         return sum(s.requests for s in self.stages)
 
+    @property
+    def target_here(self) -> bool:
+        """The target's processes were sampled on this machine: they share its cores with the generator."""
+        return self.resources.target_source == "processes"
+
 
 def _issue(
     id_: str, severity: Literal["warning", "error"], message: str, stage: int | None = None
@@ -54,8 +59,9 @@ def _issue(
     return [ValidityIssue(id=id_, severity=severity, message=message, stage=stage)]
 
 
-def _other_cpu(s: StageReport, ncpu: int | None) -> float | None:
+def _other_cpu(s: StageReport, f: RunFacts) -> float | None:
     """CPU (% of one core) the machine spent outside the target and the load generator."""
+    ncpu = f.resources.ncpu
     if ncpu is None or s.machine_cpu_pct is None or s.target_cpu_pct is None or s.loadgen_cpu_pct is None:
         return None
     return max(0.0, s.machine_cpu_pct * ncpu - s.target_cpu_pct - s.loadgen_cpu_pct)
@@ -66,26 +72,17 @@ def _other_cpu(s: StageReport, ncpu: int | None) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class StageCheck:
-    """An issue of one stage: `measure` (of the stage, given the machine's cores) at or above `limit`.
+    """An issue of one stage: `measure` (of the stage, in the run's facts) at or above `limit`.
     `message` is formatted with the stage's `index` and the measured `value`."""
 
     id: str
     severity: Literal["warning", "error"]
     limit: float
-    measure: Callable[[StageReport, int | None], float | None]
+    measure: Callable[[StageReport, RunFacts], float | None]
     message: str
 
 
 STAGE_CHECKS: tuple[StageCheck, ...] = (
-    StageCheck(
-        "loadgen-saturated",
-        "error",
-        LOADGEN_SATURATED_PCT,
-        # Per process: each of several generator processes (--workers) has one core's worth of room.
-        lambda s, _: s.loadgen_busiest_cpu_pct if s.loadgen_busiest_cpu_pct is not None else s.loadgen_cpu_pct,
-        "Stage {index}: a load generator process used {value:.0f}% of a core; its own queueing inflates latency and caps "
-        "throughput. Treat this stage's figures as a floor on the target's capacity.",
-    ),
     StageCheck(
         "generator-unsent",
         "error",
@@ -116,7 +113,8 @@ STAGE_CHECKS: tuple[StageCheck, ...] = (
         "machine-saturated",
         "warning",
         MACHINE_SATURATED_PCT,
-        lambda s, _: s.machine_cpu_pct,
+        # A machine the load generator filled is said once, as generator-limited.
+        lambda s, f: None if generator_limit(s, f.target_here) else s.machine_cpu_pct,
         "Stage {index}: the machine's CPUs were {value:.0f}% busy; the target competed with the load generator "
         "(or other processes) for cores. Run the load from another machine for firm numbers.",
     ),
@@ -165,12 +163,27 @@ def partial_run(f: RunFacts) -> list[ValidityIssue]:
     )
 
 
+def _generator_limited(s: StageReport, f: RunFacts) -> list[ValidityIssue]:
+    limit = generator_limit(s, f.target_here)
+    if limit is None:
+        return []
+    return _issue(
+        "generator-limited",
+        "error",
+        f"Stage {s.index}: the load generator was the limit ({limit.reason}): its own queueing is in the latency and "
+        "its pace is the throughput. The stage's capacity is a lower bound and no trait about the target's plateau "
+        "is drawn from it; run with more generator processes (--workers) or the load from another machine.",
+        s.index,
+    )
+
+
 def stage_issues(f: RunFacts) -> list[ValidityIssue]:
-    """STAGE_CHECKS, stage by stage."""
+    """The generator's limit and STAGE_CHECKS, stage by stage."""
     issues: list[ValidityIssue] = []
     for s in f.stages:
+        issues += _generator_limited(s, f)
         for check in STAGE_CHECKS:
-            value = check.measure(s, f.resources.ncpu)
+            value = check.measure(s, f)
             if value is not None and value >= check.limit:
                 message = check.message.format(index=s.index, value=value)
                 issues += _issue(check.id, check.severity, message, s.index)
@@ -186,6 +199,8 @@ def closed_model_latency(f: RunFacts) -> list[ValidityIssue]:
         return []
     closed.sort(key=lambda s: (s.users or 0, s.index))
     light, before, heavy = closed[0], closed[-2], closed[-1]
+    if generator_limit(heavy, f.target_here):
+        return []  # the generator, not the target, was saturated: said as generator-limited
     rose = light.latency.p95 > 0 and heavy.latency.p95 >= light.latency.p95 * CLOSED_LATENCY_RISE
     if not (rose and before.rps > 0 and heavy.rps < before.rps * CLOSED_FLAT_GROWTH):
         return []

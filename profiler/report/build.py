@@ -169,7 +169,15 @@ def _analysis(
     )
     recs: list[Recommendation] = guard(
         "recommendations",
-        lambda: recommend(findings, capacity, signals.ncpu, signals.processes, server, stages=signals.measured),
+        lambda: recommend(
+            findings,
+            capacity,
+            signals.ncpu,
+            signals.processes,
+            server,
+            stages=signals.measured,
+            generator_limited=[s for s in signals.delivered if s.generator_limited],
+        ),  # fmt: skip
         [],
     )
     return findings, capacity, recs

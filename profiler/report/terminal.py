@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from profiler.analysis.figures.server import server_line
 from profiler.report.plan_text import plan_lines
-from profiler.schema.report import Report, ValidityIssue
+from profiler.schema.report import CapacitySection, Report, ValidityIssue
 from profiler.schema.verdicts import CheckResult, Comparison
 
 
@@ -242,6 +242,14 @@ def recommendation_table(report: Report) -> TextTable | None:
     return TextTable("Recommendations", ("id", "action", "why"), tuple(rows))
 
 
+def _capacity_cause(c: CapacitySection) -> str:
+    if c.limited_by == "generator":
+        return f" — the load generator was the limit from stage {c.limiting_stage}, not the target"
+    return (" — still scaling at the heaviest stage tested" if c.capacity_is_lower_bound else "") + (
+        f"; stage {c.limiting_stage} exceeded it on {c.limited_by}" if c.limited_by else ""
+    )
+
+
 def capacity_lines(report: Report) -> list[str]:
     c = report.capacity
     if c is None:
@@ -251,9 +259,7 @@ def capacity_lines(report: Report) -> list[str]:
         bound = "at least " if c.capacity_is_lower_bound else ""
         lines.append(
             f"Capacity per instance: {bound}{c.capacity_rps:.1f} rps at {c.slo or c.slo_basis}"
-            f" (stage {c.capacity_stage}, {c.capacity_users or '-'} users)"
-            + (" — still scaling at the heaviest stage tested" if c.capacity_is_lower_bound else "")
-            + (f"; stage {c.limiting_stage} exceeded it on {c.limited_by}" if c.limited_by else "")
+            f" (stage {c.capacity_stage}, {c.capacity_users or '-'} users)" + _capacity_cause(c)
         )
     elif c.latency_limit_ms is None:
         lines.append(f"Capacity: {c.slo_basis}")

@@ -88,6 +88,10 @@ class PySpyStage:
         except PySpyUnavailable as e:
             self._failed(e)
             self._gil_pending = None
+            if not gil:
+                # py-spy never attached (a target that is not Python, no permission): the stage ran
+                # undisturbed and is a measurement like the others, not a profiled one.
+                self.profiled_stage = None
             return
         self._recording = rec
 

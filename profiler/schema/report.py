@@ -234,7 +234,7 @@ class HandoffSection(_Model):
 
 
 class ValidityIssue(_Model):
-    id: str = Field(description="Stable id, e.g. 'loadgen-saturated'.")
+    id: str = Field(description="Stable id, e.g. 'generator-limited'.")
     severity: Literal["warning", "error"] = Field(
         description="error: the numbers are not to be trusted; warning: read with care."
     )
@@ -298,8 +298,9 @@ class CapacitySection(_Model):
         None,
         description="What ended capacity: the lightest stage heavier than the capacity stage (any stage, when none "
         "qualified) failed on its error rate above 1% ('errors', named first) or its latency above the limit "
-        "('latency'), or the load generator could not send all its arrivals ('generator', named first: that stage "
-        "measured the generator); null when no heavier stage failed.",
+        "('latency'), or the load generator was the limit ('generator', named first: it could not send all its "
+        "arrivals, or it was the limit (validity's generator-limited) and the latency was over; also when the "
+        "capacity stage itself was generator-limited and nothing heavier failed); null when no heavier stage failed.",
     )
     limiting_stage: int | None = Field(None, description="The stage that `limited_by` speaks of.")
     max_rps: float | None = Field(None, ge=0, description="Highest throughput seen in any stage.")

@@ -53,6 +53,8 @@ def _excluded(s: StageSignal, limit: float) -> Cause | None:
     latency of failing requests (fast refusals, timeouts) says little about the app's speed."""
     if s.unsent:
         return "generator"  # the offered rate was not delivered: the stage measured the generator
+    if s.generator_limited and (s.slo_latency is None or s.slo_latency > limit):
+        return "generator"  # over the limit by the generator's own queueing, not the target's
     if s.error_rate > MAX_ERROR_RATE:
         return "errors"
     if s.slo_latency is None or s.slo_latency > limit:
@@ -75,7 +77,10 @@ def _capacity_stage(
     # The best is the heaviest load tested (nothing heavier failed) and throughput was still rising:
     # the instance can take more, by how much was not tested.
     lower_bound = best is not None and not heavier and find_plateau(stages) is None
-    return best, stop, lower_bound
+    # Where the load generator was the limit, the target was not offered what would find its own:
+    # the capacity measured is what the generator could deliver, a floor.
+    floor_only = best is not None and (best.generator_limited or any(s.generator_limited for s in heavier))
+    return best, stop, lower_bound or floor_only
 
 
 def capacity_section(
@@ -85,15 +90,21 @@ def capacity_section(
     peak_rps: float | None,
     headroom: float,
 ) -> CapacitySection | None:
-    stages = signals.measured
+    # Capacity reads every delivered stage (one the generator limited gives a floor); the knee and
+    # the USL fit, the shape of the target's own curve, only the stages that measured the target.
+    stages, target = signals.delivered, signals.measured
     if not stages:
         return None
     limit, basis = (slo_threshold_ms, f"SLO {slo_label}") if slo_threshold_ms is not None else _light_limit(stages)
     best, stop, lower_bound = _capacity_stage(stages, limit)
-    k = knee(stages)
-    if k is not None and k.index == stages[-1].index:
+    k = knee(target) if target else None
+    if k is not None and k.index == target[-1].index:
         k = None  # power still rising at the last stage: the knee lies beyond what was tested
-    usl_model = None if signals.open_model else _usl_model(stages)
+    usl_model = None if signals.open_model or not target else _usl_model(target)
+    cause = _excluded(stop, limit) if stop is not None and limit is not None else None
+    cause_stage = stop.index if stop else None
+    if cause is None and best is not None and best.generator_limited:
+        cause, cause_stage = "generator", best.index  # nothing heavier failed: the generator capped the best
     instances = None
     if peak_rps is not None and best is not None and best.ok_rps > 0:
         instances = fleet_size(peak_rps, best.ok_rps, headroom)
@@ -105,8 +116,8 @@ def capacity_section(
         capacity_stage=best.index if best else None,
         capacity_users=best.users if best else None,
         capacity_is_lower_bound=lower_bound,
-        limited_by=_excluded(stop, limit) if stop is not None and limit is not None else None,
-        limiting_stage=stop.index if stop else None,
+        limited_by=cause,
+        limiting_stage=cause_stage,
         max_rps=round(max(s.ok_rps for s in stages), 2),
         knee_users=k.users if k else None,
         max_tested_users=max((st.users or 0 for st in stages), default=0) or None,

@@ -256,7 +256,11 @@ def plan_section(
     caveats = [
         "Measured on this machine with this configuration: another instance size or worker count needs its own run.",
     ]
-    if capacity.capacity_is_lower_bound:
+    if capacity.limited_by == "generator":
+        caveats.append(
+            "Capacity is a lower bound (the load generator was the limit, not the target): the fleet is sized high."
+        )
+    elif capacity.capacity_is_lower_bound:
         caveats.append(
             "Capacity is a lower bound (throughput still rose at the heaviest stage): the fleet is sized high."
         )

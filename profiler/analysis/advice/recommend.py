@@ -69,11 +69,11 @@ def instances_for_peak(ctx: AdviceContext) -> list[Recommendation]:
         return _no_capacity(capacity, ctx)
     # A lower-bound capacity (throughput still rising at the heaviest load tested) makes the count
     # an upper bound: say so, or the reader over-provisions believing it exact.
-    bound = (
-        " At most: throughput was still rising at the heaviest load tested, so each instance can take more."
-        if capacity.capacity_is_lower_bound
-        else ""
-    )
+    bound = ""
+    if capacity.limited_by == "generator":
+        bound = " At most: the load generator was the limit, so each instance can take more than measured."
+    elif capacity.capacity_is_lower_bound:
+        bound = " At most: throughput was still rising at the heaviest load tested, so each instance can take more."
     return advice(
         "instances-for-peak",
         f"Run {capacity.instances_needed} instances for {capacity.peak_rps:g} rps "
@@ -305,8 +305,29 @@ def optimise_dominant_handoff(dom: ev.DominantHandoff, ctx: AdviceContext) -> li
     )
 
 
+def measure_with_more_load(ctx: AdviceContext) -> list[Recommendation]:
+    """Where the load generator was the limit the advice is about the measurement, not the target."""
+    limited = ctx.generator_limited
+    if not limited:
+        return []
+    top = max(limited, key=lambda s: s.ok_rps)
+    named = ", ".join(str(s.index) for s in limited)
+    return advice(
+        "measure-with-more-load",
+        f"Measure again with more load: the load generator was the limit in stage{'s' if len(limited) > 1 else ''} "
+        f"{named}, so the target answered at least {top.ok_rps:.0f} rps and its own limit was not reached. Run more "
+        "generator processes (--workers N, a core each that the target does not need) or the load from another "
+        "machine.",
+        "A stage whose queue is the load generator measures the generator: its plateau, latency and CPU say "
+        "nothing of the target, and no trait is drawn from it.",
+        stages=named,
+        floor_rps=round(top.ok_rps, 2),
+    )
+
+
 # In output order.
 RULES: tuple[Rule, ...] = (
+    measure_with_more_load,
     instances_for_peak,
     cpu_bound,
     io_bound,
@@ -357,8 +378,9 @@ def recommend(
     server: ServerInfo | None = None,
     *,
     stages: Sequence[StageSignal] = (),
+    generator_limited: Sequence[StageSignal] = (),
 ) -> list[Recommendation]:
     """The recommendations for these findings (`traits.find_traits`) and capacity, in RULES order;
     `stages` are the measured stages (`Signals.measured`) that advice on a fitted model checks."""
-    ctx = AdviceContext.of(findings, capacity, ncpu, processes, server, stages)
+    ctx = AdviceContext.of(findings, capacity, ncpu, processes, server, stages, generator_limited)
     return _one_of_each([r for rule in RULES for r in rule(ctx)])

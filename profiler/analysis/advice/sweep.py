@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from profiler.schema.report import Report
 from profiler.schema.sweep import SweepPick, SweepPoint
 
-SATURATED_GENERATOR = ("loadgen-saturated", "generator-unsent")
+SATURATED_GENERATOR = ("generator-limited", "generator-unsent")
 
 
 def _flags(report: Report) -> list[str]:

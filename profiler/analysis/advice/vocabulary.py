@@ -44,6 +44,7 @@ class AdviceContext:
     processes: int
     server: ServerInfo | None = None  # None: not known; advice then names no server's options
     stages: tuple[StageSignal, ...] = ()  # Signals.measured; empty: not known
+    generator_limited: tuple[StageSignal, ...] = ()  # the delivered stages the load generator limited
 
     @classmethod
     def of(
@@ -54,8 +55,10 @@ class AdviceContext:
         processes: int,
         server: ServerInfo | None = None,
         stages: Sequence[StageSignal] = (),
+        generator_limited: Sequence[StageSignal] = (),
     ) -> AdviceContext:
-        return cls({type(f.data): f.data for f in findings}, capacity, ncpu, processes, server, tuple(stages))
+        evidence = {type(f.data): f.data for f in findings}
+        return cls(evidence, capacity, ncpu, processes, server, tuple(stages), tuple(generator_limited))
 
     @property
     def python(self) -> bool:

@@ -27,6 +27,7 @@ class StageSignal:
     error_rate: float
     bytes_per_request: float = 0.0
     unsent: int = 0  # open model: arrivals the load generator could not send
+    generator_limited: bool = False  # the load generator was the limit (figures/generator.py)
     probe_p50: float | None = None
     cpu: float | None = None  # target tree, % of one core
     busiest_cpu: float | None = None  # busiest single process, % of one core
@@ -94,10 +95,17 @@ class Signals:
         return float(self.ncpu)
 
     @property
-    def measured(self) -> tuple[StageSignal, ...]:
-        """Stages with traffic, excluding those distorted by py-spy (capacity and scaling use these)."""
+    def delivered(self) -> tuple[StageSignal, ...]:
+        """Stages with traffic, excluding those distorted by py-spy: what the target answered,
+        including stages where the load generator was the limit (capacity reads them as a floor)."""
         unprofiled = tuple(s for s in self.stages if s.requests > 0 and not s.profiled)
         return unprofiled or tuple(s for s in self.stages if s.requests > 0)
+
+    @property
+    def measured(self) -> tuple[StageSignal, ...]:
+        """The delivered stages that measured the target, not the load generator (traits, the knee
+        and scaling read these)."""
+        return tuple(s for s in self.delivered if not s.generator_limited)
 
 
 def by_load(s: StageSignal) -> tuple[float, int]:

@@ -107,7 +107,7 @@ def _light_warm_stages(signals: Signals, settle: int) -> list[StageSignal]:
     before = 0
     warm: list[StageSignal] = []
     for st in signals.stages:
-        if before >= settle and not st.profiled:
+        if before >= settle and not st.profiled and not st.generator_limited:
             warm.append(st)
         before += st.requests
     stages = [s for s in warm if s.requests >= 100]
