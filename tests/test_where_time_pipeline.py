@@ -7,20 +7,25 @@ trait come from the stacks alone.
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from profiler.base.config import free_port
 from tests.conftest import assert_no_traceback, read_report, run_cli
 
 pytestmark = pytest.mark.slow
 SERVERS = Path(__file__).resolve().parent / "apps" / "servers"
 
 
-def profile(tmp_path: Path, app: str) -> dict:
+def profile(tmp_path: Path, app: str, args: str = "") -> dict:
     out = tmp_path / "run"
-    launch = f"{sys.executable} {SERVERS / app} --port {{port}}"
+    launch = f"{sys.executable} {SERVERS / app} --port {{port}} {args}".rstrip()
     result = run_cli("run", "http://127.0.0.1:{port}/predict", "--launch", launch, "--users", "1,2,4",
                      "--duration", "9", "--out", str(out), timeout=240)  # fmt: skip
     assert_no_traceback(result)
@@ -68,6 +73,64 @@ def test_a_large_json_response_reads_as_serialization_with_its_bytes(tmp_path: P
     rec = next(r for r in report["recommendations"] if r["id"] == "cheaper-serialization")
     assert rec["evidence"]["bytes_per_response"] > 100_000  # ~420 KB of JSON a response
     assert "orjson" in rec["action"]
+
+
+def test_orjson_a_c_encoder_is_seen_from_the_line_that_calls_it_and_is_not_the_bottleneck(tmp_path: Path) -> None:
+    """orjson has no Python frame; the line that calls it names it. It is fast: sending the 1.3 MB
+    body through waitress takes more than encoding it, and the report says so (no serialization-bound,
+    where the standard library's encoder of the same kind of document is)."""
+    report = profile(tmp_path, "orjson_waitress.py")
+    categories = {c["category"]: c for c in report["where_time_goes"]["overall"]["categories"]}
+    encode = categories["serialization"]
+    assert encode["how"] == "call" and encode["top_function"].startswith("app (orjson_waitress.py)"), encode
+    assert encode["share"] >= 0.05, categories
+    assert top(report)["category"] == "framework"  # waitress writing the body out
+    assert "serialization-bound" not in traits(report)
+    assert report["load"]["stages"][0]["bytes_per_request"] > 1_000_000
+
+
+REDIS = shutil.which("redis-server")
+
+
+@pytest.fixture
+def redis_port(tmp_path: Path) -> Iterator[int]:
+    """A real Redis on loopback, in a temporary folder, no persistence; stopped after the test."""
+    assert REDIS is not None
+    port = free_port()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("redis-server did not answer")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.skipif(REDIS is None, reason="needs redis-server (apt-get install redis-server)")
+def test_round_trips_to_a_real_redis_read_as_storage_waiting_in_the_function_that_makes_them(
+    tmp_path: Path, redis_port: int
+) -> None:
+    report = profile(tmp_path, "redis_waitress.py", f"--redis-port {redis_port}")
+    first = top(report)
+    assert first["category"] == "storage" and first["share"] >= 0.4, report["where_time_goes"]
+    assert "load_cart" in first["called_from"], first  # (or its list comprehension's frame)
+    assert "redis/" in first["top_function"]
+    assert first["on_cpu_share"] is not None and first["on_cpu_share"] < 0.5  # it waits on Redis
+    found = traits(report)
+    assert "load_cart" in found["storage-bound"]["subject"]
+    rec = next(r for r in report["recommendations"] if r["id"] == "cheaper-storage")
+    assert "load_cart" in rec["action"] and "the app waits on the database" in rec["action"]
 
 
 def test_a_call_to_another_service_reads_as_waiting_downstream(tmp_path: Path) -> None:
