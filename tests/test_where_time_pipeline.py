@@ -133,6 +133,23 @@ def test_round_trips_to_a_real_redis_read_as_storage_waiting_in_the_function_tha
     assert "load_cart" in rec["action"] and "the app waits on the database" in rec["action"]
 
 
+AGREEMENT = 0.15  # the two accounts' split between the legs may differ by this much (sampling, GIL waits)
+
+
+def test_the_stacks_agree_with_the_apps_own_server_timing_on_the_split_between_its_legs(tmp_path: Path) -> None:
+    """An app that reports its query (`db`) and its encoding (`encode`) in Server-Timing: the share
+    of storage against serialization read from the stacks alone is the share the app reports."""
+    report = profile(tmp_path, "timed_waitress.py")
+    where = report["where_time_goes"]["per_stage"][0]
+    shares = {c["category"]: c["share"] for c in where["categories"]}
+    assert shares.get("storage", 0) > 0.3 and shares.get("serialization", 0) > 0.03, shares
+    stacks_db = shares["storage"] / (shares["storage"] + shares["serialization"])
+    stage = next(s for s in report["handoffs"]["per_stage"] if s["stage"] == where["stage"])
+    db, enc = stage["handoffs"]["db"]["mean_ms"], stage["handoffs"]["encode"]["mean_ms"]
+    reported_db = db / (db + enc)
+    assert abs(stacks_db - reported_db) <= AGREEMENT, (stacks_db, reported_db, shares, stage["handoffs"])
+
+
 def test_a_call_to_another_service_reads_as_waiting_downstream(tmp_path: Path) -> None:
     report = profile(tmp_path, "downstream_app.py")
     categories = {c["category"]: c for c in report["where_time_goes"]["overall"]["categories"]}
