@@ -11,12 +11,17 @@ import json
 
 import waitress
 
-# ~2,000 records of nested fields: ~300 KB of JSON a response.
-RECORDS = [
-    {"id": i, "name": f"product {i}", "tags": [f"t{i % 7}", f"t{i % 11}", "sale"], "price": i * 1.25,
-     "stock": {"warehouse": i % 5, "count": i * 3, "reserved": i % 9}, "active": i % 2 == 0}
-    for i in range(2000)
-]  # fmt: skip
+
+def records(n: int) -> list[dict]:
+    """`n` records of nested fields (tests/apps/servers/orjson_waitress.py too)."""
+    return [
+        {"id": i, "name": f"product {i}", "tags": [f"t{i % 7}", f"t{i % 11}", "sale"], "price": i * 1.25,
+         "stock": {"warehouse": i % 5, "count": i * 3, "reserved": i % 9}, "active": i % 2 == 0}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+RECORDS = records(2000)  # ~300 KB of JSON a response
 
 
 def app(environ, start_response):  # type: ignore[no-untyped-def]

@@ -20,20 +20,27 @@ ROWS = 300_000
 _local = threading.local()
 
 
-def build(path: str) -> None:
+def build(path: str, rows: int = ROWS) -> None:
+    """The table of `rows` items, with no index on `note` (tests/apps/servers/timed_waitress.py too)."""
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, note TEXT, price REAL)")
     db.executemany(
-        "INSERT INTO items (note, price) VALUES (?, ?)", ((f"item {i} {i % 97}", i * 0.01) for i in range(ROWS))
+        "INSERT INTO items (note, price) VALUES (?, ?)", ((f"item {i} {i % 97}", i * 0.01) for i in range(rows))
     )
     db.commit()
     db.close()
 
 
-def scan_items(path: str) -> tuple[int, float]:
+def connection(path: str) -> sqlite3.Connection:
+    """This thread's connection to the table (waitress serves from several threads)."""
     db = getattr(_local, "db", None)
     if db is None:
         db = _local.db = sqlite3.connect(path, check_same_thread=False)
+    return db
+
+
+def scan_items(path: str) -> tuple[int, float]:
+    db = connection(path)
     # No index on note: a full scan of every row, in C.
     ((n, total),) = db.execute(
         "SELECT count(*), coalesce(sum(price), 0) FROM items WHERE note LIKE ?", ("%7 42%",)

@@ -10,33 +10,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import tempfile
-import threading
 import time
 
 import waitress
+from sqlite_waitress import build, connection  # this folder is on the path of a script run from it
 
 ROWS = 200_000
-_local = threading.local()
-
-
-def build(path: str) -> None:
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, note TEXT, price REAL)")
-    db.executemany(
-        "INSERT INTO items (note, price) VALUES (?, ?)", ((f"item {i} {i % 97}", i * 0.01) for i in range(ROWS))
-    )
-    db.commit()
-    db.close()
 
 
 def query(path: str) -> list[tuple[int, str, float]]:
-    db = getattr(_local, "db", None)
-    if db is None:
-        db = _local.db = sqlite3.connect(path, check_same_thread=False)
     # No index on note: a full scan, then the first rows that match.
-    return db.execute("SELECT id, note, price FROM items WHERE note LIKE ? LIMIT 3000", ("%7 4%",)).fetchall()
+    return (
+        connection(path)
+        .execute("SELECT id, note, price FROM items WHERE note LIKE ? LIMIT 3000", ("%7 4%",))
+        .fetchall()
+    )
 
 
 def encode(rows: list[tuple[int, str, float]]) -> bytes:
@@ -65,5 +54,5 @@ if __name__ == "__main__":
     args = p.parse_args()
     folder = tempfile.mkdtemp(prefix="timed-app-")
     path = os.path.join(folder, "items.db")
-    build(path)
+    build(path, ROWS)
     waitress.serve(make_app(path), host="127.0.0.1", port=args.port, threads=4, _quiet=True)
