@@ -19,6 +19,9 @@ py-spy itself, and the whole machine. Reported per rate: the per-pair ratios py-
 py-spy round against the off round just before it), their median, and the ratio of means.
 `--rates 50,100,200` cycles off, 50, off, 100, off, 200, ... to compare rates in one run
 (`--rounds` is rounded up so that every rate gets the same number of pairs).
+`--native` adds rounds with `py-spy --native` (C frames unwound too: `profiler run --pyspy-native`):
+off, py-spy, off, py-spy --native, ...; each is paired with the off round before it, and the ratio
+of the two median pair ratios is what --native costs beyond plain py-spy.
 
 There is no pass/fail goal: the figure is what the report's design relies on (the worker comment
 says "py-spy costs the target 7-13% at 100 Hz"), which is why `profiler run` profiles a dedicated
@@ -30,6 +33,7 @@ script exits 0.
 
     python benchmarks/pyspy_overhead.py                          # 6 rounds of 6 s at 8 users, --rate 100
     python benchmarks/pyspy_overhead.py --rates 50,100,200 --rounds 12 --json out.json
+    python benchmarks/pyspy_overhead.py --native --rounds 24
 
 Everything goes to 127.0.0.1 only; round folders go to a temporary directory that is removed.
 """
@@ -63,6 +67,7 @@ from _common import (  # noqa: E402
     write_spec,
 )
 
+from profiler.analysis.attribution.stacks import parse_collapsed  # noqa: E402
 from profiler.base.errors import PySpyUnavailable  # noqa: E402
 from profiler.sampling.pyspy import PySpyRecording, probe_access  # noqa: E402
 
@@ -72,8 +77,9 @@ class Round:
     index: int
     mode: str  # "off", "pyspy" or "warmup"
     rate: int | None  # py-spy's sampling rate, None when off
-    users: int
-    duration_s: float
+    native: bool = False  # py-spy --native: C frames unwound too
+    users: int = 8
+    duration_s: float = 6.0
     requests: int = 0
     rps: float = 0.0
     p50_ms: float = 0.0
@@ -91,17 +97,24 @@ class Round:
 
     @property
     def label(self) -> str:
-        return f"py-spy@{self.rate}" if self.mode == "pyspy" else self.mode
+        return f"py-spy@{self.variant}" if self.mode == "pyspy" else self.mode
+
+    @property
+    def variant(self) -> str:
+        """The py-spy setting this round ran: its rate, `+native` with --native."""
+        return f"{self.rate}{'+native' if self.native else ''}"
 
 
 def run_round(r: Round, url: str, target: psutil.Process, workdir: Path) -> Round:
-    folder = workdir / f"round-{r.index:02d}-{r.mode}{r.rate or ''}"
+    folder = workdir / f"round-{r.index:02d}-{r.mode}{r.variant if r.rate else ''}"
     folder.mkdir()
     rec: PySpyRecording | None = None
     if r.mode == "pyspy":
         assert r.rate is not None
         # Longer than the round: it is stopped with SIGINT right after stage_end.
-        rec = PySpyRecording(target.pid, folder / "pyspy.txt", duration_s=int(r.duration_s) + 60, rate=r.rate)
+        rec = PySpyRecording(
+            target.pid, folder / "pyspy.txt", duration_s=int(r.duration_s) + 60, rate=r.rate, native=r.native
+        )
         rec.start()  # PySpyUnavailable propagates: checked once up front, so this is unexpected
     spec = write_spec(folder, url, r.users, r.duration_s)
     t_start = time.monotonic()
@@ -155,7 +168,7 @@ def run_round(r: Round, url: str, target: psutil.Process, workdir: Path) -> Roun
     if r.rps > 0:
         r.target_cpu_ms_per_req = 10.0 * r.target_cpu / r.rps  # (cpu% / 100) core-s per s / rps, in ms
     if rec is not None:
-        r.pyspy_samples = rec.profile().total_samples
+        r.pyspy_samples = parse_collapsed(rec.read_stacks()).total_samples
         r.pyspy_behind = sum(1 for line in rec.log.splitlines() if "behind in sampling" in line)
     return r
 
@@ -173,15 +186,15 @@ def preflight(pid: int, workdir: Path, rate: int) -> str | None:
     return None
 
 
-def summarise(rounds: list[Round], rates: list[int], max_other: float) -> dict[str, Any]:
+def summarise(rounds: list[Round], variants: list[str], max_other: float) -> dict[str, Any]:
     off = [r for r in rounds if r.mode == "off"]
     by_rate: dict[str, Any] = {}
-    for rate in rates:
+    for variant in variants:
         # Each py-spy round is paired with the off round just before it.
         pairs = [
             (rounds[i - 1], r)
             for i, r in enumerate(rounds)
-            if r.mode == "pyspy" and r.rate == rate and i > 0 and rounds[i - 1].mode == "off"
+            if r.mode == "pyspy" and r.variant == variant and i > 0 and rounds[i - 1].mode == "off"
         ]
         ratios = [b.rps / a.rps for a, b in pairs if a.rps > 0]
         clean = [b.rps / a.rps for a, b in pairs if a.rps > 0 and max(a.other_cpu, b.other_cpu) <= max_other]
@@ -192,7 +205,7 @@ def summarise(rounds: list[Round], rates: list[int], max_other: float) -> dict[s
         # paused; with unchanged CPU per request that is the throughput lost, and it varies less
         # from round to round than rps does on a shared machine.
         cpu_ratios = [b.target_cpu / a.target_cpu for a, b in pairs if a.target_cpu > 0]
-        by_rate[str(rate)] = {
+        by_rate[variant] = {
             "pairs": len(pairs),
             "pair_ratios": ratios,
             "median_pair_ratio": statistics.median(ratios) if ratios else None,
@@ -215,8 +228,17 @@ def summarise(rounds: list[Round], rates: list[int], max_other: float) -> dict[s
             "clean_pair_ratios": clean,
             "median_clean_pair_ratio": statistics.median(clean) if clean else None,
         }
+    native = {
+        v: s["median_pair_ratio"] / by_rate[v.removesuffix("+native")]["median_pair_ratio"]
+        for v, s in by_rate.items()
+        if v.endswith("+native")
+        and s["median_pair_ratio"]
+        and by_rate.get(v.removesuffix("+native"), {}).get("median_pair_ratio")
+    }
     return {
         "by_rate": by_rate,
+        # --native's throughput against plain py-spy at the same rate: the ratio of their median pair ratios.
+        "native_vs_plain": native,
         "off_spread": (max(r.rps for r in off) / min(r.rps for r in off) - 1.0) if off else 0.0,
         "max_other_cpu": max((r.other_cpu for r in rounds), default=0.0),
         "max_other_allowed": max_other,
@@ -239,7 +261,8 @@ def print_table(rounds: list[Round], summary: dict[str, Any]) -> None:
     print()
     for rate, s in summary["by_rate"].items():
         ratios = ", ".join(f"{x:.3f}" for x in s["pair_ratios"])
-        print(f"py-spy --rate {rate}: {s['pairs']} pair(s)")
+        flags = f"--rate {rate.removesuffix('+native')}" + (" --native" if rate.endswith("+native") else "")
+        print(f"py-spy {flags}: {s['pairs']} pair(s)")
         print(f"  per-pair py-spy/off: {ratios}")
         if s["median_pair_ratio"] is not None:
             print(f"  median pair ratio:   {s['median_pair_ratio']:.3f}  (cost {1 - s['median_pair_ratio']:.1%})")
@@ -266,6 +289,8 @@ def print_table(rounds: list[Round], summary: dict[str, Any]) -> None:
             print(
                 f"  quiet pairs only:    none (every pair had a round with other% > {summary['max_other_allowed']:g})"
             )
+    for variant, ratio in summary["native_vs_plain"].items():
+        print(f"--native at {variant.removesuffix('+native')} Hz vs plain py-spy: {ratio:.3f} (median pair ratios)")
     print(f"off spread:   {summary['off_spread']:.1%} (max/min - 1 over off rounds: round-to-round noise)")
     print(f"other CPU:    max {summary['max_other_cpu']:.0f}% of a core (anything else running: noise)")
 
@@ -286,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         default=15.0,
         help="a pair counts as quiet when nothing else used more than this %% of a core (default 15)",
     )
+    p.add_argument(
+        "--native",
+        action="store_true",
+        help="also rounds with py-spy --native at each rate (cycle: off, py-spy, off, py-spy --native)",
+    )
     p.add_argument("--json", type=Path, default=None, help="write the results to this file")
     args = p.parse_args(argv)
     try:
@@ -298,9 +328,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--rounds must be at least 2 (one off and one py-spy)")
     if args.users < 1 or args.duration <= 0:
         p.error("--users must be >= 1 and --duration > 0")
-    cycle: list[tuple[str, int | None]] = []
+    cycle: list[tuple[str, int | None, bool]] = []
     for rate in rates:
-        cycle += [("off", None), ("pyspy", rate)]
+        cycle += [("off", None, False), ("pyspy", rate, False)]
+        if args.native:
+            cycle += [("off", None, False), ("pyspy", rate, True)]
     n_rounds = -(-args.rounds // len(cycle)) * len(cycle)
 
     port = free_port()
@@ -316,14 +348,14 @@ def main(argv: list[str] | None = None) -> int:
             if reason is not None:
                 print(f"skipped: {reason}")
                 return 0
-            plan: list[tuple[str, int | None, float]] = []
+            plan: list[tuple[str, int | None, bool, float]] = []
             if args.warmup > 0:
-                plan.append(("warmup", None, args.warmup))
+                plan.append(("warmup", None, False, args.warmup))
             plan += [(*cycle[i % len(cycle)], args.duration) for i in range(n_rounds)]
-            for i, (mode, rate, duration) in enumerate(plan):
+            for i, (mode, rate, native, duration) in enumerate(plan):
                 run_mode = "off" if mode == "warmup" else mode  # the warm-up is an off round, thrown away
                 try:
-                    r = run_round(Round(i, run_mode, rate, args.users, duration), url, target, workdir)
+                    r = run_round(Round(i, run_mode, rate, native, args.users, duration), url, target, workdir)
                 except PySpyUnavailable as e:
                     print(f"skipped: {e}")
                     return 0
@@ -338,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         stop_process_group(target_proc, grace_s=(3.0, 2.0))
 
     measured = [r for r in rounds if r.mode != "warmup"]
-    summary = summarise(measured, rates, args.max_other)
+    variants = [f"{rate}{suffix}" for rate in rates for suffix in ("", "+native") if suffix == "" or args.native]
+    summary = summarise(measured, variants, args.max_other)
     print()
     print_table(measured, summary)
     if args.json is not None:
@@ -350,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             "duration_s": args.duration,
             "rounds": n_rounds,
             "rates": rates,
+            "native": args.native,
             "warmup_s": args.warmup,
             "machine": machine_info(),
             "results": [asdict(r) for r in measured],

@@ -6,6 +6,7 @@ trait come from the stacks alone.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -18,16 +19,17 @@ import pytest
 
 from profiler.base.config import free_port
 from tests.conftest import assert_no_traceback, read_report, run_cli
+from tests.nginx_conf import NGINX, nginx_conf
 
 pytestmark = pytest.mark.slow
 SERVERS = Path(__file__).resolve().parent / "apps" / "servers"
 
 
-def profile(tmp_path: Path, app: str, args: str = "") -> dict:
+def profile(tmp_path: Path, app: str, args: str = "", *options: str) -> dict:
     out = tmp_path / "run"
     launch = f"{sys.executable} {SERVERS / app} --port {{port}} {args}".rstrip()
     result = run_cli("run", "http://127.0.0.1:{port}/predict", "--launch", launch, "--users", "1,2,4",
-                     "--duration", "9", "--out", str(out), timeout=240)  # fmt: skip
+                     "--duration", "9", "--out", str(out), *options, timeout=240)  # fmt: skip
     assert_no_traceback(result)
     assert result.code == 0, result.output
     report = read_report(out)
@@ -62,6 +64,21 @@ def test_a_sqlite_scan_reads_as_storage_in_the_query_function_on_a_cpu(tmp_path:
     assert "Where the time goes" in report["_stdout"]
     html = (tmp_path / "run" / "report.html").read_text()
     assert 'data-category="storage"' in html  # its bar in the HTML report
+
+
+def test_with_native_frames_the_scan_is_named_in_sqlites_c_code_under_the_query_function(tmp_path: Path) -> None:
+    report = profile(tmp_path, "sqlite_waitress.py", "", "--pyspy-native")
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    assert meta["config"]["pyspy_native"] is True
+    stacks = next((tmp_path / "run" / "pyspy").glob("stage-*.txt")).read_text()
+    assert "sqlite3VdbeExec (" in stacks and "libsqlite3" in stacks  # py-spy really unwound into sqlite's C code
+    first = top(report)
+    assert first["category"] == "storage" and first["share"] >= 0.5, report["where_time_goes"]
+    assert first["how"] == "native"  # told by a C frame, not inferred from the calling line
+    assert first["top_function"].startswith(("pysqlite_", "sqlite3")), first
+    assert first["called_from"].startswith("scan_items (sqlite_waitress.py)")
+    assert "native frames (--native)" in report["where_time_goes"]["overall"]["method"]
+    assert "called from scan_items (sqlite_waitress.py)" in traits(report)["storage-bound"]["evidence"]["summary"]
 
 
 def test_a_large_json_response_reads_as_serialization_with_its_bytes(tmp_path: Path) -> None:
@@ -161,39 +178,18 @@ def test_a_call_to_another_service_reads_as_waiting_downstream(tmp_path: Path) -
     assert any(r["id"] == "bound-downstream" for r in report["recommendations"])
 
 
-NGINX_CONF = """worker_processes 2;
-user root;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  server {{ listen 127.0.0.1:PORT; root {dir}/www; }}
-}}
-"""
-
-
 def nginx_launch(tmp_path: Path, nginx: str) -> str:
     """A command that starts nginx (2 workers, C, a static 2 KB file) on the port the run picks. Its
     workers run as root where the tests do (else as the same user): the temporary folder is 0700."""
     site = tmp_path / "nginx"
     (site / "www").mkdir(parents=True)
     (site / "www" / "file.txt").write_text("x" * 2048)
-    (site / "nginx.conf.in").write_text(NGINX_CONF.format(dir=site))
+    (site / "nginx.conf.in").write_text(nginx_conf(site, f"  server {{ listen 127.0.0.1:PORT; root {site}/www; }}"))
     start = site / "start.sh"
     start.write_text(f'#!/bin/sh\nsed "s/PORT/$1/" {site}/nginx.conf.in > {site}/nginx.conf\n'
                      f"exec {nginx} -p {site} -c {site}/nginx.conf\n")  # fmt: skip
     start.chmod(0o755)
     return f"{start} {{port}}"
-
-
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 
 @pytest.mark.skipif(NGINX is None, reason="needs nginx (apt-get install nginx)")

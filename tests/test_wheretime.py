@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from profiler.analysis.attribution.stacks import parse_collapsed, parse_frame
 from profiler.analysis.wheretime.classify import place
-from profiler.analysis.wheretime.summary import METHOD_STACKS, METHOD_THREADS, where_time_goes
+from profiler.analysis.wheretime.summary import METHOD_NATIVE, METHOD_STACKS, METHOD_THREADS, where_time_goes
 from profiler.analysis.wheretime.table import default_table, extended
 from profiler.base.errors import ConfigError
 from profiler.gate.settings import load_settings, project_categories
@@ -190,3 +190,34 @@ def test_a_wrong_category_stops_the_run_with_one_line_before_any_load(tmp_path: 
     assert result.code == 2 and len(lines) == 1, result.output
     assert "unknown category 'storag'" in lines[0] and "storage" in lines[0]
     assert not out.exists()  # nothing started, nothing written
+
+
+def test_native_frames_name_the_c_code_below_the_python_call_and_the_method_says_so() -> None:
+    # As py-spy --native writes them (the sqlite app's scan, recorded here): libc and libpython
+    # frames above the Python ones, sqlite's C functions below the app's line.
+    native_root = ("0x7fbc2bb278ec (libc.so.6)", "thread_run (libpython3.11.so.1.0)")
+    scan = _stack(
+        11,
+        *native_root,
+        *REQUEST,
+        "pysqlite_connection_execute (connection.c.h:708)",
+        "_pysqlite_query_execute (cursor.c:895)",
+        "sqlite3_step (libsqlite3.so.0.8.6)",
+        "sqlite3VdbeExec (libsqlite3.so.0.8.6)",
+    )
+    parked = _stack(
+        12,
+        *native_root,
+        *SERVER,
+        f"wait ({STDLIB}/threading.py:327)",
+        "PyThread_acquire_lock_timed (libpython3.11.so.1.0)",
+    )
+    w = where_time_goes(parse_collapsed(f"{scan} 80\n{parked} 80\n"), TABLE)  # no source line to read
+    assert w is not None and w.method == METHOD_STACKS + METHOD_NATIVE
+    assert w.idle_share == 0.5
+    (storage,) = w.categories
+    assert storage.category == "storage" and storage.how == "native" and storage.called_from == "view (app.py)"
+    # The same stacks without the C frames (py-spy without --native) and no source: not storage.
+    python_only = where_time_goes(parse_collapsed(f"{_stack(11, *REQUEST)} 80\n"), TABLE)
+    assert python_only is not None and python_only.method == METHOD_STACKS
+    assert python_only.categories[0].category != "storage"

@@ -7,6 +7,7 @@ from typing import Any
 
 from profiler.analysis.attribution.profiled import CodeSignals
 from profiler.analysis.figures.generator import generator_limit
+from profiler.analysis.figures.payload import route_payloads
 from profiler.analysis.figures.signals import Signals, StageSignal, WorkSignal
 from profiler.runfolder.read import RunData, StageWindow
 from profiler.schema.report import GpuDeviceStage, HandoffSection, ServerInfo, StageReport
@@ -152,6 +153,7 @@ def build_signals(
         open_model=any(s.rate for s in stages),
         slo_percentile=slo_percentile,
         server=server,
+        payload=route_payloads(run.requests, run.meta.format_version),
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from profiler.analysis.attribution.handoffs import handoff_section
 from profiler.analysis.digest import build_signals, measurable
 from profiler.analysis.figures.load import stage_reports
+from profiler.analysis.figures.payload import payload_figures
 from profiler.analysis.traits import (
     dominant_handoff,
     errors_under_load,
@@ -257,6 +258,7 @@ def route_reports(
                 cpu_ms_error=round(fit.ms_error, 3) if fit else None,
                 capacity_rps=at_capacity,
                 dominant_handoff=dominant,
+                payload=payload_figures(table.payload()) if run.meta.format_version >= 4 else None,
                 traits=sorted(traits, key=lambda t: -t.confidence),
             )  # fmt: skip
         )

@@ -96,6 +96,7 @@ class RunConfig:
     pyspy_rate: int = DEFAULT_PYSPY_RATE
     pyspy_seconds: float = DEFAULT_PYSPY_SECONDS
     pyspy_gil: bool = False
+    pyspy_native: bool = False  # py-spy --native: C frames below the Python ones
     memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB
     gpu: bool = True
     locustfile: Path | None = None  # the user's own Locust users instead of one URL

@@ -172,6 +172,14 @@ PyspyGil = Annotated[
         help="Also measure the share of time the GIL is held (second half of the py-spy stage runs with --gil).",
     ),
 ]
+PyspyNative = Annotated[
+    bool,
+    typer.Option(
+        "--pyspy-native",
+        help="Record native (C) frames too (py-spy --native): names the C code below a Python call, "
+        "e.g. sqlite3_step under execute; costs the target more (see docs/benchmarks.md).",
+    ),
+]
 
 # The gate: checks, forbidden traits, a baseline and its rules, and where to write the verdict.
 Check = Annotated[

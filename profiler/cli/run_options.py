@@ -72,6 +72,7 @@ class RunOptions:
     pyspy_rate: int
     pyspy_seconds: str
     pyspy_gil: bool
+    pyspy_native: bool
     memory_limit: float
     no_gpu: bool
     allow_remote: bool
@@ -232,6 +233,7 @@ def run_config(a: RunOptions) -> RunConfig:
             pyspy_rate=a.pyspy_rate,
             pyspy_seconds=parse_duration(a.pyspy_seconds, "--pyspy-seconds"),
             pyspy_gil=a.pyspy_gil,
+            pyspy_native=a.pyspy_native,
             memory_limit_mb=a.memory_limit,
             gpu=not a.no_gpu,
             locustfile=a.locustfile,

@@ -32,7 +32,7 @@ from profiler.load.generator import Worker
 from profiler.load.spec import LoadSpec
 from profiler.load.users import user_classes
 from profiler.runfolder.records import KIND_MAIN
-from profiler.runfolder.write import NO_STREAM, RequestLog, StageLog, csv_text, row, untimed
+from profiler.runfolder.write import NO_FACTS, NO_STREAM, RequestLog, StageLog, csv_text, row, untimed
 
 SPEC, JOINED, STAGE = "profiler_spec", "profiler_joined", "profiler_stage"
 ROWS, STOP, FINAL = "profiler_rows", "profiler_stop", "profiler_final"
@@ -87,7 +87,7 @@ class Master(Worker):
         record = self.record
         for r in msg.data["rows"]:  # a row's stream cells travel as [] when it was not streamed
             record(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], sent=r[10], path=r[11], method=r[12],
-                   stream=tuple(r[13]) if r[13] else NO_STREAM)  # fmt: skip
+                   stream=tuple(r[13]) if r[13] else NO_STREAM, facts=tuple(r[14]))  # fmt: skip
         # The rows the worker wrote itself: on disk as they are, counted as record() counts a row.
         self.log.add_text(msg.data["text"])
         tallied = self.tallied
@@ -128,16 +128,17 @@ class ShippingWorker(Worker):
 
     def record(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str, kind: str,
                flags: str, timing: str, stage: int, sent: bool = True, path: str | None = None,
-               method: str | None = None, stream: tuple[str, ...] = NO_STREAM) -> None:  # fmt: skip
+               method: str | None = None, stream: tuple[str, ...] = NO_STREAM,
+               facts: tuple[object, ...] = NO_FACTS) -> None:  # fmt: skip
         self.counter.end(status, error, sent)
         if timing:  # handoff slots are numbered by the master, as it first sees their names: it writes this row
             self.batch.append([start, latency, ttfb, status, nbytes, error, kind, flags, timing, stage, sent, path,
-                               method, [] if stream is NO_STREAM else list(stream)])  # fmt: skip
+                               method, [] if stream is NO_STREAM else list(stream), list(facts)])  # fmt: skip
             return
         # Most rows: formatted here, so the master (one process for every worker) only writes and counts them.
         method, name = self.named(kind, path, method)
         self.plain.append(row(start, latency, ttfb, status, nbytes, error, stage, kind, untimed(flags), method, name,
-                              stream))  # fmt: skip
+                              stream, facts))  # fmt: skip
         self.tally.append((stage, latency, status, error, start + latency / 1000.0, kind == KIND_MAIN, sent))
 
     def flush(self) -> None:

@@ -28,7 +28,17 @@ from locust.event import EventHook
 from profiler.base.stats import percentile
 from profiler.load.accounting import StageCounter, tick_of
 from profiler.load.plan import StageOutcome, StagePlan, saturation_reason
-from profiler.load.response import basic_auth, error_name, flags_of, joined, read_body, read_stream
+from profiler.load.response import (
+    basic_auth,
+    cache_of,
+    error_name,
+    flags_of,
+    joined,
+    read_body,
+    read_stream,
+    request_body,
+    request_key,
+)
 from profiler.load.spec import LoadSpec
 from profiler.load.stream import StreamSummary
 from profiler.load.transport import request_headers, send
@@ -47,7 +57,7 @@ from profiler.runfolder.records import (
     StageEnd,
     StageStart,
 )
-from profiler.runfolder.write import NO_STREAM, RequestLog, StageLog
+from profiler.runfolder.write import NO_FACTS, NO_STREAM, RequestLog, StageLog
 
 FLUSH_EVERY_S = 0.5
 TICK_EVERY_S = 0.5
@@ -69,6 +79,11 @@ class Worker:
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.route = parts.path or "/"  # the route's name: never the query, which may hold a token
         self.body = spec.body
+        # The request's size and key (records.CACHE_COLUMNS): the same for every main request,
+        # so made once. The probe's path is fixed too.
+        sent = request_body(self.body)
+        self.main_bytes, self.main_key = len(sent), request_key(spec.method, self.path, sent)
+        self.probe_key = request_key("GET", spec.probe_path or "", b"")
         self.sent_headers = request_headers(self.headers)  # as Locust's request() would send them
         self.probe_headers = request_headers({})
         self.log, self.stages = self.open_logs()
@@ -111,7 +126,7 @@ class Worker:
         start = intended if intended is not None else wall
         self.counter.begin(stage, main)
         ttfb, status, nbytes = 0.0, 0, 0
-        error = flags = timing = ""
+        error = flags = timing = crc = cache = ""
         streamed: StreamSummary | None = None
         try:
             method, body, sending = (
@@ -123,10 +138,11 @@ class Worker:
             headers = resp.headers
             if headers is not None:
                 flags, timing = flags_of(headers), joined(headers, "Server-Timing")
+                cache = cache_of(headers, timing)
             if main and (FLAG_CHUNKED in flags or FLAG_EVENT_STREAM in flags):
                 error, nbytes, streamed = read_stream(resp, status, t0, events=FLAG_EVENT_STREAM in flags)
             else:
-                error, nbytes = read_body(resp, status)
+                error, nbytes, crc = read_body(resp, status)
         except gevent.GreenletExit:
             # Still waiting when the run ended, past the drain time: recorded with the time it had
             # waited (a lower bound), so an overloaded target's slowest requests never vanish.
@@ -138,14 +154,17 @@ class Worker:
         latency = (time.perf_counter() - t0) * 1000.0 + offset_ms
         if not error and status >= 400:
             error = f"HTTP {status}"
+        facts = (self.main_bytes, self.main_key, crc, cache) if main else (0, self.probe_key, crc, cache)
         self.record(start, latency, ttfb or latency, status, nbytes, error, kind, flags, timing, stage, path=path,
-                    stream=streamed.cells() if streamed else NO_STREAM)  # fmt: skip
+                    stream=streamed.cells() if streamed else NO_STREAM, facts=facts)  # fmt: skip
 
     def record(self, start: float, latency: float, ttfb: float, status: int, nbytes: int, error: str, kind: str,
                flags: str, timing: str, stage: int, sent: bool = True, path: str | None = None,
-               method: str | None = None, stream: tuple[str, ...] = NO_STREAM) -> None:  # fmt: skip
+               method: str | None = None, stream: tuple[str, ...] = NO_STREAM,
+               facts: tuple[object, ...] = NO_FACTS) -> None:  # fmt: skip
         method, name = self.named(kind, path, method)
-        self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing, method, name, stream)
+        self.log.add(start, latency, ttfb, status, nbytes, error, stage, kind, flags, timing, method, name, stream,
+                     facts)  # fmt: skip
         self.tallied(stage, latency, status, error, start + latency / 1000.0, kind == KIND_MAIN, sent)
 
     def named(self, kind: str, path: str | None, method: str | None) -> tuple[str, str]:
@@ -175,7 +194,7 @@ class Worker:
 
     def record_route(self, row: Row) -> None:
         self.record(row.start, row.latency_ms, row.ttfb_ms, row.status, row.nbytes, row.error, KIND_MAIN, row.flags,
-                    row.timing, row.stage, path=row.name, method=row.method)  # fmt: skip
+                    row.timing, row.stage, path=row.name, method=row.method, facts=row.facts())  # fmt: skip
 
     def stop(self, status: messages.WorkerStatus, reason: str) -> None:
         if not self.stopping:

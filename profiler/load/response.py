@@ -4,13 +4,27 @@ needs, and the name of what went wrong. No Locust import: plain functions over a
 from __future__ import annotations
 
 import base64
+import json
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
 from profiler.load.stream import StreamReader, StreamSummary
-from profiler.runfolder.records import BODY_CUT, FLAG_CHUNKED, FLAG_COOKIE, FLAG_EVENT_STREAM, timed_out
+from profiler.runfolder.records import (
+    BODY_CUT,
+    CACHE_BYPASS,
+    CACHE_HIT,
+    CACHE_MISS,
+    CACHE_OTHER,
+    CACHE_STALE,
+    FLAG_CACHE_HEADERS,
+    FLAG_CHUNKED,
+    FLAG_COOKIE,
+    FLAG_EVENT_STREAM,
+    timed_out,
+)
 
 MAX_ERROR_NAME = 64  # an error name is a short word in a CSV cell, whatever an exception calls itself
 
@@ -40,22 +54,109 @@ def flags_of(headers: Any) -> str:
     cookie = "set-cookie" in headers
     chunked = "chunked" in joined(headers, "transfer-encoding").lower()
     stream = "text/event-stream" in joined(headers, "content-type").lower()
-    return (FLAG_COOKIE if cookie else "") + (FLAG_CHUNKED if chunked else "") + (FLAG_EVENT_STREAM if stream else "")
+    cache = "cache-control" in headers or "etag" in headers or "last-modified" in headers or "expires" in headers
+    return (
+        (FLAG_COOKIE if cookie else "")
+        + (FLAG_CHUNKED if chunked else "")
+        + (FLAG_EVENT_STREAM if stream else "")
+        + (FLAG_CACHE_HEADERS if cache else "")
+    )
 
 
-def read_body(resp: Any, status: int) -> tuple[str, int]:
-    """Read the whole body: ("", its size), or (the error's name, 0). A body that breaks off is
+# The headers a cache in front of an app (or the app's own) says its verdict in, the first that
+# is present read: Varnish/Fastly/CloudFront/Squid `X-Cache`, nginx `X-Cache-Status`, Cloudflare.
+CACHE_HEADERS = ("x-cache-status", "cf-cache-status", "x-cache")
+# Words in a verdict, checked in this order ("TCP_REFRESH_MISS" is a miss, "HIT, MISS" from two
+# layers is a hit: the layer nearest the client answered). REVALIDATED and UPDATING are served
+# from the cache; EXPIRED was fetched again.
+_VERDICTS = (
+    ("hit", CACHE_HIT),
+    ("revalidated", CACHE_HIT),
+    ("updating", CACHE_STALE),
+    ("stale", CACHE_STALE),
+    ("miss", CACHE_MISS),
+    ("expired", CACHE_MISS),
+    ("bypass", CACHE_BYPASS),
+    ("dynamic", CACHE_BYPASS),
+    ("pass", CACHE_BYPASS),
+)
+
+
+def verdict(text: str) -> str:
+    """A cache header's value as one CACHE_* word ("" for an empty value)."""
+    words = text.strip().lower()
+    if not words:
+        return ""
+    first = words.split(",")[0]  # the layer nearest us: "HIT, MISS" is a hit
+    return next((word for key, word in _VERDICTS if key in first), CACHE_OTHER)
+
+
+def _timing_cache(timing: str) -> str:
+    """Server-Timing's `cache;desc=hit` (or `cache;desc="miss"`), the app's own verdict."""
+    for entry in timing.split(","):
+        name, _, params = entry.strip().partition(";")
+        if name.strip().lower() != "cache":
+            continue
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "desc":
+                return verdict(value.strip().strip('"'))
+    return ""
+
+
+def cache_of(headers: Any, timing: str) -> str:
+    """What the response says of the cache that answered it: a CACHE_* word, or "" when nothing
+    says. An `Age` above 0 is only set by a cache (RFC 9111 5.1): a hit when nothing else said."""
+    for name in CACHE_HEADERS:
+        if name in headers:
+            return verdict(joined(headers, name))
+    if timing and "cache" in timing.lower():
+        found = _timing_cache(timing)
+        if found:
+            return found
+    if "age" in headers:
+        age = joined(headers, "age").split(",")[0].strip()
+        if age.isdigit() and int(age) > 0:
+            return CACHE_HIT
+    return ""
+
+
+def body_key(content: bytes) -> str:
+    """The key identical bodies share (CRC-32, 8 hex digits): it groups repeats, nothing more."""
+    return f"{zlib.crc32(content):08x}"
+
+
+def request_body(data: Any = None, json_body: Any = None) -> bytes:
+    """A request's body as bytes, as near as a client's arguments tell it (`data=`, `json=`)."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    if data is not None:
+        return repr(data).encode()  # a dict of form fields: its size is near, its key stable
+    if json_body is not None:
+        return json.dumps(json_body, separators=(",", ":")).encode()
+    return b""
+
+
+def request_key(method: str, url: str, body: bytes) -> str:
+    """The key identical requests share: CRC-32 of method, URL and body."""
+    return f"{zlib.crc32(body, zlib.crc32(f'{method} {url}'.encode())):08x}"
+
+
+def read_body(resp: Any, status: int) -> tuple[str, int, str]:
+    """Read the whole body: ("", its size, its body_key), or (the error's name, 0, ""). A body that breaks off is
     BODY_CUT whatever the parser calls it (an AttributeError, "Incomplete response"), unless it
     stalled until the timeout. (gevent's GreenletExit is not an Exception: it passes through.)"""
     exc = getattr(resp, "error", None)
     if exc is not None and status == 0:
-        return error_name(exc), 0
+        return error_name(exc), 0, ""
     try:
         content = resp.content
     except Exception as e:  # noqa: BLE001 - whatever the client raises mid-body, the request is recorded
         name = error_name(e)
-        return (name if timed_out(name) else BODY_CUT), 0
-    return "", len(content) if content else 0
+        return (name if timed_out(name) else BODY_CUT), 0, ""
+    return "", len(content) if content else 0, body_key(content or b"")
 
 
 def arrivals(resp: Any) -> Iterator[tuple[float, bytes]]:

@@ -26,7 +26,7 @@ from locust.exception import CatchResponseError
 from locust.util.load_locustfile import load_locustfile
 
 from profiler.base.secrets import mask_url
-from profiler.load.response import error_name, flags_of, joined
+from profiler.load.response import body_key, cache_of, error_name, flags_of, joined, request_body, request_key
 from profiler.runfolder.records import UNFINISHED
 
 USER_FAILURE = "UserFailure"  # the locustfile marked the response failed (`response.failure(...)`)
@@ -49,6 +49,8 @@ class Started:
     t0: float  # perf_counter
     method: str
     name: str
+    req_bytes: int = 0
+    req_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,32 @@ class Row:
     timing: str
     method: str
     name: str
+    req_bytes: int | None = None  # the cache columns (records.CACHE_COLUMNS): None/"" where not known
+    req_key: str = ""
+    body_crc: str = ""
+    cache: str = ""
+
+    def facts(self) -> tuple[object, ...]:
+        return ("" if self.req_bytes is None else self.req_bytes, self.req_key, self.body_crc, self.cache)
+
+
+def _sent_body(kwargs: dict[str, Any]) -> bytes:
+    """The body a client call sends, from its arguments (requests' and FastHttpSession's `data=`,
+    `json=`; FastHttpSession's `data` may be bytes or str)."""
+    try:
+        return request_body(kwargs.get("data"), kwargs.get("json"))
+    except (TypeError, ValueError):  # a body json cannot encode: the client will say so itself
+        return b""
+
+
+def _read_key(response: Any) -> str:
+    """The body key of a body the client already read (requests' `_content`, geventhttpclient's
+    `_cached_content`); never reads one itself (a streamed body must stay the user's)."""
+    for attr in ("_cached_content", "_content"):
+        content = getattr(response, attr, None)
+        if isinstance(content, bytes):
+            return body_key(content)
+    return ""
 
 
 def route_name(name: str) -> str:
@@ -96,9 +124,11 @@ class Recorder:
             if getattr(session, "request_event", None) is not recorder.env.events.request:
                 return original(session, method, url, *args, **kwargs)  # not a user's client (our probe)
             name = kwargs.get("name") or getattr(session, "request_name", None) or url
+            body = _sent_body(kwargs)
             started = Started(
-                recorder.sink.stage, time.time(), time.perf_counter(), method.upper(), route_name(str(name))
-            )
+                recorder.sink.stage, time.time(), time.perf_counter(), method.upper(), route_name(str(name)),
+                len(body), request_key(method.upper(), str(url), body),
+            )  # fmt: skip
             recorder.sink.begin(started.stage)
             recorder.waiting.setdefault(getcurrent(), []).append(started)
             try:
@@ -116,13 +146,14 @@ class Recorder:
             queue.remove(started)
             waited = (time.perf_counter() - started.t0) * 1000.0
             self.sink.record_route(Row(started.start, waited, waited, 0, 0, UNFINISHED, started.stage, "", "",
-                                       started.method, started.name))  # fmt: skip
+                                       started.method, started.name, started.req_bytes, started.req_key))  # fmt: skip
 
     def on_request(self, request_type: str, name: str, response_time: float, response_length: int,
                    response: Any = None, exception: BaseException | None = None, start_time: float | None = None,
                    **_kw: Any) -> None:  # fmt: skip
         queue = self.waiting.get(getcurrent())
         started = queue.pop(0) if queue else None
+        custom = started is None
         if started is None:  # an event the locustfile fired itself (a custom client): counted here
             started = Started(self.sink.stage, start_time or time.time(), 0.0, request_type, name)
             self.sink.begin(started.stage)
@@ -144,6 +175,10 @@ class Recorder:
                 timing=joined(headers, "Server-Timing") if headers is not None else "",
                 method=str(request_type).upper(),
                 name=route_name(str(name)),
+                req_bytes=None if custom else started.req_bytes,
+                req_key=started.req_key,
+                body_crc=_read_key(response) if exception is None else "",
+                cache=cache_of(headers, joined(headers, "Server-Timing")) if headers is not None else "",
             )
         )
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from profiler.report import json_file
 from profiler.report.html_data import charts
+from profiler.report.payload_text import payload_table
 from profiler.report.plan_text import plan_lines
 from profiler.report.terminal import (
     TextTable,
@@ -164,7 +165,7 @@ def render(report: Report, run: RunData) -> str:
         f'<div><h3>{_e(c["title"])}</h3><div class="chart" id="chart-{_e(c["id"])}"></div></div>' for c in found
     )
     tables = [stage_table(report), stream_table(report), route_table(report), route_stage_table(report)]
-    tables.append(route_trait_table(report))
+    tables += [route_trait_table(report), payload_table(report)]
     tables += [handoff_table(report), _handoffs_per_stage(report), trait_table(report)]
     tables.append(recommendation_table(report))
     body = (

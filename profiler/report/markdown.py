@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from profiler.report.payload_text import payload_table
 from profiler.report.terminal import route_table, where_time_table
 from profiler.schema.report import Report, StageReport
 from profiler.schema.verdicts import CheckResult, Comparison, MetricDelta
@@ -85,6 +86,10 @@ def render(report: Report, results: Sequence[CheckResult], headline: str, compar
             f"Capacity per instance: **{report.capacity.capacity_rps:.1f} rps** ({report.capacity.slo_basis}).",
             "",
         ]
+    payload = payload_table(report)
+    if payload is not None:
+        lines += ["**Bytes and caching**", ""]
+        lines += _table(payload.columns, payload.rows)
     where = where_time_table(report)
     if where is not None:
         lines += ["**Where the time goes** (py-spy stacks by category)", ""]

@@ -6,24 +6,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from profiler.analysis.figures.server import server_line
+from profiler.report.payload_text import payload_table
 from profiler.report.plan_text import plan_lines
+from profiler.report.text_table import TextTable as TextTable  # re-exported: the tables' type
+from profiler.report.text_table import fmt
 from profiler.schema.report import CapacitySection, Report, ValidityIssue
 from profiler.schema.verdicts import CheckResult, Comparison
 
-
-@dataclass(frozen=True)
-class TextTable:
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-
-def _f(value: float | None, fmt: str = "{:.1f}", none: str = "-") -> str:
-    return none if value is None else fmt.format(value)
+_f = fmt
 
 
 # The columns kept when the terminal is narrow (80 columns): load, volume, speed, latency, errors, CPU.
@@ -324,8 +316,8 @@ def summary_lines(report: Report) -> list[str]:
 
 def report_tables(report: Report) -> list[TextTable]:
     tables = [stage_table(report)]
-    for t in (stream_table(report), route_table(report), handoff_table(report), where_time_table(report),
-              trait_table(report), recommendation_table(report)):  # fmt: skip
+    for t in (stream_table(report), route_table(report), payload_table(report), handoff_table(report),
+              where_time_table(report), trait_table(report), recommendation_table(report)):  # fmt: skip
         if t is not None:
             tables.append(t)
     return tables

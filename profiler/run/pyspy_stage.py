@@ -37,10 +37,13 @@ class PySpyStage:
     """Records one profiled stage. A py-spy failure is one notice (and `notice_text`), never an
     error: the run goes on without code attribution. Writing the run folder may raise OSError."""
 
-    def __init__(self, folder: Path, *, rate: int, gil: bool, notice: Callable[[str], None]) -> None:
+    def __init__(
+        self, folder: Path, *, rate: int, gil: bool, notice: Callable[[str], None], native: bool = False
+    ) -> None:
         self.folder = folder
         self.rate = rate
         self.gil = gil
+        self.native = native
         self._notice = notice
         self.notice_text: str | None = None  # why py-spy gave nothing, for meta.json
         self.profiled_stage: int | None = None
@@ -80,7 +83,8 @@ class PySpyStage:
         self._notice(str(err))
 
     def _record(self, pid: int, path: Path, seconds: int, gil: bool) -> None:
-        rec = PySpyRecording(pid, path, duration_s=seconds, rate=self.rate, gil=gil)
+        # The --gil half only counts samples holding the GIL: native frames would add cost, not answers.
+        rec = PySpyRecording(pid, path, duration_s=seconds, rate=self.rate, gil=gil, native=self.native and not gil)
         if not gil:
             self._threads_at_start = (time.monotonic(), thread_times(pid))
         try:

@@ -206,7 +206,8 @@ class Session:
         host = {"python": platform.python_version(), "platform": platform.platform()}
         self.meta = Meta.new(__version__, time.time(), RecordedConfig.of(config), host)
         self._save_meta()
-        self.pyspy = PySpyStage(self.folder, rate=config.pyspy_rate, gil=config.pyspy_gil, notice=self._notice)
+        self.pyspy = PySpyStage(self.folder, rate=config.pyspy_rate, gil=config.pyspy_gil,
+                                native=config.pyspy_native, notice=self._notice)  # fmt: skip
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         self.target: Target | None = None
         self.sampler: SamplerProcess | None = None

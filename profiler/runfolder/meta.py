@@ -98,6 +98,7 @@ class RecordedConfig(_Record):
     pyspy_rate: int = DEFAULT_PYSPY_RATE
     pyspy_seconds: float | None = None
     pyspy_gil: bool = False
+    pyspy_native: bool = False
     memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB
     gpu: bool = True
     locustfile: str | None = None  # the users came from this locustfile (its path)
@@ -153,6 +154,7 @@ class RecordedConfig(_Record):
             pyspy_rate=config.pyspy_rate,
             pyspy_seconds=config.pyspy_seconds,
             pyspy_gil=config.pyspy_gil,
+            pyspy_native=config.pyspy_native,
             memory_limit_mb=config.memory_limit_mb,
             gpu=config.gpu,
             locustfile=str(config.locustfile) if config.locustfile else None,

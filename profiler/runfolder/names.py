@@ -20,8 +20,9 @@ from pathlib import Path
 
 # The run folder's format. 1: no `format_version` in meta.json (profiler 0.1.0); 2: typed meta,
 # SLO stored as numbers, Server-Timing stored parsed (handoff slots); 3: each request's route
-# (method and name) in requests.csv. `analyze` reads all three.
-FORMAT_VERSION = 3
+# (method and name) in requests.csv; 4: its request bytes, request and body keys and cache verdict
+# (records.CACHE_COLUMNS). `analyze` reads all four.
+FORMAT_VERSION = 4
 
 META = "meta.json"
 REQUESTS = "requests.csv"

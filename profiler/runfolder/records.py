@@ -1,14 +1,12 @@
 """Typed records of requests.csv and stages.jsonl, and py-spy's output per stage.
 
-requests.csv (format 3) has one row per request, with its route (method and name). Server-Timing is stored parsed: the app's own
-`total` entry (else the sum of its entries) as `server_ms`, and each named handoff's duration in
-one of HANDOFF_SLOTS numeric columns `h0..h7`, the slot of each name given by handoffs.jsonl.
-Names beyond the slots go to `h_other` as `name=dur;name=dur` (at most OTHER_ENTRIES of them;
-a flood of names beyond that is dropped, so a row has a size bound). The raw header is kept only when
-some of it could not be parsed (to show what), cut to RAW_TIMING_LIMIT characters, so a flood of
-entries never makes a row unreadable.
-Format 2 had no route columns (the reader gives those rows the run's one URL); format 1
-(profiler 0.1) had only the raw Server-Timing header, which the reader parses.
+requests.csv (format 4) has one row per request, with its route (method and name) and its bytes
+and cache columns. Server-Timing is stored parsed: the app's `total` entry (else the sum of its
+entries) as `server_ms`, each named handoff's duration in one of HANDOFF_SLOTS columns `h0..h7`
+(slots named in handoffs.jsonl), names beyond them in `h_other` as `name=dur;...` (at most
+OTHER_ENTRIES: a row has a size bound); the raw header only where part of it did not parse, cut to
+RAW_TIMING_LIMIT. Format 3 had no bytes and cache columns, format 2 no routes (the reader gives
+those rows the run's one URL); format 1 (profiler 0.1) only the raw Server-Timing header.
 """
 
 from __future__ import annotations
@@ -68,8 +66,14 @@ STREAM_COLUMNS = (
     "tokens",
     "itl_ms",
 )
+# Format 4: the request body's size as sent, a key identical requests share (CRC-32 of method, URL,
+# body), one identical answers share (of a body read whole), the cache's verdict (a CACHE_* word).
+CACHE_COLUMNS = ("req_bytes", "req_key", "body_crc", "cache_status")
 REQUEST_COLUMNS_V2 = REQUEST_COLUMNS
-REQUEST_COLUMNS = (*REQUEST_COLUMNS_V2, *ROUTE_COLUMNS, *STREAM_COLUMNS)
+REQUEST_COLUMNS_V3 = (*REQUEST_COLUMNS_V2, *ROUTE_COLUMNS, *STREAM_COLUMNS)
+REQUEST_COLUMNS = (*REQUEST_COLUMNS_V3, *CACHE_COLUMNS)
+# A cache's verdict (X-Cache "HIT from ...", CF-Cache-Status "EXPIRED"), said in one of these words.
+CACHE_HIT, CACHE_MISS, CACHE_STALE, CACHE_BYPASS, CACHE_OTHER = "hit", "miss", "stale", "bypass", "other"
 ROUTE_NAME_LIMIT = 200  # characters of a route's name kept: a name is a label, not a payload
 RAW_TIMING_LIMIT = 512
 MAX_COUNT = 2**53  # a count past this was not written by us (and no float holds it exactly)
@@ -80,6 +84,7 @@ SERVER_TOTAL = "total"  # the entry by which an app reports its whole server tim
 KIND_MAIN, KIND_PROBE = "main", "probe"
 # flags: letters for what the analysis needs but a status code cannot show
 FLAG_COOKIE, FLAG_CHUNKED, FLAG_EVENT_STREAM, FLAG_TIMED = "c", "t", "e", "s"  # s: carried Server-Timing
+FLAG_CACHE_HEADERS = "h"  # the response said how it may be cached: Cache-Control, ETag, Last-Modified or Expires
 # The error of an open-model arrival the generator could not send (all its slots busy): the
 # generator's failure, kept apart from the app's errors and never a latency (it has none).
 UNSENT = "GeneratorSaturated"
@@ -345,6 +350,11 @@ class TreeSample:
     ctx_invol: int | None = None
     per_process: list[ProcessSample] | None = None
     busiest: float | None = None  # its busiest single process, % of one core (the load generator's)
+    # Bytes since the last sample, summed over the tree (/proc/PID/io): disk, and all read/write calls.
+    disk_read: int | None = None
+    disk_write: int | None = None
+    io_read: int | None = None
+    io_write: int | None = None
 
 
 @dataclass(slots=True)

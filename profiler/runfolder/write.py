@@ -11,6 +11,7 @@ from profiler.base.errors import RunFolderError, folder_write_error
 from profiler.base.servertiming import finite_sum, parse_fast
 from profiler.runfolder.names import HANDOFFS, META, REQUESTS, STAGES
 from profiler.runfolder.records import (
+    CACHE_COLUMNS,
     FLAG_TIMED,
     HANDOFF_SLOTS,
     NAME_LIMIT,
@@ -44,6 +45,7 @@ def prepare_folder(path: Path) -> Path:
 
 
 NO_STREAM = ("",) * len(STREAM_COLUMNS)  # the stream cells of a response that was not streamed
+NO_FACTS = ("",) * len(CACHE_COLUMNS)  # the cache columns of a request nothing is known of (unsent, cut off)
 
 
 # The timing columns of a response without Server-Timing (most of them): built once, not per row.
@@ -51,10 +53,12 @@ _NO_TIMING: tuple[object, ...] = ("", 0, *([""] * HANDOFF_SLOTS), "", "")
 
 
 def row(start: float, latency_ms: float, ttfb_ms: float, status: int, nbytes: int, error: str, stage: int, kind: str,
-        timing: tuple[object, ...], method: str, name: str, stream: tuple[str, ...]) -> tuple[object, ...]:  # fmt: skip
-    """A row's cells, its timing columns given: one tuple built at once, per request."""
+        timing: tuple[object, ...], method: str, name: str, stream: tuple[str, ...],
+        facts: tuple[object, ...] = NO_FACTS) -> tuple[object, ...]:  # fmt: skip
+    """A row's cells, its timing columns given: one tuple built at once, per request. `facts` are
+    the cache columns (records.CACHE_COLUMNS): request bytes, request key, body key, cache verdict."""
     return (f"{start:.6f}", f"{latency_ms:.3f}", f"{ttfb_ms:.3f}", status, nbytes, error, stage, kind, *timing, method,
-            name[:ROUTE_NAME_LIMIT], *stream)  # fmt: skip
+            name[:ROUTE_NAME_LIMIT], *stream, *facts)  # fmt: skip
 
 
 def untimed(flags: str) -> tuple[object, ...]:
@@ -104,10 +108,11 @@ class RequestLog:
         method: str = "",
         name: str = "",
         stream: tuple[str, ...] = NO_STREAM,
+        facts: tuple[object, ...] = NO_FACTS,
     ) -> None:
         cells = self._timing_fields(flags, timing) if timing else untimed(flags)
         self.rows.append(
-            row(start, latency_ms, ttfb_ms, status, nbytes, error, stage, kind, cells, method, name, stream)
+            row(start, latency_ms, ttfb_ms, status, nbytes, error, stage, kind, cells, method, name, stream, facts)
         )
 
     def add_text(self, text: str) -> None:

@@ -54,8 +54,11 @@ class TreeSampler:
     def __init__(self) -> None:
         self.procs: dict[int, psutil.Process] = {}
         self.last_cpu: dict[int, float] = {}
+        # Each process's I/O counters at the last tick: a tick records what each process did since,
+        # summed over the tree, so a process that starts or ends never reads as negative I/O.
+        self.last_io: dict[int, tuple[int, int, int, int]] = {}
 
-    def _read(self, pid: int, detail: bool) -> tuple[float, int, int, Any] | None:
+    def _read(self, pid: int, detail: bool) -> tuple[float, int, int, Any, tuple[int, int, int, int] | None] | None:
         proc = self.procs.get(pid)
         try:
             if proc is None:
@@ -63,21 +66,34 @@ class TreeSampler:
             with proc.oneshot():
                 ct = proc.cpu_times()
                 ctx = proc.num_ctx_switches() if detail else None
-                return ct.user + ct.system, proc.memory_info().rss, proc.num_threads(), ctx
+                return ct.user + ct.system, proc.memory_info().rss, proc.num_threads(), ctx, _io(proc, detail)
         except psutil.Error:
             self.procs.pop(pid, None)
             return None
+
+    def _io_since(self, pid: int, io: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+        if io is None:
+            return None
+        prev = self.last_io.get(pid)
+        self.last_io[pid] = io
+        return tuple(max(0, a - b) for a, b in zip(io, prev, strict=True)) if prev else (0, 0, 0, 0)  # type: ignore[return-value]
 
     def sample(self, pids: list[int], dt: float, detail: bool) -> TreeSample:
         tree = TreeSample(cpu=0.0, rss=0, threads=0, procs=0)
         if detail:
             tree.fds = tree.sockets = tree.ctx_vol = tree.ctx_invol = 0
             tree.per_process = []
+        io_known = False
+        io_sum = [0, 0, 0, 0]
         for pid in pids:
             read = self._read(pid, detail)
             if read is None:
                 continue
-            cpu_s, mem, nth, ctx = read
+            cpu_s, mem, nth, ctx, io = read
+            since = self._io_since(pid, io)
+            if since is not None:
+                io_known = True
+                io_sum = [a + b for a, b in zip(io_sum, since, strict=True)]
             prev = self.last_cpu.get(pid)
             self.last_cpu[pid] = cpu_s
             pct = max(0.0, (cpu_s - prev) / dt * 100.0) if prev is not None and dt > 0 else 0.0
@@ -96,7 +112,24 @@ class TreeSampler:
                 assert tree.per_process is not None
                 tree.per_process.append(ProcessSample(pid, round(pct, 2), mem, nth))
         tree.cpu = round(tree.cpu, 2)
+        if io_known:
+            tree.disk_read, tree.disk_write, tree.io_read, tree.io_write = io_sum
         return tree
+
+
+def _io(proc: psutil.Process, detail: bool) -> tuple[int, int, int, int] | None:
+    """(disk bytes read, written, all bytes read, written: sockets and pipes too) from
+    /proc/PID/io, or None where the platform or the permissions do not tell."""
+    if not detail:
+        return None
+    try:
+        io = proc.io_counters()
+    except (psutil.AccessDenied, AttributeError, NotImplementedError):
+        return None
+    chars = getattr(io, "read_chars", None), getattr(io, "write_chars", None)
+    if chars[0] is None or chars[1] is None:  # not Linux: no chars, bytes only
+        return io.read_bytes, io.write_bytes, io.read_bytes, io.write_bytes
+    return io.read_bytes, io.write_bytes, chars[0], chars[1]
 
 
 def describe(pid: int) -> ProcessInfo | None:

@@ -143,6 +143,7 @@ class PySpyRecording:
         duration_s: int,
         rate: int = 100,
         gil: bool = False,
+        native: bool = False,
         binary: Path | None = None,
     ) -> None:
         self.pid = pid
@@ -150,6 +151,7 @@ class PySpyRecording:
         self.duration_s = max(1, int(duration_s))
         self.rate = rate
         self.gil = gil
+        self.native = native  # --native: C frames too (py-spy unwinds each native stack: dearer)
         self.binary = binary
         self.log = ""  # py-spy's own stdout+stderr, for the run folder
         self._proc: subprocess.Popen[bytes] | None = None
@@ -176,7 +178,7 @@ class PySpyRecording:
             # `thread (TID): name` frames: the thread ids /proc counts each thread's CPU time by.
             "--threads",
         ]
-        return [*args, "--gil"] if self.gil else args
+        return [*args, *(["--gil"] if self.gil else []), *(["--native"] if self.native else [])]
 
     def start(self) -> None:
         if self._proc is not None:

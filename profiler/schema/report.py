@@ -15,6 +15,7 @@ from profiler.schema.base import ReportModel as _Model
 from profiler.schema.code import CodeSection as CodeSection  # re-exported: report.json's `code`
 from profiler.schema.code import CodeStage as CodeStage
 from profiler.schema.code import FunctionShare as FunctionShare
+from profiler.schema.payload import PayloadFigures as PayloadFigures  # re-exported: a route's bytes and caches
 from profiler.schema.plan import PlanSection as PlanSection  # re-exported: report.json's `plan`
 from profiler.schema.resources import EnergySection as EnergySection  # re-exported: report.json's `resources`
 from profiler.schema.resources import EnergyStage as EnergyStage
@@ -33,7 +34,7 @@ from profiler.schema.serving import ServingModel as ServingModel
 from profiler.schema.streams import StreamStats as StreamStats  # re-exported: a stage's streamed responses
 from profiler.schema.wheretime import WhereTimeSection as WhereTimeSection  # report.json's `where_time_goes`
 
-SCHEMA_VERSION = "2.4"
+SCHEMA_VERSION = "2.5"
 
 
 class LatencyStats(_Model):
@@ -157,6 +158,18 @@ class StageReport(_Model):
     target_rss_mb: float | None = Field(None, ge=0, description="Largest resident memory of the target tree (MiB).")
     target_threads: int | None = Field(None, ge=0, description="Most threads in the target tree.")
     target_sockets: int | None = Field(None, ge=0, description="Most open sockets in the target tree.")
+    disk_read_per_request: float | None = Field(
+        None, ge=0, description="Bytes the target tree read from disk (the block layer) per answered request."
+    )
+    disk_write_per_request: float | None = Field(
+        None, ge=0, description="Bytes the target tree wrote to disk per answered request."
+    )
+    io_read_per_request: float | None = Field(
+        None, ge=0, description="Bytes the target tree read through read calls (sockets, pipes, files) per request."
+    )
+    io_write_per_request: float | None = Field(
+        None, ge=0, description="Bytes the target tree wrote through write calls (sockets, pipes, files) per request."
+    )
     loadgen_cpu_pct: float | None = Field(None, ge=0, description="Mean CPU of the load generator, % of one core.")
     loadgen_busiest_cpu_pct: float | None = Field(
         None, ge=0, description="Mean CPU of its busiest process (one of several with --workers), % of one core."

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from profiler.schema.base import ReportModel as _Model
+from profiler.schema.payload import PayloadFigures
 
 
 class Evidence(_Model):
@@ -59,6 +60,9 @@ class RouteReport(_Model):
         None, ge=0, description="This route's throughput at the mix's capacity stage (holds for this mix only)."
     )
     dominant_handoff: str | None = Field(None, description="The Server-Timing handoff taking most of its time.")
+    payload: PayloadFigures | None = Field(
+        None, description="Its bytes, repeats and caches' verdicts; null for folders written before format 4."
+    )
     traits: list[Trait] = Field(
         default_factory=list, description="Traits of this route on its own evidence (docs/traits.md, per route)."
     )

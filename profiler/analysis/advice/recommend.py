@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from profiler.analysis.advice.caching import add_cache, raise_hit_ratio
 from profiler.analysis.advice.capacity import MAX_ERROR_RATE
 from profiler.analysis.advice.plateau import concurrency_capped, cpu_bound, event_loop_blocked, tcp_nodelay
 from profiler.analysis.advice.vocabulary import (
@@ -349,6 +350,8 @@ RULES: tuple[Rule, ...] = (
     serialization,
     downstream,
     lock,
+    add_cache,
+    raise_hit_ratio,
     tcp_nodelay,
 )
 

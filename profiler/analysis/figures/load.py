@@ -42,6 +42,16 @@ def stream_stats(t: StreamTally | None, measured_s: float) -> StreamStats | None
     )  # fmt: skip
 
 
+def _io_per_request(figures: WindowFigures, answered: int) -> dict[str, float | None]:
+    """The tree's I/O in the window over the responses that came in it: bytes per request."""
+    pairs = (("disk_read", figures.disk_read), ("disk_write", figures.disk_write), ("io_read", figures.io_read),
+             ("io_write", figures.io_write))  # fmt: skip
+    return {
+        f"{name}_per_request": round(value / answered, 1) if value is not None and answered else None
+        for name, value in pairs
+    }
+
+
 def stage_report(
     window: StageWindow,
     tally: StageTally | None,
@@ -91,6 +101,7 @@ def stage_report(
         target_rss_mb=figures.rss_max / MIB if figures.rss_max is not None else None,
         target_threads=int(figures.threads_max) if figures.threads_max is not None else None,
         target_sockets=int(figures.sockets_max) if figures.sockets_max is not None else None,
+        **_io_per_request(figures, answered),
         loadgen_cpu_pct=figures.loadgen_cpu_mean,
         loadgen_busiest_cpu_pct=figures.loadgen_busiest_mean,
         machine_cpu_pct=figures.machine_cpu_mean,

@@ -59,6 +59,23 @@ class WorkSignal:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutePayload:
+    """A route's bytes and caching over the run (runfolder/engine/payload.py), for the cache traits."""
+
+    route: str
+    share: float  # of the run's main requests
+    responses: int
+    repeat_share: float | None
+    distinct_requests: int
+    cache_headers_share: float | None
+    response_bytes_mean: float | None
+    reported: int = 0  # answers with a cache's verdict
+    hit_ratio: float | None = None
+    hit_p50_ms: float | None = None
+    miss_p50_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Signals:
     stages: tuple[StageSignal, ...]
     ncpu: int = 1
@@ -86,6 +103,7 @@ class Signals:
     open_model: bool = False
     slo_percentile: float = 95.0
     server: ServerInfo | None = None  # the serving shape (analysis/server.py); None: not known
+    payload: tuple[RoutePayload, ...] = ()  # per route, most requests first; () not known (before format 4)
 
     @property
     def cores(self) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from profiler.analysis.figures.signals import Signals
+from profiler.analysis.traits.caching import cacheable_responses, low_cache_hit_ratio
 from profiler.analysis.traits.evidence import (
     ConcurrencyCapped,
     CpuBound,
@@ -111,6 +112,8 @@ __all__ = [
     "streaming_responses",
     "tail_heavy",
     "work_bound",
+    "cacheable_responses",
+    "low_cache_hit_ratio",
 ]
 
 # The rules that need nothing but the signals, in report order before sorting by confidence.
@@ -130,6 +133,8 @@ RULES: tuple[Callable[[Signals], Finding[TraitEvidence] | None], ...] = (
     dominant_handoff,
     latency_floor,
     work_bound,
+    cacheable_responses,
+    low_cache_hit_ratio,
 )
 
 # One coherent verdict: when traits claim the same thing, the one whose evidence explains it wins

@@ -256,6 +256,35 @@ class LockContention(TraitEvidence):
 
 WorkBound = StorageBound | SerializationBound | DownstreamBound | LockContention
 
+
+@dataclass(frozen=True, slots=True)
+class CacheableResponses(TraitEvidence):
+    """Answers repeat for the same request and say nothing of caching (analysis/traits/caching.py)."""
+
+    ID: ClassVar[str] = "cacheable-responses"
+    route: str = field(metadata=SUBJECT)
+    repeat_share: float  # answers repeating an earlier answer to the same request
+    responses: int
+    distinct_requests: int
+    cache_headers_share: float  # answers with Cache-Control, ETag, Last-Modified or Expires
+    route_share: float  # the route's share of the mix
+    response_bytes_mean: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LowCacheHitRatio(TraitEvidence):
+    """A cache answers, but misses most, and a miss costs much more than a hit."""
+
+    ID: ClassVar[str] = "low-cache-hit-ratio"
+    route: str = field(metadata=SUBJECT)
+    hit_ratio: float
+    reported: int  # answers with a cache's verdict
+    hit_p50_ms: float
+    miss_p50_ms: float
+    route_share: float
+    repeat_share: float | None  # the ideal hit ratio the requests sent allow
+
+
 E_co = TypeVar("E_co", bound=TraitEvidence, covariant=True)
 
 

@@ -33,3 +33,15 @@ STREAM_SLOWS = 1.5  # a stream's cadence at the heaviest stage over the lightest
 STREAM_SLOWS_MIN_MS = 5.0  # ... and at least this many ms longer
 FIRST_TOKEN_QUEUES = 2.0  # time to the first token (or chunk), heaviest over lightest
 MIN_STREAMS = 10  # streamed responses a stage needs before its cadence is read
+# cacheable-responses: at least this share of a route's answers repeat an earlier answer to the
+# same request, over at least CACHE_MIN_RESPONSES answers, while fewer than CACHE_HEADERS_SHARE
+# of them say anything about caching (Cache-Control, ETag, Last-Modified, Expires).
+CACHEABLE_REPEAT_SHARE = 0.5
+CACHE_MIN_RESPONSES = 30
+CACHE_HEADERS_SHARE = 0.5
+CACHE_VARIED_REQUESTS = 10  # distinct requests past which the repeats are not one test URL's echo
+# low-cache-hit-ratio: a cache gave its verdict on CACHE_MIN_RESPONSES answers, hit fewer than this
+# share, and a miss's median took at least LOW_HIT_MISS_FACTOR times a hit's (the cache matters).
+LOW_HIT_RATIO = 0.5
+LOW_HIT_MISS_FACTOR = 1.5
+CACHE_TARGET_HIT_RATIO = 0.9  # the hit ratio the advice prices (the "instances saved at 90%")

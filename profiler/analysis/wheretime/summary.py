@@ -30,6 +30,8 @@ UNKNOWN_SHARE = 0.1  # past this share of a category's samples not told, its on-
 
 METHOD_THREADS = "py-spy stacks (--idle --threads), each thread's CPU time from /proc/PID/task/TID/stat"
 METHOD_STACKS = "py-spy stacks (--idle) only: a C call's samples (a DB driver's execute) are not told on-CPU or waiting"
+# Said after either method when the stacks hold C frames (--pyspy-native): the C code is named, not inferred.
+METHOD_NATIVE = "; native frames (--native) name the C code below the Python frames"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,16 @@ def _category(tally: _Tally, name: str, working: int, table: CategoryTable) -> C
     )
 
 
+def _has_native(profile: CodeProfile) -> bool:
+    """Whether py-spy recorded C frames (--native): a frame that names a library, not a Python file."""
+    for stack, _count in profile.stacks:
+        for text in stack:
+            frame = parse_frame(text)
+            if frame is not None and frame.file and not is_python(frame):
+                return True
+    return False
+
+
 def where_time_goes(
     profile: CodeProfile,
     table: CategoryTable,
@@ -197,9 +209,18 @@ def where_time_goes(
         samples=tally.samples,
         working=working,
         idle_share=round(tally.idle / tally.samples, 4),
-        method=METHOD_THREADS if ratios else METHOD_STACKS,
+        method=(METHOD_THREADS if ratios else METHOD_STACKS) + (METHOD_NATIVE if _has_native(profile) else ""),
         categories=tuple(rows),
     )
 
 
-__all__ = ["APP", "METHOD_STACKS", "METHOD_THREADS", "NOT_WORK", "CategoryTime", "WhereTime", "where_time_goes"]
+__all__ = [
+    "APP",
+    "METHOD_NATIVE",
+    "METHOD_STACKS",
+    "METHOD_THREADS",
+    "NOT_WORK",
+    "CategoryTime",
+    "WhereTime",
+    "where_time_goes",
+]

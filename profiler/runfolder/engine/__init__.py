@@ -6,6 +6,7 @@ Python and each computation is written once, here. docs/run-folder.md says why p
 """
 
 from profiler.runfolder.engine.arrays import RequestArrays
+from profiler.runfolder.engine.payload import PayloadTally
 from profiler.runfolder.engine.requests import RequestTable
 from profiler.runfolder.engine.samples import ProcessFigures, SampleTable, Timeline, TreeFigures, WindowFigures
 from profiler.runfolder.engine.tallies import Distribution, HandoffTally, StageHandoffs, StageTally
@@ -13,6 +14,7 @@ from profiler.runfolder.engine.tallies import Distribution, HandoffTally, StageH
 __all__ = [
     "Distribution",
     "HandoffTally",
+    "PayloadTally",
     "RequestArrays",
     "RequestTable",
     "ProcessFigures",

@@ -29,6 +29,7 @@ from profiler.runfolder.records import (
     REQUEST_COLUMNS,
     REQUEST_COLUMNS_V1,
     REQUEST_COLUMNS_V2,
+    REQUEST_COLUMNS_V3,
     ROUTE_COLUMNS,
     SLOT_COLUMNS,
     STREAM_COLUMNS,
@@ -45,7 +46,11 @@ TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
     "timing_malformed": pl.Int32,
     **dict.fromkeys(SLOT_COLUMNS, pl.Float64),
     **dict.fromkeys(STREAM_COLUMNS, pl.Float64),
+    "req_bytes": pl.Int64,
 }
+KNOWN_HEADERS = (REQUEST_COLUMNS, REQUEST_COLUMNS_V3, REQUEST_COLUMNS_V2, REQUEST_COLUMNS_V1)
+# Text columns kept as strings (not categories): keys are many distinct values, joined on as text.
+_STRINGS = ("h_other", "server_timing", "req_key", "body_crc")
 REQUIRED = ("start", "latency_ms", "ttfb_ms", "status", "stage", "kind")
 # A reading is damaged when negative, not finite, or past 2**40 (no response is a terabyte nor a
 # duration 35 years; a larger `bytes` would overflow its stage's Int64 sum, 1e308 ms a float sum).
@@ -54,7 +59,7 @@ REQUIRED = ("start", "latency_ms", "ttfb_ms", "status", "stage", "kind")
 _MAX_READING = 2**40
 _MAX_STATUS = 999  # three digits; 0: no response
 _STAMP = "profiler.requests"  # the metadata key
-_VERSION = 1  # bump when what the file holds changes: older files are then built again
+_VERSION = 2  # bump when what the file holds changes: older files are then built again
 # ~10k rows a group: fine enough that a stage's filter skips the other stages' groups.
 _ROW_GROUP = 16_384
 
@@ -74,8 +79,9 @@ def _scan(source: Path | bytes, header: tuple[str, ...], slot_names: dict[int, s
     v1 = header == REQUEST_COLUMNS_V1
     wanted = [c for c in header if c != "server_timing" and (c not in SLOT_COLUMNS or int(c[1:]) in slot_names)]
     wanted += ["server_timing"] if v1 else []
-    types = {c: TYPES.get(c, pl.String if c in ("h_other", "server_timing") else pl.Categorical) for c in header}
-    text = [c for c in ("error", "kind", "flags", "h_other", "server_timing", *ROUTE_COLUMNS) if c in wanted]
+    types = {c: TYPES.get(c, pl.String if c in _STRINGS else pl.Categorical) for c in header}
+    text = [c for c in ("error", "kind", "flags", "h_other", "server_timing", *ROUTE_COLUMNS, "req_key", "body_crc",
+                        "cache_status") if c in wanted]  # fmt: skip
     lazy = pl.scan_csv(source, schema=types, ignore_errors=True, truncate_ragged_lines=True, low_memory=True)
     return (
         lazy.select(wanted)
@@ -125,9 +131,15 @@ def checked_rows(source: Path | bytes, header: tuple[str, ...], slot_names: dict
     """requests.csv's checked rows, every format read as the current one: the handoff slots under
     their names, the routes and streams of older formats empty."""
     lazy = _scan(source, header, slot_names)
-    if header != REQUEST_COLUMNS:  # written before routes and streams were recorded: one unnamed route
+    if header not in (REQUEST_COLUMNS, REQUEST_COLUMNS_V3):  # before routes and streams: one unnamed route
         new = [pl.lit("", pl.Categorical).alias(c) for c in ROUTE_COLUMNS]
         lazy = lazy.with_columns(*new, *(pl.lit(None, pl.Float64).alias(c) for c in STREAM_COLUMNS))
+    if header != REQUEST_COLUMNS:  # before format 4: no request bytes, keys or cache verdicts
+        lazy = lazy.with_columns(
+            pl.lit(None, pl.Int64).alias("req_bytes"),
+            *(pl.lit("", pl.String).alias(c) for c in ("req_key", "body_crc")),
+            pl.lit("", pl.Categorical).alias("cache_status"),
+        )
     if header == REQUEST_COLUMNS_V1:  # profiler 0.1's raw header: parsed row by row (small, old folders)
         return _bounded(parse_raw_timing(lazy.collect()).lazy())
     lazy = lazy.rename({f"h{slot}": name for slot, name in slot_names.items()})
@@ -151,7 +163,7 @@ def columnar(csv: Path, slot_names: dict[int, str]) -> pl.LazyFrame:
     """The run's checked requests, scanned from requests.parquet (built now where it is missing or
     stale). Where the folder cannot take the file (read-only), the rows are read into memory."""
     header = header_of(csv)
-    if header not in (REQUEST_COLUMNS, REQUEST_COLUMNS_V2, REQUEST_COLUMNS_V1):
+    if header not in KNOWN_HEADERS:
         raise RunFolderError(f"'{csv}' does not have the expected columns.", "was it written by profiler?")
     # Slot names come from handoffs.jsonl: one that is no token (damage), or that names a column
     # of the file already (an app's `start;dur=5`), is left out rather than overwrite that column.

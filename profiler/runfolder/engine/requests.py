@@ -24,6 +24,7 @@ import polars as pl
 from profiler.runfolder.engine.arrays import RequestArrays
 from profiler.runfolder.engine.columnar import TYPES, columnar
 from profiler.runfolder.engine.order import Bounds, streamed_percentiles
+from profiler.runfolder.engine.payload import PayloadTally, payload_tally
 from profiler.runfolder.engine.read import READ_ERRORS, damaged
 from profiler.runfolder.engine.tallies import (
     EMPTY,
@@ -254,13 +255,19 @@ class RequestTable:
         """The same table over one route's main requests (probes apart: they are no route)."""
         if self._route_pairs is None:
             self.routes()
-        if list(self._route_pairs or {}) == [route]:
-            return self._main_only()  # the one route: the same figures without the probes, not read again
-        pairs = (self._route_pairs or {}).get(route, [])
-        of_route = pl.any_horizontal(
-            pl.lit(False), *((pl.col("method") == m) & (pl.col("name") == n) for m, n in pairs)
-        )
-        return RequestTable(self._rows.filter(_MAIN & of_route))
+        key = ("route", route)  # the routes section and the signals both ask: computed once
+        if key not in self._memo:
+            if list(self._route_pairs or {}) == [route]:
+                # the one route: the same figures without the probes, not read again
+                self._memo[key] = self._main_only()
+            else:
+                pairs = (self._route_pairs or {}).get(route, [])
+                of_route = pl.any_horizontal(
+                    pl.lit(False), *((pl.col("method") == m) & (pl.col("name") == n) for m, n in pairs)
+                )
+                self._memo[key] = RequestTable(self._rows.filter(_MAIN & of_route))
+        table: RequestTable = self._memo[key]
+        return table
 
     def _main_only(self) -> RequestTable:
         """This table over its main requests: the probes' figures dropped, with the stages only they had."""
@@ -268,6 +275,14 @@ class RequestTable:
         table._rows, table._route_pairs = self._rows.filter(_MAIN), None
         table._tallies = {s: replace(t, probe=None) for s, t in self._tallies.items() if t.count or t.unsent}
         return table
+
+    def payload(self) -> PayloadTally:
+        """Bytes and caching over the answered main requests of the whole run (engine/payload.py)."""
+        key = ("payload",)
+        if key not in self._memo:
+            self._memo[key] = payload_tally(self._rows.filter(_SENT))
+        found: PayloadTally = self._memo[key]
+        return found
 
     def stages(self) -> dict[int, StageTally]:
         """Every stage that has requests (sent or not), by index."""

@@ -19,7 +19,9 @@ from profiler.runfolder.meta import loads
 from profiler.runfolder.records import finite_number
 
 # `busiest`: the target's busiest process where no per-process rows say it (--metrics-url figures).
-_TREE = ("cpu", "rss", "threads", "fds", "sockets", "procs", "ctx_vol", "ctx_invol", "busiest")
+# The I/O columns are bytes since the sample before (records.TreeSample): a window sums them.
+_IO = ("disk_read", "disk_write", "io_read", "io_write")
+_TREE = ("cpu", "rss", "threads", "fds", "sockets", "procs", "ctx_vol", "ctx_invol", "busiest", *_IO)
 _FLAT = {
     "t": pl.Float64,
     **{k: pl.Float64 for k in _TREE},
@@ -59,6 +61,11 @@ class WindowFigures:
     machine_cpu_mean: float | None
     loadgen_busiest_mean: float | None = None  # its busiest process (several with --workers)
     machine_steal_mean: float | None = None  # % of all cores' time the hypervisor took
+    # Bytes the target's tree moved in the window: disk read/written, all read/write calls.
+    disk_read: float | None = None
+    disk_write: float | None = None
+    io_read: float | None = None
+    io_write: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +247,9 @@ class SampleTable:
             c("machine_cpu").mean().alias("machine_cpu_mean"),
             c("machine_steal").mean().alias("machine_steal_mean"),
             c("busiest").mean().alias("busiest"),
+            # A sample's I/O is since the sample before: the first one inside the window counts what
+            # came before the stage; the slack of one interval is the price of the sampler's grain.
+            *(pl.when(c(k).count() > 0).then(c(k).sum()).alias(k) for k in _IO),
         ).iter_rows(named=True)
         per_pid = self._procs.filter(c("t").is_between(start, end)).group_by("pid").agg(c("cpu").mean())
         tree_busiest = r.pop("busiest")
