@@ -165,6 +165,16 @@ def test_the_stacks_agree_with_the_apps_own_server_timing_on_the_split_between_i
     db, enc = stage["handoffs"]["db"]["mean_ms"], stage["handoffs"]["encode"]["mean_ms"]
     reported_db = db / (db + enc)
     assert abs(stacks_db - reported_db) <= AGREEMENT, (stacks_db, reported_db, shares, stage["handoffs"])
+    # The report sets the two accounts side by side itself, the entries' categories read from their names.
+    beside = report["where_time_goes"]["server_timing"]
+    assert beside is not None and beside["stage"] == where["stage"], report["where_time_goes"]
+    rows = {r["category"]: r for r in beside["rows"]}
+    assert set(rows) == {"storage", "serialization"}
+    assert rows["storage"]["handoffs"] == ["db"] and rows["serialization"]["handoffs"] == ["encode"]
+    assert rows["storage"]["server_timing_share"] == pytest.approx(reported_db, abs=1e-3)
+    assert rows["storage"]["stacks_share"] == pytest.approx(stacks_db, abs=1e-3)
+    assert beside["largest_gap"] <= AGREEMENT
+    assert "the stacks beside Server-Timing" in report["_stdout"]
 
 
 def test_a_call_to_another_service_reads_as_waiting_downstream(tmp_path: Path) -> None:

@@ -221,3 +221,41 @@ def test_native_frames_name_the_c_code_below_the_python_call_and_the_method_says
     python_only = where_time_goes(parse_collapsed(f"{_stack(11, *REQUEST)} 80\n"), TABLE)
     assert python_only is not None and python_only.method == METHOD_STACKS
     assert python_only.categories[0].category != "storage"
+
+
+def test_a_server_timing_entry_is_placed_in_a_category_by_its_name_and_a_project_adds_its_own() -> None:
+    assert TABLE.of_handoff("db").name == "storage"  # type: ignore[union-attr]
+    assert TABLE.of_handoff("Encode").name == "serialization"  # type: ignore[union-attr]
+    assert TABLE.of_handoff("llm").name == "downstream"  # type: ignore[union-attr]
+    assert TABLE.of_handoff("render_page") is None
+    mine = extended(TABLE, {"serialization": {"handoffs": ["render_page"]}})
+    assert mine.of_handoff("render_page").name == "serialization"  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="handoffs must be a list"):
+        extended(TABLE, {"storage": {"handoffs": "db"}})
+
+
+def test_the_two_accounts_are_set_side_by_side_as_shares_among_the_categories_both_name() -> None:
+    from profiler.analysis.wheretime.beside import beside_server_timing
+    from profiler.schema.report import HandoffSection, HandoffStats, StageHandoffs
+    from profiler.schema.wheretime import CategoryShare, WhereTimeSection, WhereTimeStage
+
+    def share(category: str, value: float) -> CategoryShare:
+        return CategoryShare(category=category, label=category, samples=1, share=value, how="frame", evidence="")
+
+    def timed(mean_ms: float) -> HandoffStats:
+        return HandoffStats(count=10, p50_ms=mean_ms, p95_ms=mean_ms, mean_ms=mean_ms, share=0.1)
+
+    stage = WhereTimeStage(stage=3, samples=100, working_samples=90, idle_share=0.1, method="m",
+                           categories=[share("storage", 0.6), share("serialization", 0.2), share("framework", 0.2)])  # fmt: skip
+    where = WhereTimeSection(available=True, per_stage=[stage])
+    handoffs = HandoffSection(
+        per_stage=[StageHandoffs(stage=3, handoffs={"db": timed(30.0), "encode": timed(10.0), "auth": timed(5.0)})]
+    )
+    b = beside_server_timing(where, handoffs, TABLE)
+    assert b is not None and b.stage == 3 and b.unmatched == ["auth"]
+    rows = {r.category: r for r in b.rows}
+    assert rows["storage"].server_timing_share == 0.75 and rows["storage"].stacks_share == 0.75  # framework left out
+    assert b.largest_gap == 0.0
+    # One category named by the app: all of itself in both accounts, which says nothing.
+    only_db = HandoffSection(per_stage=[StageHandoffs(stage=3, handoffs={"db": timed(30.0)})])
+    assert beside_server_timing(where, only_db, TABLE) is None

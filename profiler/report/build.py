@@ -27,9 +27,10 @@ from profiler.analysis.traits import find_traits
 from profiler.analysis.traits.evidence import Finding, TraitEvidence
 from profiler.analysis.traits.latency import warmup
 from profiler.analysis.validity import validity
+from profiler.analysis.wheretime.beside import beside_server_timing
 from profiler.analysis.wheretime.section import where_time_section, with_work
 from profiler.analysis.wheretime.summary import WhereTime
-from profiler.analysis.wheretime.table import default_table, extended
+from profiler.analysis.wheretime.table import CategoryTable, default_table, extended
 from profiler.base.config import DEFAULT_HEADROOM, DEFAULT_MEMORY_LIMIT_MB, Slo
 from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, Shape
 from profiler.base.secrets import mask_command, mask_url
@@ -205,10 +206,18 @@ def _code(run: RunData, server: ServerInfo | None, stages: list[StageReport]) ->
     )
 
 
-def _where(run: RunData) -> tuple[WhereTimeSection, WhereTime | None]:
-    """Where the time goes, with the project's category additions the run recorded (categories.json)."""
-    table = extended(default_table(), run.categories, CATEGORIES) if run.categories else None
-    return where_time_section(run.profiles, pyspy_on=run.meta.config.pyspy, notice=run.meta.pyspy_notice, table=table)
+def _categories(run: RunData) -> CategoryTable:
+    """The category table, with the project's additions the run recorded (categories.json)."""
+    return extended(default_table(), run.categories, CATEGORIES) if run.categories else default_table()
+
+
+def _where(run: RunData, handoffs: HandoffSection) -> tuple[WhereTimeSection, WhereTime | None]:
+    """Where the time goes, and beside it the app's own account where it sends Server-Timing."""
+    table = _categories(run)
+    where, figures = where_time_section(
+        run.profiles, pyspy_on=run.meta.config.pyspy, notice=run.meta.pyspy_notice, table=table
+    )
+    return where.model_copy(update={"server_timing": beside_server_timing(where, handoffs, table)}), figures
 
 
 def _not_placed() -> tuple[WhereTimeSection, WhereTime | None]:
@@ -231,7 +240,7 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     handoffs = guard("handoffs", lambda: handoff_section(run), HandoffSection())
     code, code_signals = guard("code", lambda: _code(run, server, stages), (CodeSection(available=False, notice=FAILED),
                                                                             CodeSignals()))  # fmt: skip
-    where, where_figures = guard("where_time_goes", lambda: _where(run), _not_placed())
+    where, where_figures = guard("where_time_goes", lambda: _where(run, handoffs), _not_placed())
     code_signals = with_work(code_signals, where_figures)
     slo_pct = options.slo.percentile if options.slo else DEFAULT_SLO_PERCENTILE
     signals = guard(

@@ -21,6 +21,7 @@ from profiler.report.payload_text import payload_table
 from profiler.report.plan_text import plan_lines
 from profiler.report.terminal import (
     TextTable,
+    beside_table,
     capacity_lines,
     handoff_table,
     recommendation_table,
@@ -166,7 +167,7 @@ def render(report: Report, run: RunData) -> str:
     )
     tables = [stage_table(report), stream_table(report), route_table(report), route_stage_table(report)]
     tables += [route_trait_table(report), payload_table(report)]
-    tables += [handoff_table(report), _handoffs_per_stage(report), trait_table(report)]
+    tables += [handoff_table(report), _handoffs_per_stage(report), beside_table(report), trait_table(report)]
     tables.append(recommendation_table(report))
     body = (
         _header(report)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from profiler.report.payload_text import payload_table
-from profiler.report.terminal import route_table, where_time_table
+from profiler.report.terminal import beside_table, route_table, where_time_table
 from profiler.schema.report import Report, StageReport
 from profiler.schema.verdicts import CheckResult, Comparison, MetricDelta
 
@@ -94,6 +94,10 @@ def render(report: Report, results: Sequence[CheckResult], headline: str, compar
     if where is not None:
         lines += ["**Where the time goes** (py-spy stacks by category)", ""]
         lines += _table(where.columns, where.rows)
+    beside = beside_table(report)
+    if beside is not None:
+        lines += [f"**{beside.title}**", ""]
+        lines += _table(beside.columns, beside.rows)
     if report.traits:
         lines += ["**Traits**", ""]
         lines += [f"- **{t.id}** ({t.confidence:.2f}): {t.evidence.summary}" for t in report.traits]

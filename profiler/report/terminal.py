@@ -137,6 +137,20 @@ def where_time_table(report: Report) -> TextTable | None:
     )
 
 
+def beside_table(report: Report) -> TextTable | None:
+    """The stacks' split between categories of work beside the app's own Server-Timing, where both."""
+    b = report.where_time_goes.server_timing
+    if b is None:
+        return None
+    rows = tuple((r.label, ", ".join(r.handoffs), f"{r.server_timing_share * 100:.0f}", f"{r.stacks_share * 100:.0f}")
+                 for r in b.rows)  # fmt: skip
+    notes = [f"shares among the categories both accounts name; largest gap {b.largest_gap * 100:.0f} points"]
+    if b.unmatched:
+        notes.append(f"Server-Timing entries no category claims: {', '.join(b.unmatched)} ([tool.profiler.categories])")
+    return TextTable(f"Where the time goes: the stacks beside Server-Timing (stage {b.stage})",
+                     ("category", "Server-Timing entries", "Server-Timing %", "stacks %"), rows, tuple(notes))  # fmt: skip
+
+
 def route_table(report: Report) -> TextTable | None:
     """One line per route when the run had several: each at the heaviest whole stage."""
     if len(report.routes) < 2:
@@ -317,7 +331,8 @@ def summary_lines(report: Report) -> list[str]:
 def report_tables(report: Report) -> list[TextTable]:
     tables = [stage_table(report)]
     for t in (stream_table(report), route_table(report), payload_table(report), handoff_table(report),
-              where_time_table(report), trait_table(report), recommendation_table(report)):  # fmt: skip
+              where_time_table(report), beside_table(report), trait_table(report),
+              recommendation_table(report)):  # fmt: skip
         if t is not None:
             tables.append(t)
     return tables

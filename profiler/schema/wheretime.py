@@ -37,6 +37,25 @@ class WhereTimeStage(_Model):
     categories: list[CategoryShare] = Field(default_factory=list, description="Largest share first.")
 
 
+class BesideRow(_Model):
+    category: str = Field(description="A category both accounts name.")
+    label: str = Field(description="The category in words.")
+    handoffs: list[str] = Field(description="The app's Server-Timing entries counted in it.")
+    server_timing_share: float = Field(ge=0, le=1, description="Its share by the app's own Server-Timing (mean ms).")
+    stacks_share: float = Field(ge=0, le=1, description="Its share by py-spy's stacks (working samples).")
+
+
+class BesideServerTiming(_Model):
+    """The stacks' account and the app's own (Server-Timing) of one profiled stage, side by side:
+    each as shares among the categories both name (a Server-Timing entry's category by its name:
+    categories.toml's `handoffs`)."""
+
+    stage: int = Field(ge=0, description="The profiled stage.")
+    rows: list[BesideRow] = Field(description="Largest Server-Timing share first.")
+    unmatched: list[str] = Field(default_factory=list, description="Server-Timing entries no category claims.")
+    largest_gap: float = Field(ge=0, le=1, description="The largest difference between the two shares of a row.")
+
+
 class WhereTimeSection(_Model):
     """Where the time goes, by category, from py-spy's stacks alone (no instrumentation)."""
 
@@ -44,3 +63,8 @@ class WhereTimeSection(_Model):
     notice: str | None = Field(None, description="Why not measured, when unavailable.")
     overall: WhereTimeStage | None = Field(None, description="Every profiled stage together.")
     per_stage: list[WhereTimeStage] = Field(default_factory=list, description="Per profiled stage.")
+    server_timing: BesideServerTiming | None = Field(
+        None,
+        description="Where the app also sends Server-Timing naming two or more categories' work: both accounts "
+        "of the profiled stage side by side; null otherwise.",
+    )

@@ -16,16 +16,24 @@ def _cpu(on_cpu: float | None) -> str:
 @for_trait(ev.StorageBound)
 def storage(found: ev.StorageBound, ctx: AdviceContext) -> list[Recommendation]:
     spent = "the query itself burns the CPU" if (found.on_cpu_share or 0) >= 0.5 else "the app waits on the database"
+    # The pool to size: the requests in flight at capacity (closed model: its users), each holding one connection.
+    in_flight = ctx.capacity.capacity_users if ctx.capacity is not None else None
+    pool = (
+        f"at least {in_flight} connections, the requests in flight at capacity"
+        if in_flight
+        else "the concurrency you need"
+    )
     return advice(
         "cheaper-storage",
         f"Make the storage call in {found.function} cheaper: {found.share:.0%} of the working time is storage"
         f"{_cpu(found.on_cpu_share)} ({spent}). An index on what it filters, fewer rows read, or a cache in "
-        "front of it; then size the connection pool to the concurrency you need, and add read replicas for reads.",
+        f"front of it; then size the connection pool to {pool}, and add read replicas for reads.",
         "More instances of the app multiply the load on the same database; the query is the leg to shorten.",
         [ev.StorageBound.ID],
         share=as_float(found.share),
         on_cpu_share=as_float(found.on_cpu_share),
         function=found.function,
+        pool_size=in_flight,
     )
 
 

@@ -22,8 +22,8 @@ FRAMEWORK = "framework"  # the server and web framework: the table's last catego
 OTHER = "other"  # the standard library or a library the table does not know
 # Categories that are the work of a request, and may name the function doing it; the framework
 # and the app's own code are where time goes when no library is called.
-FIELDS = frozenset({"label", "what", "modules", "native", "calls", "under_app"})
-USER_FIELDS = frozenset({"modules", "native", "calls"})
+FIELDS = frozenset({"label", "what", "modules", "native", "calls", "handoffs", "under_app"})
+USER_FIELDS = frozenset({"modules", "native", "calls", "handoffs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class Category:
     native: tuple[str, ...]
     calls: tuple[re.Pattern[str], ...]
     under_app: bool = False  # counts only below the app's own frames
+    handoffs: tuple[str, ...] = ()  # Server-Timing names an app reports this work under, lowercase
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,11 @@ class CategoryTable:
 
     def get(self, name: str) -> Category | None:
         return next((c for c in self.categories if c.name == name), None)
+
+    def of_handoff(self, name: str) -> Category | None:
+        """The category whose work a Server-Timing entry of this name reports, if the table says."""
+        low = name.lower()
+        return next((c for c in self.categories if low in c.handoffs), None)
 
     def label(self, name: str) -> str:
         found = self.get(name)
@@ -81,6 +87,7 @@ def _category(name: str, entry: Any, where: str) -> Category:
         native=_strings(entry.get("native", []), f"{where}.{name}.native"),
         calls=_patterns(entry.get("calls", []), f"{where}.{name}.calls"),
         under_app=bool(entry.get("under_app", False)),
+        handoffs=tuple(h.lower() for h in _strings(entry.get("handoffs", []), f"{where}.{name}.handoffs")),
     )
 
 
@@ -108,13 +115,17 @@ def extended(table: CategoryTable, user: Mapping[str, Any], where: str = "[tool.
             )
         if not isinstance(entry, dict) or not entry or set(entry) - USER_FIELDS:
             raise ConfigError(
-                f"{where}.{name} must hold modules, native or calls lists.",
+                f"{where}.{name} must hold modules, native, calls or handoffs lists.",
                 f'write {name} = {{modules = ["mypackage"]}}',
             )
         mine = _category(name, entry, where)
         i = next(i for i, c in enumerate(out) if c.name == name)
         base = out[i]
         out[i] = replace(
-            base, modules=mine.modules + base.modules, native=mine.native + base.native, calls=mine.calls + base.calls
+            base,
+            modules=mine.modules + base.modules,
+            native=mine.native + base.native,
+            calls=mine.calls + base.calls,
+            handoffs=mine.handoffs + base.handoffs,
         )
     return CategoryTable(tuple(out))
