@@ -135,9 +135,8 @@ def test_cacheable_needs_repeats_no_cache_headers_no_cache_and_enough_answers() 
     assert cacheable_responses(_signals(cache_headers_share=0.9)) is None  # the app says how: its choice
     assert cacheable_responses(_signals(responses=10)) is None
     assert cacheable_responses(_signals(reported=500, hit_ratio=0.9)) is None  # a cache answers it already
-    one = cacheable_responses(_signals(distinct_requests=1))  # one test URL: said, with less confidence
-    assert one is not None and one.trait.confidence < found.trait.confidence
-    assert "real traffic's variety" in one.trait.evidence.summary
+    # One test URL always repeats: the app is deterministic, which says nothing of real traffic's hits.
+    assert cacheable_responses(_signals(distinct_requests=1)) is None
 
 
 def test_low_hit_ratio_needs_a_cache_that_misses_and_a_miss_dearer_than_a_hit() -> None:

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from profiler.base.config import free_port
+from profiler.runfolder.names import FORMAT_VERSION
 from profiler.schema.report import SCHEMA_VERSION
 from tests.conftest import (
     BASIC_APP,
@@ -37,7 +38,7 @@ def test_run_saves_folder_and_analyze_reproduces_report(tmp_path: Path) -> None:
         assert (out / name).exists(), name
     report = read_report(out)
     assert report["schema_version"] == SCHEMA_VERSION
-    assert report["run"]["folder_format"] == 3
+    assert report["run"]["folder_format"] == FORMAT_VERSION
     assert report["run"]["status"] == "completed"
     all_stages = report["load"]["stages"]
     stages = [s for s in all_stages if not s["profiled"]]

@@ -65,6 +65,16 @@ class Slo:
 
 
 @dataclass(frozen=True, slots=True)
+class ShapeStep:
+    """One step of a load shape (`--shape 20s:2,6s:40`, or a locustfile's LoadTestShape): held for
+    `duration_s` at `users` (closed model) or `rate` arrivals per second (open model)."""
+
+    duration_s: float
+    users: int | None = None
+    rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RunConfig:
     url: str
     out: Path
@@ -77,6 +87,7 @@ class RunConfig:
     max_users: int = DEFAULT_MAX_USERS
     stage_count: int | None = None
     rates: tuple[float, ...] = ()
+    shape: tuple[ShapeStep, ...] = ()  # a timeline of steps instead of a capacity ladder (docs/transients.md)
     max_inflight: int = 1000
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
@@ -112,7 +123,7 @@ class RunConfig:
 
     @property
     def open_model(self) -> bool:
-        return bool(self.rates)
+        return bool(self.rates) or any(s.rate is not None for s in self.shape)
 
     @property
     def observed(self) -> bool:

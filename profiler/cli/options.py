@@ -162,6 +162,14 @@ Rate = Annotated[
     str | None,
     typer.Option("--rate", help="Open model: arrivals per second, one or a list of stages (e.g. 20,40,80)."),
 ]
+Shape = Annotated[
+    str | None,
+    typer.Option(
+        "--shape",
+        help="A timeline instead of a ladder: DURATION:USERS steps (e.g. 20s:2,6s:40,30s:2) or DURATION:RATE/s "
+        "(e.g. 20s:10/s,5s:200/s); each step change is an event with its recovery (docs/transients.md).",
+    ),
+]
 Probe = Annotated[bool, typer.Option("--no-probe", help=f"Do not send the light probe requests to {PROBE_PATH}.")]
 ProbePath = Annotated[str, typer.Option("--probe-path", help="Cheap path for the probe (a 404 is fine).")]
 PyspyRate = Annotated[int, typer.Option("--pyspy-rate", help="py-spy samples per second.", min=1, max=1000)]

@@ -21,6 +21,7 @@ from profiler.base.config import (
     DEFAULT_DURATION_S,
     DEFAULT_MAX_USERS,
     RunConfig,
+    ShapeStep,
     check_options,
     parse_body,
     parse_header,
@@ -35,7 +36,7 @@ from profiler.base.config import (
 from profiler.base.durations import parse_duration
 from profiler.base.errors import ConfigError
 from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, load_catalog, parse_price
-from profiler.load.plan import check_plan
+from profiler.load.plan import check_plan, parse_shape
 from profiler.load.scenario import load_scenario
 from profiler.load.userfile import check_locustfile
 
@@ -56,6 +57,7 @@ class RunOptions:
     users: str | None
     stages: int | None
     rate: str | None
+    shape: str | None
     method: str
     header: tuple[str, ...]
     body: str | None
@@ -138,7 +140,13 @@ def checked(config: RunConfig) -> RunConfig:
     if config.scenario is not None:
         load_scenario(config.scenario)
     if config.locustfile is not None:
-        check_locustfile(config.locustfile)
+        found = check_locustfile(config.locustfile)
+        if found.shape and not config.shape:
+            if config.users or config.stage_count or config.duration_s != DEFAULT_DURATION_S:
+                raise ConfigError(f"{config.locustfile.name} has a LoadTestShape, which sets the load and the length.",
+                                  "drop --users, --stages and --duration, or give --shape to run another")  # fmt: skip
+            shape = found.shape
+            config = check_plan(dataclasses.replace(config, shape=shape, duration_s=sum(s.duration_s for s in shape)))
     return config
 
 
@@ -192,6 +200,16 @@ def sweep_runs(a: RunOptions) -> tuple[dict[str, list[str]], list[tuple[dict[str
     return axes, runs
 
 
+def shape_option(a: RunOptions) -> tuple[ShapeStep, ...]:
+    """`--shape`'s steps; it sets the load and the length, so nothing else may."""
+    if a.shape is None:
+        return ()
+    if a.users is not None or a.rate is not None or a.stages is not None or a.duration:
+        raise ConfigError("--shape sets the load and the length itself: it cannot be combined with --users, "
+                          "--rate, --stages or --duration.", "put each step's users or rate and length in --shape")  # fmt: skip
+    return parse_shape(a.shape)
+
+
 def run_config(a: RunOptions) -> RunConfig:
     """The RunConfig of `profiler run`'s arguments (its parameters by name), checked."""
     if a.launch is not None and a.pid is not None:
@@ -202,6 +220,7 @@ def run_config(a: RunOptions) -> RunConfig:
     url, launch = substitute_port(a.url, a.launch)
     if a.users is not None and a.rate is not None:
         raise ConfigError("--users and --rate cannot be combined.", "--users is the closed model, --rate the open one")
+    shape = shape_option(a)
     user_list, max_users = users_option(a.users)
     return checked(
         RunConfig(
@@ -211,11 +230,14 @@ def run_config(a: RunOptions) -> RunConfig:
             pid=a.pid,
             cwd=a.cwd,
             ready_timeout_s=parse_duration(a.ready_timeout, "--ready-timeout"),
-            duration_s=seconds(a.duration, "--duration") or DEFAULT_DURATION_S,
             users=user_list,
             max_users=max_users,
             stage_count=a.stages,
             rates=parse_rates(a.rate) if a.rate is not None else (),
+            shape=shape,
+            duration_s=sum(s.duration_s for s in shape)
+            if shape
+            else seconds(a.duration, "--duration") or DEFAULT_DURATION_S,
             method=a.method.upper(),
             headers=tuple(parse_header(h) for h in a.header),
             body=parse_body(a.body),

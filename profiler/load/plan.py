@@ -9,7 +9,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from profiler.base.config import MIN_STAGE_S, RunConfig
+from profiler.base.config import MAX_RATE, MAX_USERS, MIN_STAGE_S, RunConfig, ShapeStep
+from profiler.base.durations import parse_duration
 from profiler.base.errors import ConfigError
 
 
@@ -56,8 +57,52 @@ def user_ladder(max_users: int, count: int | None = None) -> tuple[int, ...]:
     return tuple(sorted(set(steps)))
 
 
+MAX_SHAPE_STEPS = 200  # a shape is a timeline a person wrote (or a LoadTestShape ticked once a second)
+_SHAPE_FIX = "write it as DURATION:USERS or DURATION:RATE/s steps, e.g. --shape 20s:2,6s:40,30s:2"
+
+
+def _shape_step(text: str) -> ShapeStep:
+    length, sep, load = text.strip().partition(":")
+    if not sep or not load.strip():
+        raise ConfigError(f"--shape step '{text.strip()}' is not DURATION:LOAD.", _SHAPE_FIX)
+    duration = parse_duration(length.strip(), "--shape")
+    if duration <= 0:
+        raise ConfigError(f"--shape step '{text.strip()}' has zero length.", "give each step a duration, e.g. 5s")
+    load = load.strip()
+    try:
+        if load.endswith("/s"):
+            rate = float(load[:-2])
+            if not 0 < rate <= MAX_RATE:
+                raise ValueError
+            return ShapeStep(duration, rate=rate)
+        users = int(load)
+        if not 1 <= users <= MAX_USERS:
+            raise ValueError
+        return ShapeStep(duration, users=users)
+    except ValueError:
+        raise ConfigError(
+            f"--shape step '{text.strip()}': '{load}' is not a number of users (1-{MAX_USERS}) "
+            f"nor an arrival rate (e.g. 40/s, up to {MAX_RATE:g}/s).",
+            _SHAPE_FIX,
+        ) from None
+
+
+def parse_shape(text: str) -> tuple[ShapeStep, ...]:
+    """`20s:2,6s:40,30s:2` (users: the closed model) or `20s:10/s,5s:200/s` (arrivals: the open one)."""
+    steps = tuple(_shape_step(part) for part in text.split(",") if part.strip())
+    if not steps:
+        raise ConfigError("--shape is empty.", _SHAPE_FIX)
+    if len(steps) > MAX_SHAPE_STEPS:
+        raise ConfigError(f"--shape has more than {MAX_SHAPE_STEPS} steps.", "merge steps of the same load")
+    if len({s.users is None for s in steps}) > 1:
+        raise ConfigError("--shape mixes users and arrival rates.", "give every step users (closed) or N/s (open)")
+    return steps
+
+
 def build_plan(config: RunConfig) -> tuple[StagePlan, ...]:
-    """Equal stage lengths within the run's duration."""
+    """A shape's steps as they are; else equal stage lengths within the run's duration."""
+    if config.shape:
+        return tuple(StagePlan(i, s.users, s.rate, s.duration_s) for i, s in enumerate(config.shape))
     if config.rates:
         each = config.duration_s / len(config.rates)
         return tuple(StagePlan(i, None, r, each) for i, r in enumerate(config.rates))
@@ -69,6 +114,10 @@ def build_plan(config: RunConfig) -> tuple[StagePlan, ...]:
 def check_plan(config: RunConfig) -> RunConfig:
     """The run's stages each at least MIN_STAGE_S long; checked before anything starts."""
     plan = build_plan(config)
+    short = next((p for p in plan if p.planned_s < MIN_STAGE_S), None)
+    if config.shape and short is not None:
+        raise ConfigError(f"--shape step {short.index + 1} lasts {short.planned_s:g}s, under the {MIN_STAGE_S:g}s a "
+                          "step needs.", "make it longer, or merge it with its neighbour")  # fmt: skip
     each = plan[0].planned_s if plan else config.duration_s
     if each < MIN_STAGE_S:
         need = MIN_STAGE_S * len(plan)

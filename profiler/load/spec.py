@@ -53,10 +53,11 @@ class LoadSpec(BaseModel):
             out_dir=folder,
             probe_path=config.probe_path if config.probe else None,
             probe_rate=config.probe_rate,
-            early_stop=config.early_stop,
+            early_stop=config.early_stop and not config.shape,  # a shape's spike is the point, not a stop
             max_requests=config.max_requests,
             max_inflight=config.max_inflight,
-            profile_s=config.pyspy_seconds if config.pyspy and config.observed else None,
+            # A shape is measured as it runs: no extra py-spy stage after its last step.
+            profile_s=config.pyspy_seconds if config.pyspy and config.observed and not config.shape else None,
             locustfile=str(config.locustfile.resolve()) if config.locustfile else None,
             scenario=load_scenario(config.scenario) if config.scenario else None,
             workers=config.workers,

@@ -200,8 +200,8 @@ def _error(exception: BaseException | None, status: int) -> str:
     return "" if exception is None else error_name(exception)
 
 
-def user_classes(path: str) -> tuple[list[type[User]], int]:
-    """The locustfile's user classes (abstract ones left out), and how many load shapes it defines
-    (not used: the profiler's stages set the load)."""
+def user_classes(path: str) -> tuple[list[type[User]], list[Any]]:
+    """The locustfile's user classes (abstract ones left out), and its load shapes (instances; the
+    check before the run reads the one there may be into the run's shape steps)."""
     classes, shapes = load_locustfile(path)
-    return list(classes.values()), len(shapes)
+    return list(classes.values()), list(shapes)

@@ -26,6 +26,8 @@ from profiler.analysis.routes import route_reports
 from profiler.analysis.traits import find_traits
 from profiler.analysis.traits.evidence import Finding, TraitEvidence
 from profiler.analysis.traits.latency import warmup
+from profiler.analysis.traits.transients import event_traits
+from profiler.analysis.transients import step_events
 from profiler.analysis.validity import validity
 from profiler.analysis.wheretime.beside import beside_server_timing
 from profiler.analysis.wheretime.section import where_time_section, with_work
@@ -37,6 +39,7 @@ from profiler.base.secrets import mask_command, mask_url
 from profiler.runfolder.meta import RecordedConfig
 from profiler.runfolder.names import CATEGORIES
 from profiler.runfolder.read import RunData
+from profiler.schema.events import EventsSection
 from profiler.schema.report import (
     CapacitySection,
     CodeSection,
@@ -159,15 +162,21 @@ def _devices(run: RunData) -> tuple[GpuSection, EnergySection]:
 
 
 def _analysis(
-    signals: Signals, options: AnalysisOptions, server: ServerInfo | None, guard: SectionGuard
+    signals: Signals,
+    options: AnalysisOptions,
+    server: ServerInfo | None,
+    guard: SectionGuard,
+    events: EventsSection | None = None,
 ) -> tuple[list[Finding[TraitEvidence]], CapacitySection | None, list[Recommendation]]:
-    """Traits, capacity and the advice on them, each kept apart by the guard."""
+    """Traits, capacity and the advice on them, each kept apart by the guard. A shape run (events)
+    is a timeline, not a ladder: it has no capacity figure."""
     slo = options.slo
     threshold, label = (slo.threshold_ms, slo.label()) if slo else (None, None)
     findings: list[Finding[TraitEvidence]] = guard("traits", lambda: find_traits(signals, options.memory_limit_mb), [])
-    capacity = guard(
+    findings += guard("event traits", lambda: event_traits(events), [])
+    capacity = None if events is not None else guard(
         "capacity", lambda: capacity_section(signals, threshold, label, options.peak_rps, options.headroom), None
-    )
+    )  # fmt: skip
     recs: list[Recommendation] = guard(
         "recommendations",
         lambda: recommend(
@@ -248,7 +257,8 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         lambda: build_signals(run, stages, handoffs, slo_pct, gpu.per_stage, gpu.available, code_signals, server),
         Signals(stages=()),
     )
-    findings, capacity, recommendations = _analysis(signals, options, server, guard)
+    events = guard("events", lambda: step_events(run, stages), None)
+    findings, capacity, recommendations = _analysis(signals, options, server, guard, events)
     target = guard("target", lambda: target_info(run, server, signals), target_info(run, server))
     routes: list[RouteReport] = guard("routes", lambda: route_reports(run, stages, capacity, slo_pct), [])
     checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code, run.hangs), _not_checked())
@@ -278,5 +288,6 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         code=code,
         where_time_goes=where,
         routes=routes,
+        events=events,
         notices=[*meta.notices, *meta.compatibility_notices(__version__), *guard.notices],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from profiler.report.events_text import event_lines
 from profiler.report.payload_text import payload_table
 from profiler.report.terminal import beside_table, route_table, where_time_table
 from profiler.schema.report import Report, StageReport
@@ -86,6 +87,9 @@ def render(report: Report, results: Sequence[CheckResult], headline: str, compar
             f"Capacity per instance: **{report.capacity.capacity_rps:.1f} rps** ({report.capacity.slo_basis}).",
             "",
         ]
+    timeline = event_lines(report)
+    if timeline:
+        lines += [f"**{timeline[0]}**", "", *(f"- {line.strip()}" for line in timeline[1:]), ""]
     payload = payload_table(report)
     if payload is not None:
         lines += ["**Bytes and caching**", ""]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from profiler.analysis.figures.server import server_line
+from profiler.report.events_text import event_lines
 from profiler.report.payload_text import payload_table
 from profiler.report.plan_text import plan_lines
 from profiler.report.text_table import TextTable as TextTable  # re-exported: the tables' type
@@ -323,6 +324,7 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(f"Users: {report.load.users_from}, {len(report.routes)} routes")
     lines.extend(validity_lines(report))
     lines.extend(capacity_lines(report))
+    lines.extend(event_lines(report))
     lines.extend(plan_lines(report.plan))
     lines.extend(report.notices)
     return lines

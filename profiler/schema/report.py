@@ -15,6 +15,7 @@ from profiler.schema.base import ReportModel as _Model
 from profiler.schema.code import CodeSection as CodeSection  # re-exported: report.json's `code`
 from profiler.schema.code import CodeStage as CodeStage
 from profiler.schema.code import FunctionShare as FunctionShare
+from profiler.schema.events import EventsSection as EventsSection  # re-exported: a shape's timeline
 from profiler.schema.payload import PayloadFigures as PayloadFigures  # re-exported: a route's bytes and caches
 from profiler.schema.plan import PlanSection as PlanSection  # re-exported: report.json's `plan`
 from profiler.schema.resources import EnergySection as EnergySection  # re-exported: report.json's `resources`
@@ -361,5 +362,8 @@ class Report(_Model):
         default_factory=list,
         description="Each route (Locust's request name) on its own, most requests first: its stages, CPU per "
         "request and traits. One entry when the run loaded one URL; empty for folders written before routes.",
+    )
+    events: EventsSection | None = Field(
+        None, description="A shape run's timeline: each step's cost and recovery (docs/transients.md); null otherwise."
     )
     notices: list[str] = Field(default_factory=list, description="One-line notices (absent samplers, etc.).")

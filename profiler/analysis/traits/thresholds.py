@@ -39,7 +39,7 @@ MIN_STREAMS = 10  # streamed responses a stage needs before its cadence is read
 CACHEABLE_REPEAT_SHARE = 0.5
 CACHE_MIN_RESPONSES = 30
 CACHE_HEADERS_SHARE = 0.5
-CACHE_VARIED_REQUESTS = 10  # distinct requests past which the repeats are not one test URL's echo
+CACHE_VARIED_REQUESTS = 10  # cacheable needs this many distinct requests: one test URL always repeats
 # low-cache-hit-ratio: a cache gave its verdict on CACHE_MIN_RESPONSES answers, hit fewer than this
 # share, and a miss's median took at least LOW_HIT_MISS_FACTOR times a hit's (the cache matters).
 LOW_HIT_RATIO = 0.5

@@ -5,7 +5,7 @@ The only place that imports polars (ruff's banned-api enforces it). Callers get 
 Python and each computation is written once, here. docs/run-folder.md says why polars.
 """
 
-from profiler.runfolder.engine.arrays import RequestArrays
+from profiler.runfolder.engine.arrays import RequestArrays, SpanArrays
 from profiler.runfolder.engine.payload import PayloadTally
 from profiler.runfolder.engine.requests import RequestTable
 from profiler.runfolder.engine.samples import ProcessFigures, SampleTable, Timeline, TreeFigures, WindowFigures
@@ -19,6 +19,7 @@ __all__ = [
     "RequestTable",
     "ProcessFigures",
     "SampleTable",
+    "SpanArrays",
     "StageHandoffs",
     "StageTally",
     "Timeline",

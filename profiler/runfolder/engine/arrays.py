@@ -31,3 +31,29 @@ class RequestArrays:
             done_s=np.sort(done.astype(np.float64)),
             handoffs={n: rows.get_column(n).drop_nulls().to_numpy().astype(np.float64) for n in handoff_names},
         )
+
+
+@dataclass(frozen=True)
+class SpanArrays:
+    """The sent main requests started in a span of time, in start order: what a timeline's events
+    are read from (analysis/transients/). Times are epoch seconds."""
+
+    start_s: NDArray[np.float64]
+    latency_ms: NDArray[np.float64]
+    failed: NDArray[np.bool_]
+    answered: NDArray[np.bool_]  # a response came (status > 0), failed or not
+    status: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, rows: pl.DataFrame, failed: pl.Expr) -> SpanArrays:
+        rows = rows.sort("start")
+        return cls(
+            start_s=rows.get_column("start").to_numpy().astype(np.float64),
+            latency_ms=rows.get_column("latency_ms").fill_null(0.0).to_numpy().astype(np.float64),
+            failed=rows.select(failed).to_series().fill_null(True).to_numpy().astype(np.bool_),
+            answered=(rows.get_column("status").fill_null(0) > 0).to_numpy().astype(np.bool_),
+            status=rows.get_column("status").fill_null(0).to_numpy().astype(np.int64),
+        )
+
+    def __len__(self) -> int:
+        return int(self.start_s.size)

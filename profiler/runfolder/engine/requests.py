@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from profiler.runfolder.engine.arrays import RequestArrays
+from profiler.runfolder.engine.arrays import RequestArrays, SpanArrays
 from profiler.runfolder.engine.columnar import TYPES, columnar
 from profiler.runfolder.engine.order import Bounds, streamed_percentiles
 from profiler.runfolder.engine.payload import PayloadTally, payload_tally
@@ -307,6 +307,13 @@ class RequestTable:
         """A stage's sent main requests as numpy columns (for resampling)."""
         rows = self._stage(stage).select("start", "latency_ms", "status", "error", *self.handoff_names)
         return RequestArrays.of(_collect(rows), _FAILED, self.handoff_names)
+
+    def span(self, start: float, end: float) -> SpanArrays:
+        """The sent main requests started within [start, end], as numpy columns in start order."""
+        rows = (
+            self.sent().filter(pl.col("start").is_between(start, end)).select("start", "latency_ms", "status", "error")
+        )
+        return SpanArrays.of(_collect(rows), _FAILED)
 
     def first_latencies(self, n: int) -> tuple[float, ...]:
         """The run's first `n` requests' latencies, in the order they were sent."""

@@ -1,0 +1,68 @@
+"""Advice on what a shape's events showed: a queue bounded by Little's law where a spike queued,
+the clients' side where the target sheds, and recovery where it was slow."""
+
+from __future__ import annotations
+
+import math
+
+from profiler.analysis.advice.vocabulary import AdviceContext, advice, as_float, for_trait
+from profiler.analysis.traits import event_evidence as ev
+from profiler.schema.report import Recommendation
+
+WAIT_FACTOR = 3.0  # the wait a queued request may take: this many times the baseline's p95
+
+
+def _flags(ctx: AdviceContext, bound: int) -> str:
+    server = ctx.server.server if ctx.server is not None else None
+    return {
+        "uvicorn": f"uvicorn --limit-concurrency {bound} (it answers 503 past it)",
+        "gunicorn": f"gunicorn --backlog {bound} with --timeout set, or a proxy's limit in front",
+        "hypercorn": f"hypercorn --backlog {bound}, or a proxy's limit in front",
+        "nginx": f"limit_conn / limit_req at nginx with a queue of {bound}",
+    }.get(server or "", f"a concurrency limit of {bound} at the proxy or load balancer in front")
+
+
+@for_trait(ev.SpikeQueues)
+def bound_queue(found: ev.SpikeQueues, ctx: AdviceContext) -> list[Recommendation]:
+    wait_ms = WAIT_FACTOR * found.baseline_p95_ms
+    bound = max(1, math.ceil(found.during_rps * wait_ms / 1000.0))  # Little's law: L = lambda x W
+    return advice(
+        "bound-the-queue",
+        f"Bound the queue the spike builds: at the {found.during_rps:,.1f} rps it was served at, a wait of "
+        f"{wait_ms:.0f} ms ({WAIT_FACTOR:g}x the baseline p95) holds {bound} requests (Little's law); shed past "
+        f"that with 429/503 ({_flags(ctx, bound)}) so a spike costs some requests, not every request's latency; "
+        "scale out ahead of spikes you can see coming.",
+        f"During the spike p95 rose from {found.baseline_p95_ms:.1f} ms to {found.during_p95_ms:.1f} ms with up "
+        f"to {found.max_in_flight} in flight: everyone waited.",
+        [ev.SpikeQueues.ID],
+        queue_bound=bound,
+        wait_ms=as_float(wait_ms),
+        during_rps=as_float(found.during_rps),
+    )
+
+
+@for_trait(ev.ShedsLoad)
+def retry_backoff(found: ev.ShedsLoad, ctx: AdviceContext) -> list[Recommendation]:
+    return advice(
+        "retry-with-backoff",
+        f"Keep shedding, and make the clients retry with jittered exponential backoff and a retry budget: "
+        f"{found.shed_share:.0%} of the spike's requests were turned away at once.",
+        "Shedding protects the requests it keeps; clients that retry at once turn it into a retry storm.",
+        [ev.ShedsLoad.ID],
+        shed_share=as_float(found.shed_share),
+    )
+
+
+@for_trait(ev.SlowRecovery)
+def recover_faster(found: ev.SlowRecovery, ctx: AdviceContext) -> list[Recommendation]:
+    back = f"{found.recovery_s:.1f}s" if found.recovery_s is not None else f"more than {found.watched_s:.0f}s"
+    return advice(
+        "recover-faster",
+        f"Shorten the recovery ({back} after the spike): a request timeout near a few times the baseline p95 "
+        f"({found.baseline_p95_ms:.1f} ms) so the backlog drains instead of being served late, a bounded queue, "
+        "and warm spare instances for the spike's length.",
+        "Requests queued in a spike keep the latency high after it ends, until the backlog is served.",
+        [ev.SlowRecovery.ID],
+        recovery_s=as_float(found.recovery_s),
+        watched_s=as_float(found.watched_s),
+    )

@@ -1,0 +1,74 @@
+"""Traits from a shape run's events (analysis/transients/): spike-queues, sheds-load and
+slow-recovery, each naming the stage its step began and the numbers."""
+
+from __future__ import annotations
+
+from profiler.analysis.traits.event_evidence import ShedsLoad, SlowRecovery, SpikeQueues
+from profiler.analysis.traits.evidence import Finding, TraitEvidence, finding
+from profiler.schema.events import Event, EventsSection
+
+QUEUE_FACTOR = 3.0  # spike-queues: the step's p95 at least this many times the baseline's ...
+QUEUE_MAX_FAILED = 0.01  # ... with at most this share of its requests failed (nothing shed)
+SHED_SHARE = 0.02  # sheds-load: at least this share of the step's requests answered 429/503
+SLOW_RECOVERY_S = 5.0  # slow-recovery: longer than this to come back (or never, in the time watched)
+
+
+def _spike_queues(e: Event) -> Finding[TraitEvidence] | None:
+    d, b = e.during, e.baseline
+    if e.kind != "step-up" or b is None or d.p95_ms is None or not d.requests or b.p95_ms <= 0:
+        return None
+    if d.p95_ms < QUEUE_FACTOR * b.p95_ms or e.failed > QUEUE_MAX_FAILED * d.requests:
+        return None
+    rise = d.p95_ms / b.p95_ms
+    return finding(
+        SpikeQueues(
+            f"stage {e.stage}", e.load_before, e.load_after, b.p95_ms, d.p95_ms, d.max_in_flight, e.failed, d.rps
+        ),
+        0.5 + 0.45 * min(1.0, (rise - QUEUE_FACTOR) / (3 * QUEUE_FACTOR)),
+        f"From {e.load_before:g} to {e.load_after:g} at {e.at_s:.0f}s, p95 rose from {b.p95_ms:.1f} ms to "
+        f"{d.p95_ms:.1f} ms ({rise:.1f}x) with up to {d.max_in_flight} requests in flight, and {e.failed} of "
+        f"{d.requests} failed: the target queued the spike, it shed nothing.",
+    )
+
+
+def _sheds(e: Event) -> Finding[TraitEvidence] | None:
+    d = e.during
+    if e.kind != "step-up" or not d.requests or d.shed < SHED_SHARE * d.requests:
+        return None
+    share = d.shed / d.requests
+    return finding(
+        ShedsLoad(f"stage {e.stage}", d.shed, d.requests, share, d.p95_ms),
+        0.6 + 0.35 * min(1.0, share / 0.2),
+        f"Under the step from {e.load_before:g} to {e.load_after:g} at {e.at_s:.0f}s the target answered "
+        f"{d.shed} of {d.requests} requests ({share:.0%}) at once with 429/503: it sheds load rather than "
+        "queue it (healthy, if the clients retry with backoff).",
+    )
+
+
+def _slow(e: Event) -> Finding[TraitEvidence] | None:
+    if e.kind != "step-up" or e.recovered is None or e.watched_s is None or e.baseline is None:
+        return None
+    if e.recovered and (e.recovery_s or 0.0) <= SLOW_RECOVERY_S:
+        return None
+    back = f"came back after {e.recovery_s:.1f}s" if e.recovered else f"had not come back after {e.watched_s:.0f}s"
+    return finding(
+        SlowRecovery(f"stage {e.stage}", e.recovery_s, e.watched_s, e.baseline.p95_ms),
+        0.85 if not e.recovered else 0.6,
+        f"After the spike that began at {e.at_s:.0f}s the target {back} (p95 within the recovery factor of "
+        f"{e.baseline.p95_ms:.1f} ms and in-flight back to the baseline's).",
+    )
+
+
+RULES = (_spike_queues, _sheds, _slow)
+
+
+def event_traits(events: EventsSection | None) -> list[Finding[TraitEvidence]]:
+    """One finding of each trait at most: the first event that shows it."""
+    if events is None:
+        return []
+    out: list[Finding[TraitEvidence]] = []
+    for rule in RULES:
+        found = next((f for e in events.events if (f := rule(e)) is not None), None)
+        if found is not None:
+            out.append(found)
+    return out

@@ -1,0 +1,68 @@
+"""The figures of a span of requests: in flight at given times, time unavailable, and recovery.
+
+Pure numpy over one span's arrays (runfolder/engine/arrays.py's SpanArrays, in start order).
+
+Recovery, the rule: after the load that caused an event ends (a spike's last moment), rolling
+windows of WINDOW_S seconds, stepped every STEP_S, each of the requests *started* in it; the
+target has recovered at the start of the first window whose p95 is within FACTOR of the
+baseline's p95 and whose in-flight count at its start is at most IN_FLIGHT_MARGIN times the
+baseline's (plus one). k6's spike guide reads the same moment by eye ("response time returns to
+within 10% of the baseline"); 10% is below the noise of a 2-core machine, hence 1.5x.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from profiler.runfolder.engine import SpanArrays
+
+WINDOW_S = 2.0
+STEP_S = 0.25
+FACTOR = 1.5
+IN_FLIGHT_MARGIN = 1.5
+MIN_WINDOW_REQUESTS = 3  # a window with fewer says nothing either way
+
+
+def in_flight(span: SpanArrays, times: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Requests in flight at each time: started at or before it, not yet ended."""
+    starts = span.start_s
+    ends = np.sort(starts + span.latency_ms / 1000.0)
+    began = np.searchsorted(starts, times, side="right")
+    done = np.searchsorted(ends, times, side="right")
+    return (began - done).astype(np.int64)
+
+
+def unavailable_s(span: SpanArrays) -> tuple[float, bool]:
+    """From the first failure to the first success started after it, and whether one came; (0, True)
+    when nothing failed."""
+    failed = np.flatnonzero(span.failed)
+    if failed.size == 0:
+        return 0.0, True
+    first = failed[0]
+    after = np.flatnonzero(~span.failed[first:])
+    if after.size == 0:
+        return float(span.start_s[-1] - span.start_s[first]), False
+    return float(span.start_s[first + after[0]] - span.start_s[first]), True
+
+
+def recovery_s(
+    span: SpanArrays, since: float, until: float, baseline_p95_ms: float, baseline_in_flight: float
+) -> float | None:
+    """Seconds from `since` to the first window that meets the rule (module docstring), watched up
+    to `until`; None when none does."""
+    if not len(span):
+        return None
+    limit_ms = FACTOR * baseline_p95_ms
+    limit_in_flight = IN_FLIGHT_MARGIN * baseline_in_flight + 1.0
+    starts = span.start_s
+    t = since
+    while t + WINDOW_S <= until + 1e-9:
+        lo, hi = np.searchsorted(starts, [t, t + WINDOW_S], side="left")
+        if hi - lo >= MIN_WINDOW_REQUESTS:
+            p95 = float(np.percentile(span.latency_ms[lo:hi], 95))
+            busy = int(in_flight(span, np.array([t]))[0])
+            if p95 <= limit_ms and busy <= limit_in_flight:
+                return round(t - since, 3)
+        t += STEP_S
+    return None
