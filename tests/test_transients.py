@@ -134,3 +134,15 @@ def test_a_spike_answered_with_503s_sheds_load_and_a_late_return_is_slow_recover
     assert {f.data.ID for f in event_traits(_section(late))} == {"spike-queues", "slow-recovery"}
     step_down = _event(kind="step-down", recovered=False, recovery_s=None)
     assert event_traits(_section(step_down)) == []  # a step down's own recovery is the spike's aftermath
+
+
+def test_a_table_cell_that_looks_like_rich_markup_is_printed_as_text() -> None:
+    from profiler.report.text_table import TextTable
+    from profiler.run.console import render_table
+
+    table = render_table(TextTable("t", ("trait",), (("dependency-stall [/usr/bin/redis-server 127.0.0.1:6379]",),)))
+    from rich.console import Console
+
+    out = Console(width=120, record=True)
+    out.print(table)  # raised rich.errors.MarkupError before: "[/usr..." read as a closing tag
+    assert "[/usr/bin/redis-server" in out.export_text()

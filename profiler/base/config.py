@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from profiler.base.durations import read_duration
 from profiler.base.errors import ConfigError
+from profiler.base.faults import Fault
 from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, Shape
 from profiler.base.secrets import mask_url
 from profiler.base.servertiming import TOKEN_CHARS
@@ -88,6 +89,7 @@ class RunConfig:
     stage_count: int | None = None
     rates: tuple[float, ...] = ()
     shape: tuple[ShapeStep, ...] = ()  # a timeline of steps instead of a capacity ladder (docs/transients.md)
+    faults: tuple[Fault, ...] = ()  # --fault: signals on the run's timeline (base/faults.py)
     max_inflight: int = 1000
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()

@@ -170,6 +170,15 @@ Shape = Annotated[
         "(e.g. 20s:10/s,5s:200/s); each step change is an event with its recovery (docs/transients.md).",
     ),
 ]
+Faults = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault",
+        help="A fault on the run's timeline, repeatable: reload@15s (the server's SIGHUP), kill-worker@15s "
+        "(SIGKILL a pool worker), pause@15s+3s:NAME (SIGSTOP a process of the target's tree, e.g. redis-server). "
+        "Each is an event with its cost and recovery (docs/transients.md).",
+    ),
+]
 Probe = Annotated[bool, typer.Option("--no-probe", help=f"Do not send the light probe requests to {PROBE_PATH}.")]
 ProbePath = Annotated[str, typer.Option("--probe-path", help="Cheap path for the probe (a 404 is fine).")]
 PyspyRate = Annotated[int, typer.Option("--pyspy-rate", help="py-spy samples per second.", min=1, max=1000)]

@@ -40,6 +40,7 @@ def run(
     stages: opt.Stages = None,
     rate: opt.Rate = None,
     shape: opt.Shape = None,
+    fault: opt.Faults = None,
     method: opt.Method = "GET",
     header: opt.Header = None,
     body: opt.Body = None,
@@ -87,7 +88,7 @@ def run(
 
     options = RunOptions(
         url=url, launch=launch, pid=pid, cwd=cwd, out=out, ready_timeout=ready_timeout, duration=duration,
-        users=users, stages=stages, rate=rate, shape=shape, method=method, header=tuple(header or ()), body=body,
+        users=users, stages=stages, rate=rate, shape=shape, fault=tuple(fault or ()), method=method, header=tuple(header or ()), body=body,
         timeout=timeout, interval=interval, no_probe=no_probe, probe_path=probe_path, no_early_stop=no_early_stop,
         max_requests=max_requests, slo=slo, peak_rps=peak_rps, headroom=headroom, no_pyspy=no_pyspy,
         pyspy_rate=pyspy_rate, pyspy_seconds=pyspy_seconds, pyspy_gil=pyspy_gil, pyspy_native=pyspy_native, memory_limit=memory_limit,

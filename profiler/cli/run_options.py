@@ -35,6 +35,7 @@ from profiler.base.config import (
 )
 from profiler.base.durations import parse_duration
 from profiler.base.errors import ConfigError
+from profiler.base.faults import parse_faults
 from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, load_catalog, parse_price
 from profiler.load.plan import check_plan, parse_shape
 from profiler.load.scenario import load_scenario
@@ -58,6 +59,7 @@ class RunOptions:
     stages: int | None
     rate: str | None
     shape: str | None
+    fault: tuple[str, ...]
     method: str
     header: tuple[str, ...]
     body: str | None
@@ -221,6 +223,7 @@ def run_config(a: RunOptions) -> RunConfig:
     if a.users is not None and a.rate is not None:
         raise ConfigError("--users and --rate cannot be combined.", "--users is the closed model, --rate the open one")
     shape = shape_option(a)
+    length = sum(s.duration_s for s in shape) if shape else seconds(a.duration, "--duration") or DEFAULT_DURATION_S
     user_list, max_users = users_option(a.users)
     return checked(
         RunConfig(
@@ -235,9 +238,8 @@ def run_config(a: RunOptions) -> RunConfig:
             stage_count=a.stages,
             rates=parse_rates(a.rate) if a.rate is not None else (),
             shape=shape,
-            duration_s=sum(s.duration_s for s in shape)
-            if shape
-            else seconds(a.duration, "--duration") or DEFAULT_DURATION_S,
+            faults=parse_faults(a.fault, length),
+            duration_s=length,
             method=a.method.upper(),
             headers=tuple(parse_header(h) for h in a.header),
             body=parse_body(a.body),

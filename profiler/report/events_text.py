@@ -13,9 +13,12 @@ def _load(value: float, open_model: bool) -> str:
 
 def event_line(e: Event, open_model: bool) -> str:
     d, b = e.during, e.baseline
-    head = f"{e.kind} at {e.at_s:.1f}s ({_load(e.load_before, open_model)} -> {_load(e.load_after, open_model)})"
+    if e.label:  # a fault: what was asked, and which process it acted on
+        head = f"{e.label} on {(e.process or '?')[:60]}"
+    else:
+        head = f"{e.kind} at {e.at_s:.1f}s ({_load(e.load_before, open_model)} -> {_load(e.load_after, open_model)})"
     p95 = f"p95 {d.p95_ms:.1f} ms" if d.p95_ms is not None else "no request"
-    base = f" (baseline {b.p95_ms:.1f} ms)" if b is not None and e.kind == "step-up" else ""
+    base = f" (baseline {b.p95_ms:.1f} ms)" if b is not None and e.kind != "step-down" else ""
     costs = f"{e.failed} failed, {e.lost} lost" + (f", {d.shed} shed (429/503)" if d.shed else "")
     down = f", unavailable {e.unavailable_s:.1f}s" if e.unavailable_s else ""
     if e.recovered is None:
@@ -33,7 +36,7 @@ def event_lines(report: Report) -> list[str]:
     s = report.events
     open_model = report.load.model == "open"
     rule = (f"Timeline (recovered: p95 over {s.recovery_window_s:g}s windows within {s.recovery_factor:g}x the "
-            f"baseline's and in flight back; no capacity figure from a shape; docs/transients.md)")  # fmt: skip
+            f"baseline's and in flight back; no capacity figure from a timeline; docs/transients.md)")  # fmt: skip
     return [rule, *(f"  {event_line(e, open_model)}" for e in s.events)]
 
 

@@ -41,13 +41,17 @@ def console(stderr: bool = False) -> Console:
 
 
 def render_table(t: TextTable) -> Table:
-    table = Table(title=t.title, title_justify="left", caption="\n".join(t.notes) or None, caption_justify="left")
+    # Every cell as plain Text: a subject such as "[/usr/bin/redis-server ...]" is not Rich markup.
+    caption = Text("\n".join(t.notes)) if t.notes else None
+    table = Table(title=Text(t.title), title_justify="left", caption=caption, caption_justify="left")
     for i, col in enumerate(t.columns):
         table.add_column(
-            col, justify="left" if i == 0 or not t.rows or not _numeric(t.rows[0][i]) else "right", overflow="fold"
+            Text(col),
+            justify="left" if i == 0 or not t.rows or not _numeric(t.rows[0][i]) else "right",
+            overflow="fold",
         )
     for row in t.rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     return table
 
 

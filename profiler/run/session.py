@@ -38,6 +38,8 @@ from profiler.load.plan import StagePlan, build_plan
 from profiler.load.spec import LoadSpec
 from profiler.report import html
 from profiler.report.build import build_report
+from profiler.run.children import check_children
+from profiler.run.faults import FaultRunner
 from profiler.run.pyspy_stage import PySpyStage
 from profiler.run.readiness import check_port_owner, wait_ready
 from profiler.run.target import Target, attach, launch, unobserved
@@ -210,6 +212,7 @@ class Session:
                                 native=config.pyspy_native, notice=self._notice)  # fmt: skip
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         self.target: Target | None = None
+        self.faults = FaultRunner(config.faults, str(self.folder))
         self.sampler: SamplerProcess | None = None
         self.load: LoadProcess | None = None
         status: RunStatus = "failed"
@@ -241,6 +244,7 @@ class Session:
         self.sampler = SamplerProcess(
             target.pid, self.folder, config.sample_interval_s, config.gpu, config.metrics_urls
         )
+        self.faults.resolve(target.pid)  # a fault with nothing to act on stops here, before any load
         plan = build_plan(self.config)
         self.meta.plan = [PlannedStage(index=p.index, users=p.users, rate=p.rate, planned_s=p.planned_s) for p in plan]
         self._save_meta()
@@ -253,6 +257,7 @@ class Session:
     def _teardown(self, status: RunStatus, error: ProfilerError | None) -> RunStatus:
         """Stop every child in order; each step runs even if an earlier one fails."""
         self.view.phase("stopping")
+        self.faults.finish()  # no process of the target is left stopped
         if self.load is not None:
             self.load.stop()
             if self.deadline_hit:
@@ -371,30 +376,19 @@ class Session:
                 if pid is not None:
                     self.pyspy.start(pid, msg.stage, msg.planned_s)
             self.pyspy.tick()
+            if isinstance(msg, messages.Tick) and msg.stage == 0:
+                self.faults.start(time.time() - msg.stage_elapsed_s)
             if isinstance(msg, messages.Done):
                 return _RUN_STATUS[msg.status]
             now = time.monotonic()
             if msg is not None or now - last_view > 0.5:
                 last_view = now
                 self.view.progress(msg, tail.latest())
-            self._check_children(load, target)
+            check_children(load, target)
+            self.faults.tick()
             if not load.running() and load.messages.empty() and load.done is not None:
                 return _RUN_STATUS[load.done.status]
             if now > deadline:
                 self.deadline_hit = True
                 return "completed"
         return "interrupted"
-
-    @staticmethod
-    def _check_children(load: LoadProcess, target: Target) -> None:
-        if not target.alive():
-            raise TargetExitedError(f"the target exited (code {target.exit_code()}) during the run.", "see target.log")
-        if load.running():
-            return
-        load.drain()  # its last lines ("done") may still be in the pipe
-        if load.messages.empty() and load.done is None:
-            raise LoadError(
-                f"the load generator stopped unexpectedly (exit {load.proc.returncode})"
-                + (f": {load.failure()}" if load.failure() else "."),
-                f"see {load.log_path}",
-            )

@@ -85,7 +85,10 @@ class RecordedConfig(_Record):
     max_users: int | None = None
     stage_count: int | None = None
     rates: list[float] = Field(default_factory=list)
-    shape: list[dict[str, float | int | None]] = Field(default_factory=list)  # --shape's steps (or a LoadTestShape's)
+    shape: list[dict[str, float | int | None]] = Field(default_factory=list)
+    faults: list[str] = Field(
+        default_factory=list
+    )  # --fault, as labels (reload@15s, pause@15s+3s:redis)  # --shape's steps (or a LoadTestShape's)
     request_timeout_s: float | None = None
     sample_interval_s: float | None = None
     probe_path: str | None = None
@@ -140,6 +143,7 @@ class RecordedConfig(_Record):
             max_users=config.max_users,
             stage_count=config.stage_count,
             rates=list(config.rates),
+            faults=[f.label() for f in config.faults],
             shape=[{"duration_s": s.duration_s, "users": s.users, "rate": s.rate} for s in config.shape],
             request_timeout_s=config.request_timeout_s,
             sample_interval_s=config.sample_interval_s,

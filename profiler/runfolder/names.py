@@ -33,6 +33,7 @@ STAGES = "stages.jsonl"
 HANDOFFS = "handoffs.jsonl"
 SAMPLES = "samples.jsonl"
 METRICS = "metrics.jsonl"  # every reading of the --metrics-url expositions
+FAULTS = "faults.jsonl"  # each --fault as it was sent: when, to which process, and whether it took
 SAMPLER_INFO = "sampler.json"
 PROCESSES = "processes.jsonl"
 LOADGEN_SPEC = "loadgen-spec.json"

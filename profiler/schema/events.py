@@ -30,8 +30,11 @@ class EventDuring(_Model):
 
 
 class Event(_Model):
-    kind: Literal["step-up", "step-down"] = Field(description="What happened: a shape's step up or down.")
-    stage: int = Field(ge=0, description="The stage the event began (a step: the new step's stage).")
+    kind: Literal["step-up", "step-down", "reload", "kill-worker", "pause"] = Field(
+        description="What happened: a shape's step up or down, or a --fault."
+    )
+    stage: int = Field(ge=0, description="The stage the event began in (a step: the new step's stage).")
+    label: str | None = Field(None, description="A fault as asked (reload@15s, pause@15s+3s:redis-server).")
     at_s: float = Field(ge=0, description="When it began, seconds from the run's first stage.")
     until_s: float = Field(ge=0, description="When it ended (a step: the end of that step).")
     load_before: float = Field(ge=0, description="Users (closed model) or arrivals per second before it.")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from profiler.analysis.advice.caching import add_cache, raise_hit_ratio
 from profiler.analysis.advice.capacity import MAX_ERROR_RATE
 from profiler.analysis.advice.plateau import concurrency_capped, cpu_bound, event_loop_blocked, tcp_nodelay
-from profiler.analysis.advice.transients import bound_queue, recover_faster, retry_backoff
+from profiler.analysis.advice.transients import TRANSIENT_RULES
 from profiler.analysis.advice.vocabulary import (
     AUTOSCALE_ON_CONCURRENCY,
     FAMILIES,
@@ -353,9 +353,7 @@ RULES: tuple[Rule, ...] = (
     lock,
     add_cache,
     raise_hit_ratio,
-    bound_queue,
-    retry_backoff,
-    recover_faster,
+    *TRANSIENT_RULES,
     tcp_nodelay,
 )
 

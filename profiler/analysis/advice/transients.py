@@ -66,3 +66,46 @@ def recover_faster(found: ev.SlowRecovery, ctx: AdviceContext) -> list[Recommend
         recovery_s=as_float(found.recovery_s),
         watched_s=as_float(found.watched_s),
     )
+
+
+_DRAIN = {
+    "gunicorn": "gunicorn reloads gracefully on SIGHUP; a killed worker cannot drain: keep --graceful-timeout above "
+    "the p99 and --max-requests-jitter so workers rotate apart",
+    "uvicorn": "uvicorn --timeout-graceful-shutdown above the p99, behind a readiness probe that fails first",
+    "nginx": "nginx -s reload drains old workers; keep worker_shutdown_timeout above the p99",
+}
+
+
+@for_trait(ev.RestartDropsRequests)
+def drain_on_restart(found: ev.RestartDropsRequests, ctx: AdviceContext) -> list[Recommendation]:
+    server = ctx.server.server if ctx.server is not None else ""
+    flags = _DRAIN.get(server or "", "drain in-flight requests before a process stops (a graceful timeout above "
+                       "the p99), and take it out of the load balancer first")  # fmt: skip
+    return advice(
+        "drain-before-restart",
+        f"Drain before a process goes: {found.failed} requests failed across {found.fault}. {flags}; in Kubernetes "
+        "a preStop sleep of a few seconds and terminationGracePeriodSeconds above the drain time, rolling updates "
+        "with maxUnavailable 0.",
+        "Requests in flight on a process that stops without draining fail; clients see errors on every deploy.",
+        [ev.RestartDropsRequests.ID],
+        failed=found.failed,
+        lost=found.lost,
+    )
+
+
+@for_trait(ev.DependencyStall)
+def bound_dependency(found: ev.DependencyStall, ctx: AdviceContext) -> list[Recommendation]:
+    return advice(
+        "bound-the-dependency",
+        f"Give the calls to {found.process} a timeout below your SLO and a circuit breaker: while it stalled for "
+        f"{found.paused_s:.1f}s the requests on it waited up to {found.during_max_ms or 0:,.0f} ms. Serve a "
+        "degraded answer or fail fast rather than hold a worker; cap retries so they do not amplify the stall.",
+        "A dependency with no timeout turns its stall into the app's outage, and retries into a cascade.",
+        [ev.DependencyStall.ID],
+        paused_s=as_float(found.paused_s),
+        failed=found.failed,
+    )
+
+
+# In output order (advice/recommend.py's RULES takes them as one block).
+TRANSIENT_RULES = (bound_queue, retry_backoff, recover_faster, drain_on_restart, bound_dependency)

@@ -45,3 +45,28 @@ class SlowRecovery(TraitEvidence):
     recovery_s: float | None  # None: not within watched_s
     watched_s: float
     baseline_p95_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class RestartDropsRequests(TraitEvidence):
+    """A reload or a killed worker failed requests (a graceful one loses none: no trait)."""
+
+    ID: ClassVar[str] = "restart-drops-requests"
+    fault: str = field(metadata=SUBJECT)  # as asked: reload@15s
+    failed: int
+    lost: int
+    requests: int
+    unavailable_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyStall(TraitEvidence):
+    """A paused process of the target's tree (its Redis, its database) stalled the requests."""
+
+    ID: ClassVar[str] = "dependency-stall"
+    process: str = field(metadata=SUBJECT)
+    paused_s: float
+    baseline_p95_ms: float
+    during_max_ms: float | None  # the longest wait of a request it caught
+    failed: int
+    failed_after: bool  # failures outlasted the pause: the cascade (retries, a pool left broken)

@@ -3,7 +3,13 @@ slow-recovery, each naming the stage its step began and the numbers."""
 
 from __future__ import annotations
 
-from profiler.analysis.traits.event_evidence import ShedsLoad, SlowRecovery, SpikeQueues
+from profiler.analysis.traits.event_evidence import (
+    DependencyStall,
+    RestartDropsRequests,
+    ShedsLoad,
+    SlowRecovery,
+    SpikeQueues,
+)
 from profiler.analysis.traits.evidence import Finding, TraitEvidence, finding
 from profiler.schema.events import Event, EventsSection
 
@@ -59,7 +65,42 @@ def _slow(e: Event) -> Finding[TraitEvidence] | None:
     )
 
 
-RULES = (_spike_queues, _sheds, _slow)
+def _drops(e: Event) -> Finding[TraitEvidence] | None:
+    if e.kind not in ("reload", "kill-worker") or not e.failed:
+        return None
+    what = "the reload" if e.kind == "reload" else "killing a worker"
+    return finding(
+        RestartDropsRequests(e.label or e.kind, e.failed, e.lost, e.during.requests, e.unavailable_s),
+        0.9,
+        f"{what.capitalize()} at {e.at_s:.1f}s failed {e.failed} of the {e.during.requests} requests started "
+        f"from it to {e.until_s - e.at_s + 2:.0f}s after ({e.lost} never answered): in-flight requests were "
+        "not drained.",
+    )
+
+
+def _stall(e: Event) -> Finding[TraitEvidence] | None:
+    b, d = e.baseline, e.during
+    if e.kind != "pause" or b is None or not d.requests:
+        return None
+    paused_ms = (e.until_s - e.at_s) * 1000.0
+    # The requests it caught waited for about the pause (the closed model's users stop sending
+    # meanwhile, so the slowest, not the p95, shows it), or failed.
+    slow = d.max_ms is not None and d.max_ms >= max(0.5 * paused_ms, QUEUE_FACTOR * b.p95_ms)
+    if not slow and not e.failed:
+        return None
+    after = e.recovered is False
+    name = " ".join((e.process or "?").split(" (pid")[0].split()[:2])
+    return finding(
+        DependencyStall(name, paused_ms / 1000.0, b.p95_ms, d.max_ms, e.failed, after),
+        0.9 if slow else 0.7,
+        f"While {name} was stopped for {paused_ms / 1000.0:.1f}s the requests in flight waited up to "
+        f"{d.max_ms or 0:,.0f} ms (baseline p95 {b.p95_ms:.1f} ms), throughput fell to {d.rps:.0f} rps from "
+        f"{b.rps:.0f}, and {e.failed} of {d.requests} failed"
+        + ("; it had not recovered when watched after the pause ended." if after else "; it recovered after it."),
+    )
+
+
+RULES = (_spike_queues, _sheds, _slow, _drops, _stall)
 
 
 def event_traits(events: EventsSection | None) -> list[Finding[TraitEvidence]]:

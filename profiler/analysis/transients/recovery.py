@@ -22,6 +22,7 @@ STEP_S = 0.25
 FACTOR = 1.5
 IN_FLIGHT_MARGIN = 1.5
 MIN_WINDOW_REQUESTS = 3  # a window with fewer says nothing either way
+SHED_STATUSES = (429, 503)  # answered at once with "too many" or "unavailable": load shed, not lost
 
 
 def in_flight(span: SpanArrays, times: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -66,3 +67,19 @@ def recovery_s(
                 return round(t - since, 3)
         t += STEP_S
     return None
+
+
+def part_of(span: SpanArrays, start: float, end: float) -> SpanArrays:
+    """The requests of `span` started in [start, end)."""
+    lo, hi = np.searchsorted(span.start_s, [start, end], side="left")
+    return SpanArrays(span.start_s[lo:hi], span.latency_ms[lo:hi], span.failed[lo:hi], span.answered[lo:hi],
+                      span.status[lo:hi])  # fmt: skip
+
+
+def overlapping(span: SpanArrays, start: float, end: float) -> SpanArrays:
+    """The requests of `span` in flight at some moment of [start, end]: started before its end and
+    not done before its start (a request a fault caught mid-way counts, however early it began)."""
+    done = span.start_s + span.latency_ms / 1000.0
+    keep = (span.start_s <= end) & (done >= start)
+    return SpanArrays(span.start_s[keep], span.latency_ms[keep], span.failed[keep], span.answered[keep],
+                      span.status[keep])  # fmt: skip

@@ -13,23 +13,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from profiler.analysis.transients import recovery as rule
+from profiler.analysis.transients.faults import fault_event
+from profiler.analysis.transients.recovery import SHED_STATUSES, part_of
 from profiler.runfolder.engine import SpanArrays
+from profiler.runfolder.faults import read_faults
 from profiler.runfolder.read import RunData, StageWindow
 from profiler.schema.events import Event, EventBaseline, EventDuring, EventsSection
 from profiler.schema.report import StageReport
 
-SHED_STATUSES = (429, 503)  # answered at once with "too many" or "unavailable": load shed, not lost
 IN_FLIGHT_EVERY_S = 0.1  # how finely a baseline step's in-flight count is read
 
 
 def _load(w: StageWindow) -> float:
     return float(w.users if w.users is not None else (w.rate or 0.0))
-
-
-def _part(span: SpanArrays, start: float, end: float) -> SpanArrays:
-    lo, hi = np.searchsorted(span.start_s, [start, end], side="left")
-    return SpanArrays(span.start_s[lo:hi], span.latency_ms[lo:hi], span.failed[lo:hi], span.answered[lo:hi],
-                      span.status[lo:hi])  # fmt: skip
 
 
 def _baseline(span: SpanArrays, w: StageWindow, report: StageReport) -> EventBaseline:
@@ -63,7 +59,7 @@ def _event(i: int, windows: Sequence[StageWindow], reports: dict[int, StageRepor
     calm = [w for w in windows[:i] if _load(w) <= (before if up else after) and w.index in reports]
     base_w = prev if up else (calm[-1] if calm else None)
     baseline = _baseline(span, base_w, reports[base_w.index]) if base_w else None
-    part = _part(span, cur.start, cur.end)
+    part = part_of(span, cur.start, cur.end)
     unavailable, _back = rule.unavailable_s(part)
     watch: tuple[float, float] | None = None
     if up and i + 1 < len(windows) and _load(windows[i + 1]) <= before:
@@ -94,13 +90,18 @@ def _event(i: int, windows: Sequence[StageWindow], reports: dict[int, StageRepor
 
 
 def step_events(run: RunData, stages: Sequence[StageReport]) -> EventsSection | None:
-    """The events of a shape run (None for a ladder: its stages are a measurement, not a timeline)."""
-    if not run.meta.config.shape or len(run.stages) < 2:
+    """The events of a shape run and of its --faults (None for a ladder without faults: its stages
+    are a measurement, not a timeline)."""
+    faults = read_faults(run.folder)
+    if not run.stages or (not faults and (not run.meta.config.shape or len(run.stages) < 2)):
         return None
     windows = run.stages
     reports = {s.index: s for s in stages}
     t0 = windows[0].start
     span = run.requests.span(t0, windows[-1].end)
-    events = [e for i in range(1, len(windows)) if (e := _event(i, windows, reports, span, t0)) is not None]
+    steps = range(1, len(windows)) if run.meta.config.shape else range(0)
+    events = [e for i in steps if (e := _event(i, windows, reports, span, t0)) is not None]
+    events += [fault_event(rec, windows, span, t0) for rec in faults]
+    events.sort(key=lambda e: e.at_s)
     return EventsSection(recovery_window_s=rule.WINDOW_S, recovery_factor=rule.FACTOR,
                          in_flight_margin=rule.IN_FLIGHT_MARGIN, events=events)  # fmt: skip

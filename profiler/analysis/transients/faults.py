@@ -1,0 +1,80 @@
+"""The run's --faults as events (faults.jsonl): what each cost and how long until the target was
+back. A fault's baseline is the BASELINE_S before it; the requests it touched are those in flight at
+some moment from it until it ended (a pause's SIGCONT) plus one recovery window (a reload or a
+killed worker acts at once, its cost lands just after), so a request it caught mid-way counts; recovery is watched from its end for up to WATCH_S,
+within the run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from profiler.analysis.transients import recovery as rule
+from profiler.analysis.transients.recovery import SHED_STATUSES, overlapping, part_of
+from profiler.runfolder.engine import SpanArrays
+from profiler.runfolder.faults import FaultRecord
+from profiler.runfolder.read import StageWindow
+from profiler.schema.events import Event, EventBaseline, EventDuring
+
+BASELINE_S = 3.0
+WATCH_S = 15.0
+
+
+def _kinds(part: SpanArrays) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for status, failed, answered in zip(part.status, part.failed, part.answered, strict=True):
+        if failed:
+            kind = f"http-{int(status)}" if answered and status >= 400 else ("no-response" if not answered else "error")
+            out[kind] = out.get(kind, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def fault_event(rec: FaultRecord, windows: Sequence[StageWindow], span: SpanArrays, t0: float) -> Event:
+    stage = next((w for w in windows if w.start <= rec.at <= w.end), windows[-1])
+    end_of_run = windows[-1].end
+    before = part_of(span, max(t0, rec.at - BASELINE_S), rec.at)
+    baseline = None
+    if len(before):
+        times = np.arange(max(t0, rec.at - BASELINE_S), rec.at, 0.1)
+        busy = rule.in_flight(span, times) if times.size else np.zeros(1)
+        ok = before.answered & ~before.failed
+        baseline = EventBaseline(stage=stage.index, p50_ms=round(float(np.percentile(before.latency_ms, 50)), 3),
+                                 p95_ms=round(float(np.percentile(before.latency_ms, 95)), 3),
+                                 rps=round(int(ok.sum()) / max(rec.at - max(t0, rec.at - BASELINE_S), 1e-9), 3),
+                                 in_flight=round(float(np.percentile(busy, 95)), 2))  # fmt: skip
+    touched_end = min(end_of_run, rec.until + rule.WINDOW_S)
+    part = overlapping(span, rec.at, touched_end)  # caught by it mid-way, or started while it lasted
+    unavailable, _ = rule.unavailable_s(part)
+    watch_end = min(end_of_run, rec.until + WATCH_S)
+    rec_s = (rule.recovery_s(span, rec.until, watch_end, baseline.p95_ms, baseline.in_flight)
+             if baseline is not None and watch_end - rec.until >= rule.WINDOW_S else None)  # fmt: skip
+    judged = baseline is not None and watch_end - rec.until >= rule.WINDOW_S
+    load = float(stage.users if stage.users is not None else (stage.rate or 0.0))
+    return Event(
+        kind=rec.kind,
+        stage=stage.index,
+        label=rec.label,
+        at_s=round(max(0.0, rec.at - t0), 3),
+        until_s=round(max(0.0, rec.until - t0), 3),
+        load_before=load,
+        load_after=load,
+        process=(f"{rec.process} (pid {rec.pid})" if rec.pid else rec.process)[:200]
+        + (f"; {rec.error}" if rec.error else ""),
+        baseline=baseline,
+        during=EventDuring(
+            requests=len(part),
+            rps=round(int((part.answered & ~part.failed).sum()) / max(touched_end - rec.at, 1e-9), 3),
+            p95_ms=round(float(np.percentile(part.latency_ms, 95)), 3) if len(part) else None,
+            max_ms=round(float(part.latency_ms.max()), 3) if len(part) else None,
+            max_in_flight=int(rule.in_flight(span, part.start_s).max()) if len(part) else 0,
+            errors_by_kind=_kinds(part),
+            shed=int(np.count_nonzero(part.failed & np.isin(part.status, SHED_STATUSES))),
+        ),
+        failed=int(np.count_nonzero(part.failed)),
+        lost=int(np.count_nonzero(~part.answered)),
+        unavailable_s=round(unavailable, 3),
+        recovery_s=rec_s,
+        recovered=(rec_s is not None) if judged else None,
+        watched_s=round(watch_end - rec.until, 3) if judged else None,
+    )
