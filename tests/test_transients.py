@@ -146,3 +146,35 @@ def test_a_table_cell_that_looks_like_rich_markup_is_printed_as_text() -> None:
     out = Console(width=120, record=True)
     out.print(table)  # raised rich.errors.MarkupError before: "[/usr..." read as a closing tag
     assert "[/usr/bin/redis-server" in out.export_text()
+
+
+SHAPED_LOCUSTFILE = """
+from locust import HttpUser, LoadTestShape, task
+
+class U(HttpUser):
+    @task
+    def t(self):
+        self.client.get("/")
+
+class Steps(LoadTestShape):
+    def tick(self):
+        t = self.get_run_time()
+        return None if t >= SECONDS else (2, 2)
+"""
+
+
+def test_a_load_test_shape_sets_the_length_its_faults_are_checked_against(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def run(seconds: int, *options: str):  # type: ignore[no-untyped-def]
+        path = tmp_path / f"shape{seconds}.py"
+        path.write_text(SHAPED_LOCUSTFILE.replace("SECONDS", str(seconds)))
+        return run_cli("run", "http://127.0.0.1:9/", "--locustfile", str(path), "--out", str(tmp_path / "out"),
+                       *options)  # fmt: skip
+
+    late = run(13, "--fault", "reload@20s")  # past the file's 13 s
+    assert late.code == 2 and "outside the run (0 to 13s" in late.stderr, late.stderr
+    # Past the default 40 s but inside the file's 60 s: accepted, and refused later only because
+    # a URL alone gives no process to signal.
+    long = run(60, "--fault", "reload@50s")
+    assert long.code == 2 and "--fault needs the target's processes" in long.stderr, long.stderr
+    top = run(13, "--users", "32")  # the shape sets the users: --users beside it is refused
+    assert top.code == 2 and "has a LoadTestShape" in top.stderr, top.stderr

@@ -144,11 +144,18 @@ def checked(config: RunConfig) -> RunConfig:
     if config.locustfile is not None:
         found = check_locustfile(config.locustfile)
         if found.shape and not config.shape:
-            if config.users or config.stage_count or config.duration_s != DEFAULT_DURATION_S:
+            asked = config.users or config.max_users != DEFAULT_MAX_USERS or config.stage_count
+            if asked or config.duration_s != DEFAULT_DURATION_S:
                 raise ConfigError(f"{config.locustfile.name} has a LoadTestShape, which sets the load and the length.",
                                   "drop --users, --stages and --duration, or give --shape to run another")  # fmt: skip
-            shape = found.shape
-            config = check_plan(dataclasses.replace(config, shape=shape, duration_s=sum(s.duration_s for s in shape)))
+            length = sum(s.duration_s for s in found.shape)
+            config = check_plan(dataclasses.replace(config, shape=found.shape, duration_s=length))
+        # The run's length is known now (the file's shape, or --duration): its faults must fall inside it.
+        config = dataclasses.replace(
+            config, faults=parse_faults(tuple(f.label() for f in config.faults), config.duration_s)
+        )
+    if config.faults and config.launch is None and config.pid is None:
+        raise ConfigError("--fault needs the target's processes here.", "use --launch or --pid")
     return config
 
 
@@ -238,7 +245,8 @@ def run_config(a: RunOptions) -> RunConfig:
             stage_count=a.stages,
             rates=parse_rates(a.rate) if a.rate is not None else (),
             shape=shape,
-            faults=parse_faults(a.fault, length),
+            # A locustfile's LoadTestShape sets the length: its faults are checked once it is read (checked()).
+            faults=parse_faults(a.fault, math.inf if a.locustfile and not shape and not a.duration else length),
             duration_s=length,
             method=a.method.upper(),
             headers=tuple(parse_header(h) for h in a.header),
