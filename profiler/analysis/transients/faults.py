@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from profiler.analysis.transients import recovery as rule
-from profiler.analysis.transients.recovery import SHED_STATUSES, overlapping, part_of
+from profiler.analysis.transients.recovery import overlapping, part_of
 from profiler.runfolder.engine import SpanArrays
 from profiler.runfolder.faults import FaultRecord
 from profiler.runfolder.read import StageWindow
@@ -36,13 +36,11 @@ def fault_event(rec: FaultRecord, windows: Sequence[StageWindow], span: SpanArra
     before = part_of(span, max(t0, rec.at - BASELINE_S), rec.at)
     baseline = None
     if len(before):
-        times = np.arange(max(t0, rec.at - BASELINE_S), rec.at, 0.1)
-        busy = rule.in_flight(span, times) if times.size else np.zeros(1)
         ok = before.answered & ~before.failed
         baseline = EventBaseline(stage=stage.index, p50_ms=round(float(np.percentile(before.latency_ms, 50)), 3),
                                  p95_ms=round(float(np.percentile(before.latency_ms, 95)), 3),
                                  rps=round(int(ok.sum()) / max(rec.at - max(t0, rec.at - BASELINE_S), 1e-9), 3),
-                                 in_flight=round(float(np.percentile(busy, 95)), 2))  # fmt: skip
+                                 in_flight=rule.in_flight_p95(span, max(t0, rec.at - BASELINE_S), rec.at))  # fmt: skip
     touched_end = min(end_of_run, rec.until + rule.WINDOW_S)
     part = overlapping(span, rec.at, touched_end)  # caught by it mid-way, or started while it lasted
     unavailable, _ = rule.unavailable_s(part)
@@ -63,13 +61,9 @@ def fault_event(rec: FaultRecord, windows: Sequence[StageWindow], span: SpanArra
         + (f"; {rec.error}" if rec.error else ""),
         baseline=baseline,
         during=EventDuring(
-            requests=len(part),
             rps=round(int((part.answered & ~part.failed).sum()) / max(touched_end - rec.at, 1e-9), 3),
-            p95_ms=round(float(np.percentile(part.latency_ms, 95)), 3) if len(part) else None,
-            max_ms=round(float(part.latency_ms.max()), 3) if len(part) else None,
-            max_in_flight=int(rule.in_flight(span, part.start_s).max()) if len(part) else 0,
             errors_by_kind=_kinds(part),
-            shed=int(np.count_nonzero(part.failed & np.isin(part.status, SHED_STATUSES))),
+            **rule.caught(part, span),
         ),
         failed=int(np.count_nonzero(part.failed)),
         lost=int(np.count_nonzero(~part.answered)),

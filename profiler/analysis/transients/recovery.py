@@ -83,3 +83,26 @@ def overlapping(span: SpanArrays, start: float, end: float) -> SpanArrays:
     keep = (span.start_s <= end) & (done >= start)
     return SpanArrays(span.start_s[keep], span.latency_ms[keep], span.failed[keep], span.answered[keep],
                       span.status[keep])  # fmt: skip
+
+
+IN_FLIGHT_EVERY_S = 0.1  # how finely a baseline's in-flight count is read
+
+
+def in_flight_p95(span: SpanArrays, start: float, end: float) -> float:
+    """The 95th percentile of requests in flight over [start, end), read every IN_FLIGHT_EVERY_S."""
+    times = np.arange(start, end, IN_FLIGHT_EVERY_S)
+    busy = in_flight(span, times) if times.size else np.zeros(1)
+    return round(float(np.percentile(busy, 95)), 2)
+
+
+def caught(part: SpanArrays, span: SpanArrays) -> dict[str, float | int | None]:
+    """EventDuring's figures of the requests an event touched (`part`); `span` is the run's, so a
+    backlog from before counts in flight."""
+    n = len(part)
+    return {
+        "requests": n,
+        "p95_ms": round(float(np.percentile(part.latency_ms, 95)), 3) if n else None,
+        "max_ms": round(float(part.latency_ms.max()), 3) if n else None,
+        "max_in_flight": int(in_flight(span, part.start_s).max()) if n else 0,
+        "shed": int(np.count_nonzero(part.failed & np.isin(part.status, SHED_STATUSES))),
+    }

@@ -14,14 +14,12 @@ import numpy as np
 
 from profiler.analysis.transients import recovery as rule
 from profiler.analysis.transients.faults import fault_event
-from profiler.analysis.transients.recovery import SHED_STATUSES, part_of
+from profiler.analysis.transients.recovery import part_of
 from profiler.runfolder.engine import SpanArrays
 from profiler.runfolder.faults import read_faults
 from profiler.runfolder.read import RunData, StageWindow
 from profiler.schema.events import Event, EventBaseline, EventDuring, EventsSection
 from profiler.schema.report import StageReport
-
-IN_FLIGHT_EVERY_S = 0.1  # how finely a baseline step's in-flight count is read
 
 
 def _load(w: StageWindow) -> float:
@@ -29,24 +27,13 @@ def _load(w: StageWindow) -> float:
 
 
 def _baseline(span: SpanArrays, w: StageWindow, report: StageReport) -> EventBaseline:
-    times = np.arange(w.start, w.end, IN_FLIGHT_EVERY_S)
-    busy = rule.in_flight(span, times) if times.size else np.zeros(1)
     return EventBaseline(stage=w.index, p50_ms=round(report.latency.p50, 3), p95_ms=round(report.latency.p95, 3),
-                         rps=round(report.rps, 3), in_flight=round(float(np.percentile(busy, 95)), 2))  # fmt: skip
+                         rps=round(report.rps, 3), in_flight=rule.in_flight_p95(span, w.start, w.end))  # fmt: skip
 
 
 def _during(part: SpanArrays, span: SpanArrays, report: StageReport) -> EventDuring:
     """`part`: the requests started in the event; `span`: the run's, so a backlog from before counts in flight."""
-    shed = int(np.count_nonzero(part.failed & np.isin(part.status, SHED_STATUSES)))
-    return EventDuring(
-        requests=len(part),
-        rps=round(report.rps, 3),
-        p95_ms=round(float(np.percentile(part.latency_ms, 95)), 3) if len(part) else None,
-        max_ms=round(float(part.latency_ms.max()), 3) if len(part) else None,
-        max_in_flight=int(rule.in_flight(span, part.start_s).max()) if len(part) else 0,
-        errors_by_kind=dict(report.error_kinds),
-        shed=shed,
-    )
+    return EventDuring(rps=round(report.rps, 3), errors_by_kind=dict(report.error_kinds), **rule.caught(part, span))
 
 
 def _event(i: int, windows: Sequence[StageWindow], reports: dict[int, StageReport], span: SpanArrays,
