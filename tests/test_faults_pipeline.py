@@ -84,3 +84,31 @@ def test_a_fault_with_nothing_to_act_on_is_one_line_exit_2_before_any_load(tmp_p
                         ("pause@3s", "needs a length and a process name")):  # fmt: skip
         result = run_cli("run", "http://127.0.0.1:9/", "--shape", "6s:1", "--fault", fault)
         assert result.code == 2 and says in result.stderr, (fault, result.stderr)
+
+
+UVICORN = shutil.which("uvicorn") or str(Path(sys.executable).with_name("uvicorn"))
+
+
+def test_uvicorn_workers_respawn_a_killed_worker_and_its_resource_tracker_is_left_alone(tmp_path: Path) -> None:
+    app = f"{UVICORN} --workers 2 --host 127.0.0.1 --port {{port}} --app-dir {SERVERS} --no-access-log asgi_sleep:app"
+    report, _ = faulted(tmp_path, app, "http://127.0.0.1:{port}/predict", "--shape", "14s:4",
+                        "--fault", "kill-worker@5s")  # fmt: skip
+    kill = by_kind(report)["kill-worker"]
+    # A worker (multiprocessing's spawn_main), not the resource tracker uvicorn's supervisor also starts.
+    assert "spawn_main" in kill["process"] and "resource_tracker" not in kill["process"], kill["process"]
+    pid = int(kill["process"].rsplit("(pid ", 1)[1].split(")")[0])
+    log = (tmp_path / "run" / "target.log").read_text()
+    assert f"Child process [{pid}] died" in log  # uvicorn's supervisor saw it and started another
+    assert kill["recovered"] is True and kill["failed"] <= 4  # at most what that worker held (4 users)
+
+
+def test_gunicorn_gthread_workers_reload_on_sighup_losing_nothing(tmp_path: Path) -> None:
+    app = f"{GUNICORN} -w 2 -k gthread --threads 2 -b 127.0.0.1:{{port}} --chdir {SERVERS} wsgi_blocking:app"
+    report, _ = faulted(tmp_path, app, "http://127.0.0.1:{port}/predict", "--shape", "12s:3",
+                        "--fault", "reload@4s")  # fmt: skip
+    reload = by_kind(report)["reload"]
+    assert reload["failed"] == 0 and reload["lost"] == 0 and reload["unavailable_s"] == 0, reload
+    assert reload["during"]["requests"] > 0 and reload["recovered"] is True
+    log = (tmp_path / "run" / "target.log").read_text()
+    assert "Handling signal: hup" in log and log.count("Booting worker") >= 4  # 2 at start, 2 from the reload
+    assert "restart-drops-requests" not in {t["id"] for t in report["traits"]}

@@ -4,6 +4,7 @@ and the whole plan through a real run of gunicorn."""
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 import sys
@@ -284,3 +285,29 @@ def test_a_gunicorn_run_plans_its_fleet_cost_and_config(tmp_path: Path) -> None:
     assert text.code == 0 and "Cheapest shape for this app:" in text.stdout, text.output
     none = run_cli("plan", str(folder), "--slo", "p95=1ms")  # nothing meets 1 ms: nothing to plan from
     assert none.code == 2 and none.stderr.count("\n") == 1 and "no capacity to plan from" in none.stderr
+    # The rollout, from this run's own start: probes on its URL, a preStop, no instance down first.
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    assert pod["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/predict"
+    assert plan["rollout"]["server_flag"].startswith("--graceful-timeout ")
+    assert plan["rollout"]["ready_after_s"] == read_report(folder)["target"]["ready_after_s"]
+    # The burst playbook from a measured spike of the same server: 1 user, then 8, then 1.
+    spike = tmp_path / "spike"
+    result = run_cli("run", "http://127.0.0.1:{port}/predict", "--launch", launch, "--shape", "5s:1,4s:8,6s:1",
+                     "--no-pyspy", "--out", str(spike), timeout=180)  # fmt: skip
+    assert result.code == 0, result.output
+    burst = run_cli("plan", str(folder), "--burst", str(spike), "--json")
+    assert burst.code == 0, burst.output
+    book = json.loads(burst.stdout)["playbook"]
+    measured = book["spike"]
+    assert measured["source"] == str(spike) and measured["load_before"] == 1 and measured["load_after"] == 8
+    # 8 users at one user's rate (~19 rps, 50 ms each) ask ~150 rps of a pool that serves ~40.
+    assert measured["demand_rps"] > 2 * measured["served_rps"], measured
+    assert book["warm_spares"] == math.ceil(round((measured["demand_rps"] - measured["demand_rps"] / 8)
+                                                  / env["capacity_rps"], 9))  # fmt: skip
+    assert book["lead_time_s"] == plan["rollout"]["ready_after_s"] and "launch" in book["lead_time_source"]
+    assert book["queue_bound"] >= 1 and [m["mode"] for m in book["modes"]] == ["normal", "surge", "emergency"]
+    shown = run_cli("plan", str(folder), "--burst", str(spike))
+    assert "Burst playbook from the spike" in shown.stdout and "warm spare" in shown.stdout, shown.output
+    flat = run_cli("plan", str(folder), "--burst", str(folder))  # a ladder has no step up to read
+    assert flat.code == 2 and flat.stderr.count("\n") == 1 and "no step up" in flat.stderr, flat.stderr

@@ -161,4 +161,4 @@ def _work(code: CodeSignals) -> WorkSignal | None:
     if code.work_category is None or code.work_share is None or code.work_function is None:
         return None
     return WorkSignal(code.work_category, code.work_label or code.work_category, code.work_share,
-                      code.work_on_cpu_share, code.work_function)  # fmt: skip
+                      code.work_on_cpu_share, code.work_function, code.work_largest)  # fmt: skip

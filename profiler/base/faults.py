@@ -1,6 +1,8 @@
 """Faults on a run's timeline (`--fault KIND@TIME[+DURATION][:NAME]`): what is asked, checked as
 it is parsed. Sending them is profiler/run/faults.py's; reading what they cost, analysis's.
 
+- `restart@15s`: SIGTERM the launched target's process group, wait for it to exit (SIGKILL past
+  RESTART_GRACE_S), start the same command again and wait until it answers (profiler/run/restart.py);
 - `reload@15s`: the server's own graceful reload (SIGHUP to its master: gunicorn, nginx);
 - `kill-worker@15s`: SIGKILL one worker of a pool (its master should start another);
 - `pause@15s+3s:NAME`: SIGSTOP, then SIGCONT after the duration, a process of the target's tree
@@ -16,10 +18,10 @@ from typing import Literal
 from profiler.base.durations import parse_duration
 from profiler.base.errors import ConfigError
 
-FaultKind = Literal["reload", "kill-worker", "pause"]
-KINDS: tuple[FaultKind, ...] = ("reload", "kill-worker", "pause")
+FaultKind = Literal["restart", "reload", "kill-worker", "pause"]
+KINDS: tuple[FaultKind, ...] = ("restart", "reload", "kill-worker", "pause")
 MAX_FAULTS = 20
-_FIX = "e.g. --fault reload@15s, --fault kill-worker@10s, --fault pause@15s+3s:redis-server"
+_FIX = "e.g. --fault restart@15s, --fault reload@15s, --fault kill-worker@10s, --fault pause@15s+3s:redis-server"
 _GRAMMAR = re.compile(r"^(?P<kind>[a-z-]+)@(?P<at>[^+:]+)(?:\+(?P<length>[^:]+))?(?::(?P<name>.+))?$")
 
 

@@ -174,7 +174,8 @@ Faults = Annotated[
     list[str] | None,
     typer.Option(
         "--fault",
-        help="A fault on the run's timeline, repeatable: reload@15s (the server's SIGHUP), kill-worker@15s "
+        help="A fault on the run's timeline, repeatable: restart@15s (SIGTERM the launched target, start it "
+        "again, wait until it answers), reload@15s (the server's SIGHUP), kill-worker@15s "
         "(SIGKILL a pool worker), pause@15s+3s:NAME (SIGSTOP a process of the target's tree, e.g. redis-server). "
         "Each is an event with its cost and recovery (docs/transients.md).",
     ),

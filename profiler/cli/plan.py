@@ -54,6 +54,10 @@ def plan(
         bool, typer.Option("--k8s", help="Print a Deployment and a HorizontalPodAutoscaler as YAML.")
     ] = False,
     name: Annotated[str, typer.Option("--name", help="The Kubernetes objects' name.")] = "app",
+    burst: Annotated[
+        Path | None,
+        typer.Option("--burst", help="A run made with --shape: the burst playbook reads its largest spike."),
+    ] = None,
     as_json: opt.AsJson = False,
 ) -> None:
     """The hosting plan of a saved run (no load is sent): the instance envelope, the fleet for a peak, its cost and
@@ -62,7 +66,7 @@ def plan(
 
     folder = _run_folder(folder)
     found = hosting_plan(folder, parse_slo(slo), check_option("--peak-rps", peak_rps), check_option("--headroom", headroom),
-                         pricing(price, catalog, watts_per_core))  # fmt: skip
+                         pricing(price, catalog, watts_per_core), burst)  # fmt: skip
     if as_json:
         sys.stdout.write(found.model_dump_json(indent=2) + "\n")
     elif k8s:

@@ -14,6 +14,7 @@ from profiler import __version__
 from profiler.analysis.advice.capacity import capacity_section
 from profiler.analysis.advice.plan import PlanOptions, plan_section
 from profiler.analysis.advice.recommend import recommend
+from profiler.analysis.advice.rollout import RunFacts
 from profiler.analysis.attribution.devices import device_sections
 from profiler.analysis.attribution.handoffs import handoff_section
 from profiler.analysis.attribution.profiled import CodeSignals, code_section
@@ -47,7 +48,6 @@ from profiler.schema.report import (
     GpuSection,
     HandoffSection,
     LoadSection,
-    PlanSection,
     Recommendation,
     Report,
     ResourceSection,
@@ -94,6 +94,7 @@ class AnalysisOptions:
     price_per_hour: float | None = None
     catalog: tuple[Shape, ...] = ()
     watts_per_core: float = DEFAULT_WATTS_PER_CORE
+    burst: RunFacts | None = None  # `profiler plan --burst SHAPE_RUN`
 
     @classmethod
     def of(cls, run: RunData) -> AnalysisOptions:
@@ -102,7 +103,8 @@ class AnalysisOptions:
                    c.price_per_hour, c.shapes(), c.watts_per_core)  # fmt: skip
 
     def plan(self) -> PlanOptions:
-        return PlanOptions(self.peak_rps, self.headroom, self.price_per_hour, self.catalog, self.watts_per_core)
+        return PlanOptions(self.peak_rps, self.headroom, self.price_per_hour, self.catalog, self.watts_per_core,
+                           self.burst)  # fmt: skip
 
 
 def run_info(run: RunData) -> RunInfo:
@@ -199,12 +201,11 @@ def _users_from(config: RecordedConfig) -> str | None:
     return f"scenario {config.scenario}" if config.scenario else None
 
 
-def _plan(
-    stages: list[StageReport], capacity: CapacitySection | None, resources: ResourceSection,
-    server: ServerInfo | None, findings: list[Finding[TraitEvidence]], options: AnalysisOptions, target: TargetInfo,
-) -> PlanSection | None:  # fmt: skip
-    traits = {f.trait.id for f in findings}
-    return plan_section(stages, capacity, resources, server, traits, options.plan(), target.command)
+def run_facts(run: RunData, events: EventsSection | None) -> RunFacts:
+    """What the plan's rollout and burst playbook read of a run (analysis/advice/rollout.py)."""
+    meta = run.meta
+    open_model = any(p.rate for p in meta.plan) if meta.plan else False
+    return RunFacts(str(run.folder), meta.config.url, meta.target.ready_after_s, events, open_model)
 
 
 def _code(run: RunData, server: ServerInfo | None, stages: list[StageReport]) -> tuple[CodeSection, CodeSignals]:
@@ -262,6 +263,8 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     target = guard("target", lambda: target_info(run, server, signals), target_info(run, server))
     routes: list[RouteReport] = guard("routes", lambda: route_reports(run, stages, capacity, slo_pct), [])
     checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code, run.hangs), _not_checked())
+    plan = guard("plan", lambda: plan_section(stages, capacity, resources, server, {f.trait.id for f in findings},
+                                              options.plan(), target.command, run_facts(run, events), routes), None)  # fmt: skip
     return Report(
         run=ri,
         target=target,
@@ -271,20 +274,14 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
             requests=sum(s.requests for s in stages),
             probe_path=meta.config.probe_path,
             users_from=_users_from(meta.config),
-        ),
+        ),  # fmt: skip
         handoffs=handoffs,
         resources=resources,
         validity=checked,
         traits=[f.trait for f in findings],
         recommendations=recommendations,
         capacity=capacity,
-        plan=guard(
-            "plan",
-            lambda: plan_section(
-                stages, capacity, resources, server, {f.trait.id for f in findings}, options.plan(), target.command
-            ),  # fmt: skip
-            None,
-        ),
+        plan=plan,
         code=code,
         where_time_goes=where,
         routes=routes,

@@ -11,10 +11,25 @@ def _load(value: float, open_model: bool) -> str:
     return f"{value:g}/s" if open_model else f"{value:g} users"
 
 
+def _short(process: str | None) -> str:
+    """A process as a few words: programs by their name, not their path."""
+    words = (process or "?").split(" (pid")[0].split()
+    return " ".join(w.rsplit("/", 1)[-1] if w.startswith("/") else w for w in words[:6])[:60]
+
+
+def _restart(e: Event) -> str:
+    r = e.restart
+    if r is None:
+        return ""
+    ready = f"answered {r.ready_after_s:.1f}s after its start" if r.ready_after_s is not None else "never answered"
+    return (f"; down {r.down_s:.1f}s (stopped {r.stopped_after_s:.1f}s after SIGTERM"
+            + (", SIGKILLed" if r.killed else "") + f", {ready}), {r.in_flight_failed} of {r.in_flight} in flight failed")  # fmt: skip
+
+
 def event_line(e: Event, open_model: bool) -> str:
     d, b = e.during, e.baseline
     if e.label:  # a fault: what was asked, and which process it acted on
-        head = f"{e.label} on {(e.process or '?')[:60]}"
+        head = f"{e.label} on {_short(e.process)}"
     else:
         head = f"{e.kind} at {e.at_s:.1f}s ({_load(e.load_before, open_model)} -> {_load(e.load_after, open_model)})"
     p95 = f"p95 {d.p95_ms:.1f} ms" if d.p95_ms is not None else "no request"
@@ -27,7 +42,9 @@ def event_line(e: Event, open_model: bool) -> str:
         rec = f"; recovered in {e.recovery_s:.1f}s"
     else:
         rec = f"; NOT recovered within {e.watched_s:.0f}s"
-    return f"{head}: {p95}{base}, max {d.max_ms or 0:.0f} ms, {d.max_in_flight} in flight, {costs}{down}{rec}"
+    return (
+        f"{head}: {p95}{base}, max {d.max_ms or 0:.0f} ms, {d.max_in_flight} in flight, {costs}{down}{_restart(e)}{rec}"
+    )
 
 
 def event_lines(report: Report) -> list[str]:

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from profiler.analysis.attribution.devices import gpu_timelines
+from profiler.analysis.transients.series import request_series
 from profiler.runfolder.read import RunData
 from profiler.schema.report import Report, StageReport, UslFit
 
@@ -146,8 +147,48 @@ def _finite(value: Any) -> Any:
     return value
 
 
+EVENT_COLOR = {"step-up": "#d62728", "step-down": "#1f77b4", "restart": "#8c564b", "reload": "#9467bd",
+               "kill-worker": "#e377c2", "pause": "#ff7f0e"}  # fmt: skip
+
+
+def _event_marks(report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A marker per event at its start; shaded, the event itself and its recovery (to the moment
+    it recovered, or the whole time watched when it did not)."""
+    assert report.events is not None
+    marks, bands = [], []
+    for e in report.events.events:
+        color = EVENT_COLOR.get(e.kind, "#7f7f7f")
+        marks.append({"x": e.at_s, "label": e.label or e.kind, "color": color})
+        watched = (e.recovery_s or 0.0) if e.recovered else (e.watched_s or 0.0) if e.recovered is False else 0.0
+        bands.append({"from": e.at_s, "to": round(max(e.until_s + watched, e.at_s), 3), "color": color,
+                      "label": "recovered" if e.recovered else "not recovered" if e.recovered is False else ""})  # fmt: skip
+    return marks, bands
+
+
+def event_charts(report: Report, run: RunData) -> list[Chart]:
+    """A timeline's requests over time (latency, throughput and errors, in flight), each with the
+    events marked and their recovery shaded."""
+    if report.events is None or not report.events.events or not run.stages:
+        return []
+    t0, end = run.stages[0].start, run.stages[-1].end
+    rs = request_series(run.requests.span(t0, end), t0, end)
+    marks, bands = _event_marks(report)
+    return [
+        {"id": cid, "title": title, "x": rs.x, "xlabel": "s", "ylabel": ylabel, "series": series, "marks": marks,
+         "bands": bands}
+        for cid, title, ylabel, series in (
+            ("events-latency", "Timeline: latency of the requests started", "ms",
+             [_series("p95 ms", list(rs.p95_ms), "#ff7f0e")]),
+            ("events-throughput", "Timeline: responses and failures a second", "per s",
+             [_series("ok/s", list(rs.ok_per_s), "#2ca02c"), _series("failed/s", list(rs.failed_per_s), "#d62728")]),
+            ("events-in-flight", "Timeline: requests in flight", "requests",
+             [_series("in flight", [float(v) for v in rs.in_flight], "#1f77b4")]),
+        )
+    ]  # fmt: skip
+
+
 def charts(report: Report, run: RunData) -> list[Chart]:
-    found = [*scaling_charts(report)]
+    found = [*scaling_charts(report), *event_charts(report, run)]
     per_stage = stage_latency_chart(report)
     if per_stage is not None:
         found.append(per_stage)

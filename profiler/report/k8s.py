@@ -1,5 +1,5 @@
-"""`profiler plan RUN_DIR --k8s`: a Deployment's container resources and a HorizontalPodAutoscaler
-(autoscaling/v2) from the plan, as YAML with the evidence in comments. Requests are what one
+"""`profiler plan RUN_DIR --k8s`: a Deployment's container resources, probes, preStop, grace period
+and rolling update (the plan's `rollout`), and a HorizontalPodAutoscaler (autoscaling/v2) from the plan, as YAML with the evidence in comments. Requests are what one
 instance used at capacity; the HPA's CPU target is the plan's share of that, so "70%" means 70% of
 the CPU at which the app reached capacity. No CPU limit: throttling a latency-bound app at its
 request adds latency the measurement never had. PyYAML is used here and nowhere else."""
@@ -12,11 +12,12 @@ from typing import Any
 
 import yaml
 
-from profiler.schema.plan import PlanSection
+from profiler.schema.plan import PlanSection, Rollout
 
 MEMORY_REQUEST = 1.2  # x the resident memory at capacity
 MEMORY_LIMIT = 1.5  # the OOM line, above what a stage showed
 MAX_REPLICAS_WITHOUT_PEAK = 10  # an HPA needs a ceiling; without --peak-rps it is a placeholder
+STARTUP_MIN_S = 10  # the startup probe waits at least this long, however fast the measured start
 
 
 def _resources(plan: PlanSection) -> dict[str, Any]:
@@ -46,21 +47,31 @@ def _metric(plan: PlanSection) -> dict[str, Any] | None:
     }
 
 
+def _probes(r: Rollout) -> dict[str, Any]:
+    """Readiness from the run's URL; a startup probe that allows the measured start twice over."""
+    get = {"path": r.readiness_path, "port": r.port or 8000}
+    start_s = max(1, math.ceil(2 * (r.ready_after_s or 0.0)))
+    return {
+        "readinessProbe": {"httpGet": get, "periodSeconds": 2, "failureThreshold": 2},
+        "startupProbe": {"httpGet": get, "periodSeconds": 1, "failureThreshold": max(STARTUP_MIN_S, start_s)},
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(r.prestop_s)]}}},
+    }
+
+
 def _deployment(plan: PlanSection, name: str) -> dict[str, Any]:
     container: dict[str, Any] = {"name": name, "image": "IMAGE"}
     if plan.server is not None and plan.server.command:
         container["command"] = shlex.split(plan.server.command)
     container["resources"] = _resources(plan)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": plan.fleet.instances if plan.fleet is not None else 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}},
-        },
-    }
+    pod: dict[str, Any] = {"containers": [container]}
+    spec: dict[str, Any] = {"replicas": plan.fleet.instances if plan.fleet is not None else 1,
+                            "selector": {"matchLabels": {"app": name}}}  # fmt: skip
+    if plan.rollout is not None:
+        container.update(_probes(plan.rollout))
+        pod["terminationGracePeriodSeconds"] = plan.rollout.termination_grace_period_s
+        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    spec["template"] = {"metadata": {"labels": {"app": name}}, "spec": pod}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec}
 
 
 def _hpa(plan: PlanSection, name: str) -> dict[str, Any] | None:
@@ -103,6 +114,19 @@ def _comments(plan: PlanSection, source: str) -> list[str]:
         lines.append(f"autoscale on {a.signal}: {a.reason}")
         if a.signal != "cpu":
             lines.append("a Pods metric needs a metrics adapter (e.g. prometheus-adapter) serving it per pod")
+    r = plan.rollout
+    if r is not None:
+        start = (
+            f"it answered {r.ready_after_s:.1f}s after its start"
+            if r.ready_after_s is not None
+            else "start not measured"
+        )
+        drain = (f"; a restart took {r.stopped_after_s:.1f}s to stop on SIGTERM" if r.stopped_after_s is not None
+                 else "")  # fmt: skip
+        flag = f" (the server's own: {r.server_flag})" if r.server_flag else ""
+        lines.append(f"rollout: {start}{drain}; drain up to {r.graceful_timeout_s}s{flag}; preStop sleep {r.prestop_s}s "
+                     "so the endpoints stop sending first (the image needs `sleep`); maxUnavailable 0: no instance "
+                     "stops before its replacement is ready")  # fmt: skip
     lines.append("IMAGE: your container image")
     return ["# " + line for line in lines]
 

@@ -81,8 +81,41 @@ def plan_lines(plan: PlanSection | None) -> list[str]:
         limit = f", shed past {plan.concurrency_limit} in flight" if plan.concurrency_limit else ""
         lines.append(f"Burst: surge from {surge.from_rps:g} rps, emergency from {emergency.from_rps:g} rps per "
                      f"instance{limit}; request timeout {plan.request_timeout_s:g} s")  # fmt: skip
+    lines.extend(playbook_lines(plan))
     if plan.server is not None and plan.server.command:
         lines.append(f"Server: {plan.server.command}")
     elif plan.server is not None:
         lines.extend(plan.server.notes)
+    r = plan.rollout
+    if r is not None:
+        ready = (
+            f"answers {r.ready_after_s:.1f}s after it starts" if r.ready_after_s is not None else "start time not known"
+        )
+        drain = f", stops {r.stopped_after_s:.1f}s after SIGTERM" if r.stopped_after_s is not None else ""
+        flag = f"{r.server_flag}, " if r.server_flag else ""
+        lines.append(f"Rollout: one instance {ready}{drain}: {flag}readiness probe on {r.readiness_path}, preStop sleep "
+                     f"{r.prestop_s}s, terminationGracePeriodSeconds {r.termination_grace_period_s}, maxUnavailable 0, "
+                     "maxSurge 1")  # fmt: skip
+    return lines
+
+
+def playbook_lines(plan: PlanSection) -> list[str]:
+    """The burst playbook: the spike it was read from, then a line per mode."""
+    p = plan.playbook
+    if p is None:
+        return []
+    lines = []
+    if p.spike is not None:
+        s = p.spike
+        lines.append(f"Burst playbook from the spike at {s.at_s:.0f}s of {s.source} ({s.load_before:g} -> "
+                     f"{s.load_after:g}): asked {s.demand_rps:,.1f} rps, served {s.served_rps:,.1f} at p95 "
+                     f"{s.p95_ms or 0:,.0f} ms, {s.failed} failed ({s.shed} shed)")  # fmt: skip
+    else:
+        lines.append("Burst playbook (no spike measured: give --burst RUN of a --shape run)")
+    if p.lead_time_s is not None:
+        spares = f"; warm spares for the spike: {p.warm_spares}" if p.warm_spares is not None else ""
+        lines.append(f"  lead time {p.lead_time_s:.1f}s ({p.lead_time_source}){spares}; queue bound {p.queue_bound}")
+    for m in p.modes:
+        at = f" / {m.in_flight_from} in flight" if m.in_flight_from is not None else ""
+        lines.append(f"  {m.mode} from {m.from_rps:g} rps{at}: {m.action}")
     return lines

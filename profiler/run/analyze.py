@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from profiler.analysis.advice.rollout import RunFacts
 from profiler.base.config import Slo
 from profiler.base.errors import ConfigError, RunFolderError, folder_write_error
 from profiler.base.pricing import Shape
 from profiler.report import html as html_report
 from profiler.report import json_file, saved
 from profiler.report import markdown as markdown_report
-from profiler.report.build import AnalysisOptions, build_report
+from profiler.report.build import AnalysisOptions, build_report, run_facts
 from profiler.runfolder.atomic import write_json_atomic
 from profiler.runfolder.names import REPORT
 from profiler.runfolder.read import RunData, read_run
@@ -47,11 +48,25 @@ def _options(
     )
 
 
+def burst_facts(folder: Path) -> RunFacts:
+    """`--burst SHAPE_RUN`: the timeline of another run, for the plan's burst playbook."""
+    run = read_run(folder)
+    report = build_report(run)
+    if report.events is None or not any(e.kind == "step-up" for e in report.events.events):
+        raise ConfigError(f"--burst {folder}: that run has no step up to read a spike from.",
+                          "give a run made with --shape (e.g. --shape 20s:2,6s:40,30s:2) or a LoadTestShape")  # fmt: skip
+    return run_facts(run, report.events)
+
+
 def hosting_plan(
-    folder: Path, slo: Slo | None, peak_rps: float | None, headroom: float | None, pricing: Pricing
-) -> PlanSection:
+    folder: Path, slo: Slo | None, peak_rps: float | None, headroom: float | None, pricing: Pricing,
+    burst: Path | None = None,
+) -> PlanSection:  # fmt: skip
     """The plan of a saved run with these options over its own; nothing is written."""
-    report = build_report(run := read_run(folder), _options(run, slo, peak_rps, headroom, None, pricing))
+    run = read_run(folder)
+    options = replace(_options(run, slo, peak_rps, headroom, None, pricing),
+                      burst=burst_facts(burst) if burst is not None else None)  # fmt: skip
+    report = build_report(run, options)
     if report.plan is None:
         c = report.capacity
         limit = f" ({c.slo_basis})" if c is not None else ""

@@ -8,8 +8,8 @@ from profiler.load.driver import LoadProcess
 from profiler.run.target import Target
 
 
-def check_children(load: LoadProcess, target: Target) -> None:
-    if not target.alive():
+def check_children(load: LoadProcess, target: Target, restarting: bool = False) -> None:
+    if not restarting and not target.alive():  # a --fault restart stops it on purpose
         raise TargetExitedError(f"the target exited (code {target.exit_code()}) during the run.", "see target.log")
     if load.running():
         return

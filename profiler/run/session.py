@@ -14,6 +14,7 @@ import queue
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -65,6 +66,8 @@ _RUN_STATUS: dict[messages.WorkerStatus, RunStatus] = {
     "write-failed": "failed",
     "workers-missing": "failed",
 }
+# A target that died (or, after a --fault restart, never answered) mid-run: the run's status.
+_ERROR_STATUS: dict[type[ProfilerError], RunStatus] = {TargetExitedError: "target-exited", TargetHungError: "target-hung"}  # fmt: skip
 DEADLINE_SLACK_S = 30.0  # past the plan's length, the request timeout and the py-spy stage
 
 
@@ -223,7 +226,7 @@ class Session:
             status = "interrupted"
         except ProfilerError as e:
             error = e
-            status = "target-exited" if isinstance(e, TargetExitedError) and self.load is not None else "failed"
+            status = _ERROR_STATUS.get(type(e), "failed") if self.load is not None else "failed"
             if self.interrupted and not isinstance(e, TargetExitedError):
                 status = "interrupted"
         finally:
@@ -241,10 +244,9 @@ class Session:
             raise _Stop
         self._check_metrics()
         config = self.config
-        self.sampler = SamplerProcess(
-            target.pid, self.folder, config.sample_interval_s, config.gpu, config.metrics_urls
-        )
-        self.faults.resolve(target.pid)  # a fault with nothing to act on stops here, before any load
+        self.faults.resolve(target, self._ready_wait, config.cwd)  # a fault with nothing to act on stops here
+        self.sampler = SamplerProcess(target.pid, self.folder, config.sample_interval_s, config.gpu,
+                                      config.metrics_urls, self.faults.root_file)  # fmt: skip
         plan = build_plan(self.config)
         self.meta.plan = [PlannedStage(index=p.index, users=p.users, rate=p.rate, planned_s=p.planned_s) for p in plan]
         self._save_meta()
@@ -346,8 +348,7 @@ class Session:
         self.view.phase(f"waiting for {mask_url(config.url)}")
         # wait_ready polls in small steps and gives up (None) once Ctrl-C has set the flag; the
         # signal handler itself never raises, so teardown stays in order.
-        probe = config.probe_path if config.probe else None
-        ready = wait_ready(target, config.url, config.ready_timeout_s, lambda: self.interrupted, probe)
+        ready = self._ready_wait(target, lambda: self.interrupted)
         self.meta.target.ready_after_s = round(ready, 3) if ready is not None else None
         self._save_meta()
         if target.pid is not None and ready is not None and is_loopback_host(urlsplit(config.url).hostname or ""):
@@ -356,6 +357,10 @@ class Session:
                 self._notice(f"{problem} The samples describe the launched processes, which may not be the server "
                              "under load.")  # fmt: skip
         return target
+
+    def _ready_wait(self, target: Target, cancelled: Callable[[], bool]) -> float | None:
+        c = self.config
+        return wait_ready(target, c.url, c.ready_timeout_s, cancelled, c.probe_path if c.probe else None)
 
     def _drive(self, load: LoadProcess, target: Target, plan: tuple[StagePlan, ...]) -> RunStatus:
         tail = SampleTail(self.folder / SAMPLES)
@@ -384,7 +389,7 @@ class Session:
             if msg is not None or now - last_view > 0.5:
                 last_view = now
                 self.view.progress(msg, tail.latest())
-            check_children(load, target)
+            check_children(load, target, self.faults.restarting)
             self.faults.tick()
             if not load.running() and load.messages.empty() and load.done is not None:
                 return _RUN_STATUS[load.done.status]

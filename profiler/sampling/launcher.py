@@ -17,7 +17,13 @@ from profiler.sampling.metrics import METRICS_ENV
 
 class SamplerProcess:
     def __init__(
-        self, target_pid: int | None, folder: Path, interval_s: float, gpu: bool, metrics_urls: tuple[str, ...] = ()
+        self,
+        target_pid: int | None,
+        folder: Path,
+        interval_s: float,
+        gpu: bool,
+        metrics_urls: tuple[str, ...] = (),
+        root_file: Path | None = None,  # a --fault restart writes the target's new root pid there
     ) -> None:
         # Target 0: not on this machine. The metrics URLs may carry credentials: they go in the
         # environment (readable by this user only, unlike argv), and are masked in all it writes.
@@ -27,6 +33,8 @@ class SamplerProcess:
         argv += ["--processes", str(folder / PROCESSES)]
         if not gpu:
             argv.append("--no-gpu")
+        if root_file is not None:
+            argv += ["--root-file", str(root_file)]
         argv += ["--metrics-out", str(folder / METRICS)]
         env = dict(os.environ, **{METRICS_ENV: json.dumps(list(metrics_urls))})
         try:

@@ -21,13 +21,13 @@ from typing import Any
 import psutil
 
 from profiler.base.errors import SamplerUnavailable
-from profiler.base.secrets import mask_argv, mask_url
+from profiler.base.secrets import mask_url
 from profiler.runfolder.meta import GpuInfo, MetricsSourceInfo, RaplInfo, SamplerInfo
-from profiler.runfolder.records import MachineSample, ProcessInfo, ProcessSample, Sample, TreeSample
+from profiler.runfolder.records import MachineSample, ProcessSample, Sample, TreeSample
 from profiler.sampling.cpulimit import cpu_limit
 from profiler.sampling.metrics import MetricsPoller, urls_from_env
+from profiler.sampling.trees import Trees
 
-CHILD_REFRESH_S = 1.0
 FLUSH_EVERY_S = 0.5
 
 
@@ -132,28 +132,6 @@ def _io(proc: psutil.Process, detail: bool) -> tuple[int, int, int, int] | None:
     return io.read_bytes, io.write_bytes, chars[0], chars[1]
 
 
-def describe(pid: int) -> ProcessInfo | None:
-    """Name, executable and (masked) command line of one process; None once it is gone."""
-    try:
-        proc = psutil.Process(pid)
-        with proc.oneshot():
-            name, ppid, cmdline = proc.name(), proc.ppid(), proc.cmdline()
-            try:
-                exe = proc.exe()
-            except psutil.AccessDenied:
-                exe = ""
-    except psutil.Error:
-        return None
-    return ProcessInfo(pid, ppid, name, exe, mask_argv(cmdline), round(time.time(), 3))
-
-
-def tree_pids(root: psutil.Process) -> list[int]:
-    try:
-        return [root.pid] + [c.pid for c in root.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
 # A target reached by its URL alone runs elsewhere: this machine's GPUs and CPU energy are not its.
 NOT_HERE = "the target's processes are not on this machine (no --launch or --pid)"
 
@@ -226,39 +204,6 @@ class Ticker:
         return dt
 
 
-@dataclass
-class Trees:
-    """The target's pids and the load generator's (the profiler's other children), refreshed each second."""
-
-    target: psutil.Process | None  # None: not on this machine
-    owner: psutil.Process | None
-    pids: list[int] = field(default_factory=list)
-    gen_pids: list[int] = field(default_factory=list)
-    refreshed: float = -CHILD_REFRESH_S
-    seen: set[int] = field(default_factory=set)
-
-    def refresh(self, now: float) -> list[ProcessInfo]:
-        """Refresh both trees once a second; the target's processes not seen before."""
-        if now - self.refreshed < CHILD_REFRESH_S:
-            return []
-        self.refreshed = now
-        self.pids = tree_pids(self.target) if self.target is not None else []
-        new = [info for pid in self.pids if pid not in self.seen and (info := describe(pid)) is not None]
-        self.seen.update(self.pids)
-        self._refresh_generator()
-        return new
-
-    def _refresh_generator(self) -> None:
-        if self.owner is None:
-            return
-        skip = set(self.pids) | {os.getpid()}
-        try:
-            children = self.owner.children(recursive=True)
-            self.gen_pids = [c.pid for c in children if c.pid not in skip and not _is_pyspy(c)]
-        except psutil.Error:
-            self.gen_pids = []
-
-
 def run(args: argparse.Namespace) -> int:
     stop = False
 
@@ -285,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         target = psutil.Process(args.target) if observed else None
         trees = Trees(target, psutil.Process(args.owner) if args.owner else None)
+        trees.root_file = Path(args.root_file) if args.root_file else None
     except psutil.NoSuchProcess:
         return 0
     poller = None
@@ -311,14 +257,17 @@ def _loop(args: argparse.Namespace, trees: Trees, gpu: Any, rapl: Any, poller: M
     with Path(args.out).open("a") as fh, Path(args.processes).open("a") as inventory:
         while not stopped():
             dt = ticker.wait()
-            if os.getppid() != parent or (trees.target is not None and not trees.target.is_running()):
+            if os.getppid() != parent:
+                break
+            if trees.target is not None and not trees.target.is_running() and not trees.follow():
                 break
             for info_line in trees.refresh(ticker.last):
                 inventory.write(info_line.line())
             sample = Sample(
                 t=round(time.time(), 4),
-                target=target_sampler.sample(trees.pids, dt, detail=True) if trees.target is not None
-                else poller.tree() if poller is not None else None,
+                # While it restarts the target has no processes: not known, rather than 0 CPU and memory.
+                target=None if trees.down else target_sampler.sample(trees.pids, dt, detail=True)
+                if trees.target is not None else poller.tree() if poller is not None else None,
                 loadgen=gen_sampler.sample(trees.gen_pids, dt, detail=False),
                 machine=machine.sample(),
                 gpu=gpu.sample(trees.pids) if gpu is not None else poller.gpus() if poller is not None else None,
@@ -356,14 +305,6 @@ def _record_sources(info: SamplerInfo, poller: MetricsPoller, gpu_from_metrics: 
         )
 
 
-def _is_pyspy(proc: psutil.Process) -> bool:
-    """py-spy is a child of the profiler too, but it is not the load generator."""
-    try:
-        return bool(proc.name() == "py-spy")
-    except psutil.Error:
-        return True
-
-
 def _busy(ct: Any) -> float:
     idle = float(ct.idle) + float(getattr(ct, "iowait", 0.0))
     return float(sum(ct)) - idle
@@ -376,6 +317,7 @@ def _asdict(obj: Any) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--target", type=int, required=True, help="root pid of the target's process tree (0: not here)")
+    p.add_argument("--root-file", default=None, help="where a restarted target's new root pid is written")
     p.add_argument("--owner", type=int, default=0, help="the profiler's pid: its other children are the load generator")
     p.add_argument("--interval", type=float, default=0.1)
     p.add_argument("--out", required=True)

@@ -29,8 +29,33 @@ class EventDuring(_Model):
     shed: int = Field(0, ge=0, description="Failures answered at once with 429 or 503: load shed, not lost.")
 
 
+class EventRestart(_Model):
+    """A --fault restart's own figures: how long the target took to stop and to answer again."""
+
+    stopped_after_s: float = Field(ge=0, description="SIGTERM until the target's root process exited: its drain.")
+    killed: bool = Field(description="It had not exited after the grace time (30 s) and was SIGKILLed.")
+    exit_code: int | None = Field(None, description="Its exit code (negative: the signal that ended it).")
+    ready_after_s: float | None = Field(
+        None, ge=0, description="Its command started again until it answered (restart-to-ready); null: it never did."
+    )
+    down_s: float = Field(ge=0, description="SIGTERM until it answered again (or was given up on).")
+    in_flight: int = Field(0, ge=0, description="Requests in flight at the SIGTERM (started before, ended after).")
+    in_flight_failed: int = Field(0, ge=0, description="Of them, failed: a server that drains fails none.")
+
+
+class EventAfter(_Model):
+    """A fault's aftermath, for sessions held in the process: the client errors (4xx but 429) in the
+    time recovery is watched, beside the baseline's."""
+
+    requests: int = Field(ge=0, description="Requests started in the time watched after the fault ended.")
+    client_errors: int = Field(ge=0, description="Of them, answered 4xx (429 aside: that is shed load).")
+    baseline_client_errors: int = Field(ge=0, description="The same count over the baseline's requests.")
+    baseline_requests: int = Field(ge=0, description="The baseline's requests.")
+    statuses: dict[str, int] = Field(default_factory=dict, description="The client errors after it, by status.")
+
+
 class Event(_Model):
-    kind: Literal["step-up", "step-down", "reload", "kill-worker", "pause"] = Field(
+    kind: Literal["step-up", "step-down", "restart", "reload", "kill-worker", "pause"] = Field(
         description="What happened: a shape's step up or down, or a --fault."
     )
     stage: int = Field(ge=0, description="The stage the event began in (a step: the new step's stage).")
@@ -53,6 +78,8 @@ class Event(_Model):
     )  # fmt: skip
     recovered: bool | None = Field(None, description="Whether it recovered within `watched_s`; null: not judged.")
     watched_s: float | None = Field(None, ge=0, description="How long recovery was watched for.")
+    restart: EventRestart | None = Field(None, description="A restart's own figures; null for any other event.")
+    after: EventAfter | None = Field(None, description="A fault's client errors after it; null for a step.")
 
 
 class EventsSection(_Model):

@@ -105,6 +105,9 @@ class BurstMode(_Model):
         description="normal: below the planned utilisation; surge: the headroom in use; emergency: past capacity."
     )
     from_rps: float = Field(ge=0, description="Per instance: the load at which this mode starts.")
+    in_flight_from: int | None = Field(
+        None, ge=0, description="Per instance: the requests in flight at which it starts."
+    )
     action: str = Field(description="What to switch.")
 
 
@@ -112,6 +115,67 @@ class ServerConfig(_Model):
     server: str = Field(description="The server kind found (gunicorn, uvicorn, ...).")
     command: str | None = Field(None, description="A paste-ready worker command line; null where no flags are known.")
     notes: list[str] = Field(default_factory=list, description="What each flag is for, from the measurement.")
+
+
+class MeasuredSpike(_Model):
+    """The spike the playbook is read from: the largest step up of a shape run's timeline."""
+
+    source: str = Field(description="The run folder it was measured in.")
+    at_s: float = Field(ge=0, description="When the step began, seconds from that run's first stage.")
+    load_before: float = Field(ge=0, description="Users (closed model) or arrivals per second before it.")
+    load_after: float = Field(ge=0, description="... and during it.")
+    demand_rps: float = Field(
+        ge=0, description="The arrivals per second it asked (open model), or, closed, its users times each "
+        "user's rate before it (what it would have asked at the baseline's latency)."
+    )  # fmt: skip
+    served_rps: float = Field(ge=0, description="Responses per second the target gave during it.")
+    p95_ms: float | None = Field(None, ge=0, description="p95 of the requests it touched.")
+    max_in_flight: int = Field(ge=0, description="Most requests in flight during it.")
+    failed: int = Field(ge=0, description="Its requests that failed.")
+    shed: int = Field(ge=0, description="Of them, answered at once with 429/503.")
+    recovery_s: float | None = Field(None, ge=0, description="Its recovery (events' rule); null: not judged or never.")
+
+
+class ShedRoute(_Model):
+    route: str = Field(description="'METHOD name'.")
+    cpu_ms: float | None = Field(None, ge=0, description="CPU per request (routes[].cpu_ms); null: not known.")
+    p50_ms: float | None = Field(None, ge=0, description="Median latency at the lightest stage.")
+    share: float = Field(ge=0, le=1, description="Its share of the traffic.")
+
+
+class Playbook(_Model):
+    """Normal, surge and emergency operation from a measured spike (docs/hosting-plan.md, "Burst playbook")."""
+
+    spike: MeasuredSpike | None = Field(None, description="The measured spike; null: no shape run was given.")
+    queue_bound: int = Field(ge=0, description="Requests that may wait past the concurrency limit: capacity x "
+                             "(request timeout - p95 at capacity), Little's law.")  # fmt: skip
+    lead_time_s: float | None = Field(None, ge=0, description="Restart-to-ready of one instance, as measured.")
+    lead_time_source: str | None = Field(None, description="Where lead_time_s was measured.")
+    spike_slope_rps_per_s: float | None = Field(
+        None, ge=0, description="How fast the spike's demand rose; null: a step (all at once) or no spike."
+    )
+    warm_spares: int | None = Field(
+        None, ge=0, description="Instances beyond the fleet that must already run to absorb what the spike adds "
+        "before a new one answers; null: no spike measured."
+    )  # fmt: skip
+    modes: list[BurstMode] = Field(default_factory=list, description="The three modes with their measured triggers.")
+    shed_first: list[ShedRoute] = Field(
+        default_factory=list, description="A scenario's routes, costliest per request first: shed in this order."
+    )
+
+
+class Rollout(_Model):
+    """How to restart and roll out without dropping requests, from what was measured."""
+
+    ready_after_s: float | None = Field(None, ge=0, description="Start to first answer (the launch, or a restart's).")
+    stopped_after_s: float | None = Field(None, ge=0, description="SIGTERM to exit, from a --fault restart.")
+    graceful_timeout_s: int = Field(ge=1, description="The server's own drain limit: the request timeout or the "
+                                    "measured drain, whichever is longer.")  # fmt: skip
+    prestop_s: int = Field(ge=0, description="A preStop sleep: the load balancer stops sending first.")
+    termination_grace_period_s: int = Field(ge=1, description="preStop + graceful timeout + 5 s, at least 30.")
+    readiness_path: str = Field(description="The path answered when ready (the run's URL path).")
+    port: int | None = Field(None, description="The port it answered on.")
+    server_flag: str | None = Field(None, description="The server's own drain flag with its value.")
 
 
 class PlanSection(_Model):
@@ -130,4 +194,6 @@ class PlanSection(_Model):
         None, ge=1, description="In-flight requests per instance above which to shed."
     )
     server: ServerConfig | None = Field(None, description="The server's command line; null: no server was seen.")
+    playbook: Playbook | None = Field(None, description="The burst playbook; the spike from a shape run.")
+    rollout: Rollout | None = Field(None, description="Draining, probes and rolling updates, from the run.")
     caveats: list[str] = Field(default_factory=list, description="What the plan assumes or could not know.")

@@ -35,7 +35,7 @@ from profiler.schema.serving import ServingModel as ServingModel
 from profiler.schema.streams import StreamStats as StreamStats  # re-exported: a stage's streamed responses
 from profiler.schema.wheretime import WhereTimeSection as WhereTimeSection  # report.json's `where_time_goes`
 
-SCHEMA_VERSION = "2.5"
+SCHEMA_VERSION = "2.6"
 
 
 class LatencyStats(_Model):

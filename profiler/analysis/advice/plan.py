@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from profiler.analysis.advice.plan_config import server_config
+from profiler.analysis.advice.playbook import playbook
+from profiler.analysis.advice.rollout import RunFacts, rollout
 from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, HOURS_PER_MONTH, Shape
 from profiler.schema.plan import (
     Autoscaling,
@@ -23,6 +25,7 @@ from profiler.schema.plan import (
     ShapeFit,
 )
 from profiler.schema.report import CapacitySection, ResourceSection, ServerInfo, StageReport
+from profiler.schema.routes import RouteReport
 
 MAX_HEADROOM = 0.9  # spare capacity past this plans a fleet that runs nearly idle
 GPU_SIGNAL_UTIL = 50.0  # % GPU utilisation at capacity past which the GPU, not the CPU, is the signal
@@ -37,6 +40,7 @@ class PlanOptions:
     price_per_hour: float | None = None
     catalog: tuple[Shape, ...] = ()
     watts_per_core: float = DEFAULT_WATTS_PER_CORE
+    burst: RunFacts | None = None  # `profiler plan --burst SHAPE_RUN`: the spike the playbook reads
 
 
 def usable(headroom: float) -> float:
@@ -242,6 +246,8 @@ def plan_section(
     traits: set[str],
     options: PlanOptions,
     command: str | None = None,
+    facts: RunFacts | None = None,
+    routes: Sequence[RouteReport] = (),
 ) -> PlanSection | None:
     """The plan, or None when no stage met the latency limit (there is no capacity to plan from)."""
     if capacity is None or capacity.capacity_rps is None or capacity.capacity_stage is None:
@@ -276,5 +282,7 @@ def plan_section(
         request_timeout_s=timeout,
         concurrency_limit=limit,
         server=server_config(server, env, timeout, limit, command),
+        playbook=playbook(env, usable(options.headroom), limit, timeout, facts, options.burst, routes),
+        rollout=rollout(facts, server.server if server else None, timeout) if facts is not None else None,
         caveats=caveats,
     )

@@ -1,10 +1,13 @@
-"""Advice on what a shape's events showed: a queue bounded by Little's law where a spike queued,
-the clients' side where the target sheds, and recovery where it was slow."""
+"""Advice on what a run's events showed: a queue bounded by Little's law where a spike queued,
+the clients' side where the target sheds, recovery where it was slow, draining (with the measured
+stop and restart-to-ready times) where a restart dropped requests, and a session store where
+sessions died with the process."""
 
 from __future__ import annotations
 
 import math
 
+from profiler.analysis.advice.rollout import PRESTOP_S, graceful_timeout_s, termination_grace_s
 from profiler.analysis.advice.vocabulary import AdviceContext, advice, as_float, for_trait
 from profiler.analysis.traits import event_evidence as ev
 from profiler.schema.report import Recommendation
@@ -81,15 +84,37 @@ def drain_on_restart(found: ev.RestartDropsRequests, ctx: AdviceContext) -> list
     server = ctx.server.server if ctx.server is not None else ""
     flags = _DRAIN.get(server or "", "drain in-flight requests before a process stops (a graceful timeout above "
                        "the p99), and take it out of the load balancer first")  # fmt: skip
+    measured = (f" It took {found.stopped_after_s:.1f}s to stop on SIGTERM and answered {found.ready_after_s:.1f}s "
+                "after it was started again: no instance may stop before its replacement answers."
+                if found.stopped_after_s is not None and found.ready_after_s is not None else "")  # fmt: skip
+    grace = termination_grace_s(graceful_timeout_s(None, found.stopped_after_s))
     return advice(
         "drain-before-restart",
         f"Drain before a process goes: {found.failed} requests failed across {found.fault}. {flags}; in Kubernetes "
-        "a preStop sleep of a few seconds and terminationGracePeriodSeconds above the drain time, rolling updates "
-        "with maxUnavailable 0.",
+        f"a readiness probe, a preStop sleep of {PRESTOP_S}s, terminationGracePeriodSeconds {grace}, and rolling "
+        f"updates with maxUnavailable 0 and maxSurge 1 (profiler plan --k8s writes them).{measured}",
         "Requests in flight on a process that stops without draining fail; clients see errors on every deploy.",
         [ev.RestartDropsRequests.ID],
         failed=found.failed,
         lost=found.lost,
+        termination_grace_period_s=grace,
+        ready_after_s=as_float(found.ready_after_s),
+    )
+
+
+@for_trait(ev.SessionsLost)
+def external_sessions(found: ev.SessionsLost, ctx: AdviceContext) -> list[Recommendation]:
+    server = ctx.server.server if ctx.server is not None else ""
+    where = ("gunicorn's workers each hold their own memory, so a session stored there is lost with the worker "
+             "and unknown to the others; " if server == "gunicorn" else "")  # fmt: skip
+    return advice(
+        "external-session-store",
+        f"Keep sessions out of the process: {where}store them in Redis or the database (or in a signed cookie or "
+        f"token the client holds), so a restart, a deploy or another instance finds them. {found.client_errors} "
+        f"requests were refused after {found.fault}.",
+        "State held in a process dies with it: every restart, deploy or scale-in logs its users out.",
+        [ev.SessionsLost.ID],
+        client_errors=found.client_errors,
     )
 
 
@@ -108,4 +133,4 @@ def bound_dependency(found: ev.DependencyStall, ctx: AdviceContext) -> list[Reco
 
 
 # In output order (advice/recommend.py's RULES takes them as one block).
-TRANSIENT_RULES = (bound_queue, retry_backoff, recover_faster, drain_on_restart, bound_dependency)
+TRANSIENT_RULES = (bound_queue, retry_backoff, recover_faster, drain_on_restart, external_sessions, bound_dependency)

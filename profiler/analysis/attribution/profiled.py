@@ -101,6 +101,7 @@ class CodeSignals:
     work_share: float | None = None  # of the working samples
     work_on_cpu_share: float | None = None  # of the category's samples
     work_function: str | None = None  # the function doing it (the query function, the encoder)
+    work_largest: bool = True  # no other category (the framework's, other code) took more
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ class WorkSignal:
     share: float  # of the working samples
     on_cpu_share: float | None  # of its samples; None: not told
     function: str  # the function doing it
+    largest: bool = True  # no other category, the framework's or other code included, took more
 
 
 @dataclass(frozen=True, slots=True)

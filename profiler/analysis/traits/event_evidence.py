@@ -49,7 +49,7 @@ class SlowRecovery(TraitEvidence):
 
 @dataclass(frozen=True, slots=True)
 class RestartDropsRequests(TraitEvidence):
-    """A reload or a killed worker failed requests (a graceful one loses none: no trait)."""
+    """A restart, a reload or a killed worker failed requests (a graceful one loses none: no trait)."""
 
     ID: ClassVar[str] = "restart-drops-requests"
     fault: str = field(metadata=SUBJECT)  # as asked: reload@15s
@@ -57,6 +57,21 @@ class RestartDropsRequests(TraitEvidence):
     lost: int
     requests: int
     unavailable_s: float
+    stopped_after_s: float | None = None  # a restart: SIGTERM until it exited (its drain)
+    ready_after_s: float | None = None  # a restart: started again until it answered
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsLost(TraitEvidence):
+    """After a restart, a reload or a killed worker, users' requests were refused (401/403) or found
+    their state gone (404/410) where the baseline had no such answers: sessions held in the process."""
+
+    ID: ClassVar[str] = "sessions-lost-on-restart"
+    fault: str = field(metadata=SUBJECT)
+    client_errors: int
+    requests: int
+    baseline_share: float
+    statuses: str  # "401 x 198, 404 x 2": the client errors after it, most first
 
 
 @dataclass(frozen=True, slots=True)

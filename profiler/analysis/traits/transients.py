@@ -1,11 +1,13 @@
-"""Traits from a shape run's events (analysis/transients/): spike-queues, sheds-load and
-slow-recovery, each naming the stage its step began and the numbers."""
+"""Traits from a run's events (analysis/transients/): a shape's steps (spike-queues, sheds-load,
+slow-recovery) and its faults (restart-drops-requests, sessions-lost-on-restart, dependency-stall),
+each naming its step or fault and the numbers."""
 
 from __future__ import annotations
 
 from profiler.analysis.traits.event_evidence import (
     DependencyStall,
     RestartDropsRequests,
+    SessionsLost,
     ShedsLoad,
     SlowRecovery,
     SpikeQueues,
@@ -17,6 +19,9 @@ QUEUE_FACTOR = 3.0  # spike-queues: the step's p95 at least this many times the 
 QUEUE_MAX_FAILED = 0.01  # ... with at most this share of its requests failed (nothing shed)
 SHED_SHARE = 0.02  # sheds-load: at least this share of the step's requests answered 429/503
 SLOW_RECOVERY_S = 5.0  # slow-recovery: longer than this to come back (or never, in the time watched)
+RESTARTS = ("restart", "reload", "kill-worker")  # faults that replace a process (and what it held)
+SESSIONS_LOST_SHARE = 0.05  # sessions-lost-on-restart: at least this share of the requests after it 4xx ...
+SESSIONS_MIN = 3  # ... and at least this many, where the baseline had under a fifth of that share
 
 
 def _spike_queues(e: Event) -> Finding[TraitEvidence] | None:
@@ -66,15 +71,46 @@ def _slow(e: Event) -> Finding[TraitEvidence] | None:
 
 
 def _drops(e: Event) -> Finding[TraitEvidence] | None:
-    if e.kind not in ("reload", "kill-worker") or not e.failed:
+    if e.kind not in RESTARTS or not e.failed:
         return None
-    what = "the reload" if e.kind == "reload" else "killing a worker"
+    what = {"restart": "the restart", "reload": "the reload"}.get(e.kind, "killing a worker")
+    r = e.restart
+    down = (f"; it took {r.stopped_after_s:.1f}s to stop and answered {r.ready_after_s:.1f}s after it was started "
+            "again" if r is not None and r.ready_after_s is not None else "")  # fmt: skip
+    held = f"; {r.in_flight_failed} of the {r.in_flight} in flight at the SIGTERM failed" if r is not None else ""
     return finding(
-        RestartDropsRequests(e.label or e.kind, e.failed, e.lost, e.during.requests, e.unavailable_s),
+        RestartDropsRequests(
+            e.label or e.kind,
+            e.failed,
+            e.lost,
+            e.during.requests,
+            e.unavailable_s,
+            r.stopped_after_s if r else None,
+            r.ready_after_s if r else None,
+        ),  # fmt: skip
         0.9,
-        f"{what.capitalize()} at {e.at_s:.1f}s failed {e.failed} of the {e.during.requests} requests started "
-        f"from it to {e.until_s - e.at_s + 2:.0f}s after ({e.lost} never answered): in-flight requests were "
-        "not drained.",
+        f"{what.capitalize()} at {e.at_s:.1f}s failed {e.failed} of the {e.during.requests} requests in flight "
+        f"at some moment from it to {e.until_s - e.at_s + 2:.0f}s after ({e.lost} never answered, unavailable "
+        f"{e.unavailable_s:.1f}s){held}{down}.",
+    )
+
+
+def _sessions_lost(e: Event) -> Finding[TraitEvidence] | None:
+    a = e.after
+    if e.kind not in RESTARTS or a is None or not a.requests or a.client_errors < SESSIONS_MIN:
+        return None
+    share = a.client_errors / a.requests
+    before = a.baseline_client_errors / a.baseline_requests if a.baseline_requests else 0.0
+    if share < SESSIONS_LOST_SHARE or before > share / 5:
+        return None
+    refused = sum(n for s, n in a.statuses.items() if s in ("401", "403", "419", "440"))
+    shown = ", ".join(f"{s} x {n}" for s, n in list(a.statuses.items())[:3])
+    return finding(
+        SessionsLost(e.label or e.kind, a.client_errors, a.requests, round(before, 4), shown),
+        0.9 if refused >= a.client_errors / 2 else 0.7,
+        f"After {e.label or e.kind} {a.client_errors} of the {a.requests} requests in the next "
+        f"{e.watched_s or 0:.0f}s were answered {shown} ({share:.0%}; {before:.1%} before it): the users' "
+        "sessions or state lived in the process that was replaced.",
     )
 
 
@@ -100,7 +136,7 @@ def _stall(e: Event) -> Finding[TraitEvidence] | None:
     )
 
 
-RULES = (_spike_queues, _sheds, _slow, _drops, _stall)
+RULES = (_spike_queues, _sheds, _slow, _drops, _sessions_lost, _stall)
 
 
 def event_traits(events: EventsSection | None) -> list[Finding[TraitEvidence]]:

@@ -1,6 +1,7 @@
 """Traits from where the time goes: storage-bound, serialization-bound, downstream-bound and
 lock-contention, each when one category of work takes most of the working thread samples (py-spy's
-stacks placed by analysis/wheretime/, no instrumentation), naming the function doing it."""
+stacks placed by analysis/wheretime/, no instrumentation), at least WORK_BOUND_SHARE and more than
+any other category (the framework's included), naming the function doing it."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ WORK_TRAITS: dict[str, type[WorkBound]] = {
 
 def work_bound(signals: Signals) -> Finding[WorkBound] | None:
     work = signals.work
-    if work is None or work.category not in WORK_TRAITS or work.share < WORK_BOUND_SHARE:
-        return None
+    if work is None or work.category not in WORK_TRAITS or work.share < WORK_BOUND_SHARE or not work.largest:
+        return None  # a category second to the server's own writing (or other code) does not bind
     kind = WORK_TRAITS[work.category]
     cpu = f"{work.on_cpu_share:.0%} of them on a CPU" if work.on_cpu_share is not None else "on-CPU or waiting not told"
     return finding(

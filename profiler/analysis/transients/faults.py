@@ -15,7 +15,7 @@ from profiler.analysis.transients.recovery import overlapping, part_of
 from profiler.runfolder.engine import SpanArrays
 from profiler.runfolder.faults import FaultRecord
 from profiler.runfolder.read import StageWindow
-from profiler.schema.events import Event, EventBaseline, EventDuring
+from profiler.schema.events import Event, EventAfter, EventBaseline, EventDuring, EventRestart
 
 BASELINE_S = 3.0
 WATCH_S = 15.0
@@ -71,4 +71,23 @@ def fault_event(rec: FaultRecord, windows: Sequence[StageWindow], span: SpanArra
         recovery_s=rec_s,
         recovered=(rec_s is not None) if judged else None,
         watched_s=round(watch_end - rec.until, 3) if judged else None,
+        restart=_restart(rec, span),
+        after=_after(before, part_of(span, rec.until, watch_end)),
     )
+
+
+def _after(before: SpanArrays, after: SpanArrays) -> EventAfter:
+    errors, was = rule.client_errors(after), rule.client_errors(before)
+    return EventAfter(requests=len(after), client_errors=sum(errors.values()), baseline_requests=len(before),
+                      baseline_client_errors=sum(was.values()),
+                      statuses={str(k): v for k, v in sorted(errors.items(), key=lambda kv: -kv[1])})  # fmt: skip
+
+
+def _restart(rec: FaultRecord, span: SpanArrays) -> EventRestart | None:
+    r = rec.restart
+    if r is None:
+        return None
+    held = (span.start_s < rec.at) & (span.start_s + span.latency_ms / 1000.0 > rec.at)  # caught by the SIGTERM
+    return EventRestart(stopped_after_s=r.stopped_after_s, killed=r.killed, exit_code=r.exit_code,
+                        ready_after_s=r.ready_after_s, down_s=round(rec.until - rec.at, 3),
+                        in_flight=int(held.sum()), in_flight_failed=int((held & span.failed).sum()))  # fmt: skip

@@ -25,6 +25,14 @@ MIN_WINDOW_REQUESTS = 3  # a window with fewer says nothing either way
 SHED_STATUSES = (429, 503)  # answered at once with "too many" or "unavailable": load shed, not lost
 
 
+def client_errors(part: SpanArrays) -> dict[int, int]:
+    """The 4xx answers of a span by status, 429 aside (load shed): a session the app no longer
+    knows reads as 401/403, state it lost as 404/410."""
+    bad = part.answered & (part.status >= 400) & (part.status < 500) & (part.status != 429)
+    statuses, counts = np.unique(part.status[bad], return_counts=True)
+    return {int(s): int(c) for s, c in zip(statuses, counts, strict=True)}
+
+
 def in_flight(span: SpanArrays, times: NDArray[np.float64]) -> NDArray[np.int64]:
     """Requests in flight at each time: started at or before it, not yet ended."""
     starts = span.start_s

@@ -124,4 +124,5 @@ def with_work(signals: CodeSignals, where: WhereTime | None) -> CodeSignals:
         work_share=work.share,
         work_on_cpu_share=work.on_cpu_share,
         work_function=function,
+        work_largest=where is not None and where.categories[0].category == work.category,
     )

@@ -1,5 +1,6 @@
 // Draws report.html's charts with uPlot from the data embedded in the page (profiler/report/html_data.py).
-// Marks (stage boundaries, the knee, the capacity) are vertical lines drawn in uPlot's draw hook.
+// Marks (stage boundaries, the knee, the capacity, a timeline's events) are vertical lines drawn in
+// uPlot's draw hook; bands (an event and its recovery) are shaded spans drawn under them.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
@@ -30,6 +31,19 @@
     ctx.restore();
   }
 
+  function drawBands(u, bands) {
+    var ctx = u.ctx;
+    ctx.save();
+    ctx.globalAlpha = 0.13;
+    bands.forEach(function (b) {
+      var x0 = u.valToPos(b.from, "x", true), x1 = u.valToPos(b.to, "x", true);
+      if (!isFinite(x0) || !isFinite(x1)) return;
+      ctx.fillStyle = b.color;
+      ctx.fillRect(x0, u.bbox.top, Math.max(x1 - x0, devicePixelRatio), u.bbox.height);
+    });
+    ctx.restore();
+  }
+
   function draw(spec, el) {
     var right = spec.series.some(function (s) { return s.axis === "right"; });
     var series = [{ label: spec.xlabel }].concat(spec.series.map(function (s) {
@@ -51,7 +65,7 @@
       scales: { x: { time: false } },
       series: series,
       axes: axes,
-      hooks: { draw: [function (u) { drawMarks(u, spec.marks || []); }] }
+      hooks: { draw: [function (u) { drawBands(u, spec.bands || []); drawMarks(u, spec.marks || []); }] }
     };
     var columns = [spec.x].concat(spec.series.map(function (s) { return s.values; }));
     el.setAttribute("data-drawn", "1");
