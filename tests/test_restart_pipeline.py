@@ -73,6 +73,18 @@ def test_gunicorn_gthread_restarted_with_sigterm_finishes_what_it_holds_and_is_f
     assert seen["problems"] == [] and min(drawn) > 2000, seen["drawn"]
 
 
+def test_gunicorn_sync_restarted_finishes_what_its_workers_hold_and_drops_its_backlog(tmp_path: Path) -> None:
+    """2 sync workers, 4 users: 2 requests in the workers, 2 waiting in the listen backlog. On SIGTERM
+    the master closes its socket (the backlog is reset) and the workers finish what they hold."""
+    app = f"{GUNICORN} -w 2 -b 127.0.0.1:{{port}} --chdir {SERVERS} wsgi_blocking:app"
+    report, _ = faulted(tmp_path, app, "http://127.0.0.1:{port}/predict", "--shape", "10s:4",
+                        "--fault", "restart@4s")  # fmt: skip
+    r = by_kind(report)["restart"]["restart"]
+    assert r["killed"] is False and r["exit_code"] == 0 and r["ready_after_s"] is not None
+    assert 1 <= r["in_flight_failed"] < r["in_flight"], r  # the backlog failed, what the workers held did not
+    assert "restart-drops-requests" in traits(report)
+
+
 def test_a_single_process_server_sigtermed_fails_its_in_flight_requests_and_is_down_a_measured_time(
     tmp_path: Path,
 ) -> None:

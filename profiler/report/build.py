@@ -260,6 +260,10 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
     )
     events = guard("events", lambda: step_events(run, stages), None)
     findings, capacity, recommendations = _analysis(signals, options, server, guard, events)
+    if ri.status == "saturated" and capacity is not None and capacity.limited_by == "generator":
+        # The climb stopped on a flat throughput that was the load generator's, not the target's.
+        ri = ri.model_copy(update={"stop_reason": f"{ri.stop_reason or 'saturated'}; the load generator, not the "
+                                   "target, was the limit (generator-limited)"})  # fmt: skip
     target = guard("target", lambda: target_info(run, server, signals), target_info(run, server))
     routes: list[RouteReport] = guard("routes", lambda: route_reports(run, stages, capacity, slo_pct), [])
     checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code, run.hangs), _not_checked())

@@ -60,7 +60,8 @@ class RunInfo(_Model):
     started_at: float = Field(ge=0, description="Start, Unix epoch seconds.")
     ended_at: float | None = Field(None, description="End, Unix epoch seconds; null if the run never finished writing.")
     status: RunStatus = Field(
-        description="completed: all stages ran; saturated: stopped climbing early once the target saturated; "
+        description="completed: all stages ran; saturated: stopped climbing early once throughput stopped rising "
+        "(the target's, or the load generator's: then stop_reason and capacity.limited_by say so); "
         "interrupted: Ctrl-C or a signal; target-exited: the target died mid-run; target-hung: the target "
         "stopped answering (nothing came back for the request timeout, at least 5 s); failed: the profiler hit an "
         "error; incomplete: the folder has no end marker (the profiler itself was killed)."
