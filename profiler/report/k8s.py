@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from profiler.analysis.advice.rollout import MAX_SURGE, MAX_UNAVAILABLE
 from profiler.schema.plan import PlanSection, Rollout
 
 MEMORY_REQUEST = 1.2  # x the resident memory at capacity
@@ -69,7 +70,10 @@ def _deployment(plan: PlanSection, name: str) -> dict[str, Any]:
     if plan.rollout is not None:
         container.update(_probes(plan.rollout))
         pod["terminationGracePeriodSeconds"] = plan.rollout.termination_grace_period_s
-        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+        spec["strategy"] = {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": MAX_UNAVAILABLE, "maxSurge": MAX_SURGE},
+        }
     spec["template"] = {"metadata": {"labels": {"app": name}}, "spec": pod}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec}
 
@@ -125,7 +129,8 @@ def _comments(plan: PlanSection, source: str) -> list[str]:
                  else "")  # fmt: skip
         flag = f" (the server's own: {r.server_flag})" if r.server_flag else ""
         lines.append(f"rollout: {start}{drain}; drain up to {r.graceful_timeout_s}s{flag}; preStop sleep {r.prestop_s}s "
-                     "so the endpoints stop sending first (the image needs `sleep`); maxUnavailable 0: no instance "
+                     f"so the endpoints stop sending first (the image needs `sleep`); maxUnavailable {MAX_UNAVAILABLE}: "
+                     "no instance "
                      "stops before its replacement is ready")  # fmt: skip
     lines.append("IMAGE: your container image")
     return ["# " + line for line in lines]

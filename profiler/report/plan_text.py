@@ -3,6 +3,7 @@ HTML report (one renderer of report.json's `plan`)."""
 
 from __future__ import annotations
 
+from profiler.analysis.advice.rollout import MAX_SURGE, MAX_UNAVAILABLE
 from profiler.schema.plan import PlanSection
 
 
@@ -94,8 +95,8 @@ def plan_lines(plan: PlanSection | None) -> list[str]:
         drain = f", stops {r.stopped_after_s:.1f}s after SIGTERM" if r.stopped_after_s is not None else ""
         flag = f"{r.server_flag}, " if r.server_flag else ""
         lines.append(f"Rollout: one instance {ready}{drain}: {flag}readiness probe on {r.readiness_path}, preStop sleep "
-                     f"{r.prestop_s}s, terminationGracePeriodSeconds {r.termination_grace_period_s}, maxUnavailable 0, "
-                     "maxSurge 1")  # fmt: skip
+                     f"{r.prestop_s}s, terminationGracePeriodSeconds {r.termination_grace_period_s}, "
+                     f"maxUnavailable {MAX_UNAVAILABLE}, maxSurge {MAX_SURGE}")  # fmt: skip
     return lines
 
 

@@ -15,6 +15,10 @@ from profiler.schema.plan import Rollout
 PRESTOP_S = 5  # a preStop sleep: endpoints and the load balancer stop sending before SIGTERM
 GRACE_MARGIN_S = 5  # past the preStop and the drain, before Kubernetes' SIGKILL
 MIN_GRACE_S = 30  # Kubernetes' own default: never plan below it
+# A rolling update that never has fewer ready instances than asked: one new instance comes up
+# and answers before an old one stops.
+MAX_UNAVAILABLE = 0
+MAX_SURGE = 1
 
 # The server's own limit on draining at SIGTERM, with the value in seconds.
 _DRAIN_FLAG = {

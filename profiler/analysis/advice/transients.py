@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import math
 
-from profiler.analysis.advice.rollout import PRESTOP_S, graceful_timeout_s, termination_grace_s
+from profiler.analysis.advice.rollout import (
+    MAX_SURGE,
+    MAX_UNAVAILABLE,
+    PRESTOP_S,
+    graceful_timeout_s,
+    termination_grace_s,
+)
 from profiler.analysis.advice.vocabulary import AdviceContext, advice, as_float, for_trait
 from profiler.analysis.traits import event_evidence as ev
 from profiler.schema.report import Recommendation
@@ -92,7 +98,7 @@ def drain_on_restart(found: ev.RestartDropsRequests, ctx: AdviceContext) -> list
         "drain-before-restart",
         f"Drain before a process goes: {found.failed} requests failed across {found.fault}. {flags}; in Kubernetes "
         f"a readiness probe, a preStop sleep of {PRESTOP_S}s, terminationGracePeriodSeconds {grace}, and rolling "
-        f"updates with maxUnavailable 0 and maxSurge 1 (profiler plan --k8s writes them).{measured}",
+        f"updates with maxUnavailable {MAX_UNAVAILABLE} and maxSurge {MAX_SURGE} (profiler plan --k8s writes them).{measured}",
         "Requests in flight on a process that stops without draining fail; clients see errors on every deploy.",
         [ev.RestartDropsRequests.ID],
         failed=found.failed,
