@@ -21,7 +21,20 @@ def _one_line(result) -> str:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (["run", "not-a-url", "--pid", "1"], 2, "not an http(s) URL"),
+        (["run", "not-a-url", "--pid", "1"], 2, "not an http(s) or ws(s) URL"),
+        # A WebSocket run's options (docs/connections.md)
+        (["run", "ws://127.0.0.1:8000/", "--pid", "1", "--connections", "0"], 2, "--connections '0'"),
+        (
+            ["run", "ws://127.0.0.1:8000/", "--pid", "1", "--message", "@/nonexistent/m.txt"],
+            2,
+            "cannot read message file",
+        ),
+        (["run", "ws://127.0.0.1:8000/", "--pid", "1", "--message", ""], 2, "--message is empty"),
+        (["run", "ws://127.0.0.1:8000/", "--pid", "1", "--users", "4"], 2, "--users does not apply to a ws:// URL"),
+        (["run", "ws://127.0.0.1:8000/", "--pid", "1", "--message-rate", "fast"], 2, "--message-rate 'fast'"),
+        (["run", "ws://127.0.0.1:8000/", "--pid", "1", "--connect-rate", "0"], 2, "--connect-rate '0'"),
+        (["run", "ws://127.0.0.1:8000/", "--pid", "1", "--shape", "5s:10/s"], 2, "connections held, not arrival"),
+        (["run", "http://127.0.0.1:8000/", "--pid", "1", "--connections", "5"], 2, "applies to a ws:// or wss://"),
         (["run", "http://127.0.0.1:8000/", "--pid", "1", "--launch", "x"], 2, "one of --launch or --pid, not both"),
         (["run", "http://127.0.0.1:8000/", "--metrics-url", "ftp://127.0.0.1/m"], 2, "--metrics-url 'ftp://"),
         (["run", "http://192.0.2.10:8000/", "--pid", "1"], 2, "not a loopback address"),

@@ -50,20 +50,24 @@ def test_validate_url_loopback_accepted(url: str) -> None:
     [
         "ftp://127.0.0.1/file",
         "127.0.0.1:8000/predict",  # no scheme
-        "ws://127.0.0.1:8000/",
         "file:///etc/passwd",
         "",
     ],
 )
 def test_validate_url_bad_scheme(url: str) -> None:
-    with pytest.raises(ConfigError, match="not an http\\(s\\) URL") as err:
+    with pytest.raises(ConfigError, match="not an http\\(s\\) or ws\\(s\\) URL") as err:
         validate_url(url, allow_remote=True)
     _assert_fix(err)
 
 
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:8000/", "wss://127.0.0.1:8443/chat?room=1"])
+def test_validate_url_takes_websocket_urls(url: str) -> None:
+    assert validate_url(url, allow_remote=False) == url
+
+
 @pytest.mark.parametrize("url", ["http://", "http:///predict", "https://:8000/"])
 def test_validate_url_no_host(url: str) -> None:
-    with pytest.raises(ConfigError, match="not an http\\(s\\) URL") as err:
+    with pytest.raises(ConfigError, match="not an http\\(s\\) or ws\\(s\\) URL") as err:
         validate_url(url, allow_remote=True)
     _assert_fix(err)
 

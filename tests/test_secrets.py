@@ -295,7 +295,7 @@ def _one_clean_line(result: CliResult) -> str:
     [
         (_secret_url("99999"), [], "invalid port"),
         (_secret_url("8000").replace("127.0.0.1", "a" * 64 + ".example"), [], "not a valid name"),
-        (_secret_url("8000").replace("http:", "ftp:"), [], "not an http(s) URL"),
+        (_secret_url("8000").replace("http:", "ftp:"), [], "not an http(s) or ws(s) URL"),
         (_secret_url("8000").replace("127.0.0.1:8000", "[::1:8000"), [], "not a valid URL"),
         (_secret_url("8000"), ["-H", f"Authorization Bearer {SECRETS['bearer']}"], "is not 'Name: value'"),
         (_secret_url("8000"), ["-H", f"X-Api-Key: {SECRETS['api_key']}\r\nX-Evil: 1"], "line break"),

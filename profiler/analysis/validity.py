@@ -20,7 +20,14 @@ from typing import Literal
 from profiler.analysis.figures.generator import MACHINE_FULL_PCT, generator_limit
 from profiler.analysis.traits.common import users_text
 from profiler.runfolder.records import Hang
-from profiler.schema.report import ResourceSection, RunInfo, StageReport, ValidityIssue, ValiditySection
+from profiler.schema.report import (
+    ConnectionsSection,
+    ResourceSection,
+    RunInfo,
+    StageReport,
+    ValidityIssue,
+    ValiditySection,
+)
 
 MACHINE_SATURATED_PCT = MACHINE_FULL_PCT  # of all cores
 OTHER_LOAD_PCT = 50.0  # of one core, used by neither the target nor the load generator
@@ -42,6 +49,7 @@ class RunFacts:
     run: RunInfo
     target_exit: int | None
     hangs: Sequence[Hang] = ()
+    connections: ConnectionsSection | None = None  # a ws:// run's; None for any other
 
     @property
     def requests(self) -> int:
@@ -125,6 +133,13 @@ STAGE_CHECKS: tuple[StageCheck, ...] = (
 
 
 def no_requests(f: RunFacts) -> list[ValidityIssue]:
+    """Nothing measured: no request completed, or (a ws:// run, which may send no message at all)
+    no connection was ever held."""
+    if f.connections is not None:
+        if f.connections.held_max:
+            return []
+        return _issue("no-connections", "error", "No WebSocket connection was held: nothing about the target could "
+                      "be measured (see the handshake failures per stage).")  # fmt: skip
     if f.requests:
         return []
     return _issue("no-requests", "error", "No request completed: nothing about the target could be measured.")
@@ -344,7 +359,8 @@ def validity(
     run: RunInfo,
     target_exit: int | None,
     hangs: Sequence[Hang] = (),
+    connections: ConnectionsSection | None = None,
 ) -> ValiditySection:
-    facts = RunFacts(stages, resources, run, target_exit, hangs)
+    facts = RunFacts(stages, resources, run, target_exit, hangs, connections)
     issues = [issue for rule in RULES for issue in rule(facts)]
     return ValiditySection(valid=not any(i.severity == "error" for i in issues), issues=issues)

@@ -20,6 +20,7 @@ from profiler.base.faults import Fault
 from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, Shape
 from profiler.base.secrets import mask_url
 from profiler.base.servertiming import TOKEN_CHARS
+from profiler.base.websocket import WS_SCHEMES, WsConfig
 
 DEFAULT_DURATION_S = 42.0
 DEFAULT_MAX_USERS = 64
@@ -104,6 +105,7 @@ class RunConfig:
     allow_remote: bool = False
     slo: Slo | None = None
     peak_rps: float | None = None
+    peak_connections: int | None = None  # a ws:// run's fleet is sized for this many held at once
     headroom: float = DEFAULT_HEADROOM
     pyspy: bool = True
     pyspy_rate: int = DEFAULT_PYSPY_RATE
@@ -122,6 +124,7 @@ class RunConfig:
     price_per_hour: float | None = None  # --price: one instance, per hour
     catalog: tuple[Shape, ...] = ()  # --catalog: instance shapes and their prices
     watts_per_core: float = DEFAULT_WATTS_PER_CORE  # the energy estimate's power per busy core
+    websocket: WsConfig | None = None  # a ws:// or wss:// URL: `users` are the connections held
 
     @property
     def open_model(self) -> bool:
@@ -181,10 +184,10 @@ def validate_url(url: str, allow_remote: bool) -> str:
         parts = urlsplit(url)
     except ValueError as e:
         raise ConfigError(f"'{shown}' is not a valid URL ({e}).", "e.g. http://127.0.0.1:8000/predict") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https", *WS_SCHEMES) or not parts.hostname:
         raise ConfigError(
-            f"'{shown}' is not an http(s) URL.",
-            "give the full address of the endpoint, e.g. http://127.0.0.1:8000/predict",
+            f"'{shown}' is not an http(s) or ws(s) URL.",
+            "give the full address of the endpoint, e.g. http://127.0.0.1:8000/predict or ws://127.0.0.1:8000/chat",
         )
     try:
         port = parts.port

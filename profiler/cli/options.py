@@ -129,6 +129,15 @@ Slo = Annotated[str | None, typer.Option("--slo", help="Latency objective for ca
 PeakRps = Annotated[
     float | None, typer.Option("--peak-rps", help="Peak traffic to size for: instances needed.", min=0.001)
 ]
+PeakConnections = Annotated[
+    int | None,
+    typer.Option(
+        "--peak-connections",
+        help="ws:// URLs: connections held at the peak to size the fleet for.",
+        min=1,
+        max=1_000_000_000,
+    ),
+]
 MemoryLimit = Annotated[
     float, typer.Option("--memory-limit", help="Memory limit (MiB) to project a leak's time-to-limit against.", min=1.0)
 ]
@@ -157,6 +166,35 @@ WattsPerCore = Annotated[
 Users = Annotated[
     str | None,
     typer.Option("--users", help="Top of the 1,2,4.. ladder (e.g. 32), or the exact stages (e.g. 1,4,16)."),
+]
+Connections = Annotated[
+    str | None,
+    typer.Option(
+        "--connections",
+        help="ws:// URLs: the connections held in each stage (e.g. 100,1000,5000; "
+        "default 10,100,1000), each reached at --connect-rate and then held.",
+    ),
+]
+Message = Annotated[
+    str | None,
+    typer.Option(
+        "--message",
+        help="ws:// URLs: the frame each connection sends (TEXT or @file; the first frame "
+        "back is its answer). Default: a ping, whose pong every server sends.",
+    ),
+]
+MessageRate = Annotated[
+    str | None,
+    typer.Option(
+        "--message-rate",
+        help="ws:// URLs: messages (or pings) per connection per second (default 1/s; 0: connections held idle).",
+    ),
+]
+ConnectRate = Annotated[
+    str | None,
+    typer.Option(
+        "--connect-rate", help="ws:// URLs: new connections opened per second while a stage ramps up (default 200/s)."
+    ),
 ]
 Rate = Annotated[
     str | None,

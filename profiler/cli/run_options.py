@@ -25,6 +25,7 @@ from profiler.base.config import (
     check_options,
     parse_body,
     parse_header,
+    parse_int_list,
     parse_rates,
     parse_slo,
     parse_users,
@@ -37,6 +38,18 @@ from profiler.base.durations import parse_duration
 from profiler.base.errors import ConfigError
 from profiler.base.faults import parse_faults
 from profiler.base.pricing import DEFAULT_WATTS_PER_CORE, load_catalog, parse_price
+from profiler.base.websocket import (
+    DEFAULT_CONNECT_RATE,
+    DEFAULT_CONNECTIONS,
+    DEFAULT_MESSAGE_RATE,
+    MAX_CONNECT_RATE,
+    MAX_CONNECTIONS,
+    MAX_MESSAGE_RATE,
+    WsConfig,
+    is_websocket,
+    parse_message,
+    parse_rate,
+)
 from profiler.load.plan import check_plan, parse_shape
 from profiler.load.scenario import load_scenario
 from profiler.load.userfile import check_locustfile
@@ -58,6 +71,10 @@ class RunOptions:
     users: str | None
     stages: int | None
     rate: str | None
+    connections: str | None
+    message: str | None
+    message_rate: str | None
+    connect_rate: str | None
     shape: str | None
     fault: tuple[str, ...]
     method: str
@@ -71,6 +88,7 @@ class RunOptions:
     max_requests: int
     slo: str | None
     peak_rps: float | None
+    peak_connections: int | None
     headroom: float
     no_pyspy: bool
     pyspy_rate: int
@@ -209,6 +227,41 @@ def sweep_runs(a: RunOptions) -> tuple[dict[str, list[str]], list[tuple[dict[str
     return axes, runs
 
 
+_WS_ONLY = ("--connections", "--message", "--message-rate", "--connect-rate", "--peak-connections")
+
+
+def websocket_option(a: RunOptions, shape: tuple[ShapeStep, ...]) -> tuple[WsConfig | None, tuple[int, ...]]:
+    """A ws:// URL's connections and messages (docs/connections.md), and its stages of connections;
+    (None, ()) for an http(s) URL, which none of the WebSocket options fit."""
+    given = [o for o, v in zip(_WS_ONLY, (a.connections, a.message, a.message_rate, a.connect_rate,
+                                          a.peak_connections), strict=True) if v is not None]  # fmt: skip
+    if not is_websocket(a.url):
+        if given:
+            raise ConfigError(f"{given[0]} applies to a ws:// or wss:// URL.",
+                              "give the WebSocket endpoint, e.g. ws://127.0.0.1:8000/chat, or drop it")  # fmt: skip
+        return None, ()
+    clash = next((o for o, v in (("--users", a.users), ("--rate", a.rate), ("--stages", a.stages),
+                                 ("--body", a.body), ("--locustfile", a.locustfile), ("--scenario", a.scenario))
+                  if v is not None), None)  # fmt: skip
+    if clash is not None:
+        raise ConfigError(f"{clash} does not apply to a ws:// URL: its load is connections held.",
+                          "give --connections (e.g. 100,1000) and --message, or an http(s) URL")  # fmt: skip
+    if a.method.upper() != "GET" or (a.workers or 1) > 1 or a.expect_workers:
+        raise ConfigError("a ws:// run opens its connections with GET from one generator process.",
+                          "drop --method and --workers")  # fmt: skip
+    message, binary = parse_message(a.message)
+    ws = WsConfig(message=message, binary=binary,
+                  message_rate=parse_rate(a.message_rate, "--message-rate", DEFAULT_MESSAGE_RATE, MAX_MESSAGE_RATE, True),
+                  connect_rate=parse_rate(a.connect_rate, "--connect-rate", DEFAULT_CONNECT_RATE, MAX_CONNECT_RATE,
+                                          False))  # fmt: skip
+    if any(s.rate is not None for s in shape):
+        raise ConfigError("a ws:// --shape gives connections held, not arrival rates.",
+                          "write its steps as DURATION:CONNECTIONS, e.g. --shape 10s:100,5s:2000,10s:100")  # fmt: skip
+    if shape:
+        return ws, ()
+    return ws, parse_int_list(a.connections, "--connections", MAX_CONNECTIONS) if a.connections else DEFAULT_CONNECTIONS
+
+
 def shape_option(a: RunOptions) -> tuple[ShapeStep, ...]:
     """`--shape`'s steps; it sets the load and the length, so nothing else may."""
     if a.shape is None:
@@ -219,19 +272,26 @@ def shape_option(a: RunOptions) -> tuple[ShapeStep, ...]:
     return parse_shape(a.shape)
 
 
-def run_config(a: RunOptions) -> RunConfig:
-    """The RunConfig of `profiler run`'s arguments (its parameters by name), checked."""
+def exclusive(a: RunOptions) -> None:
+    """Options that cannot go together."""
     if a.launch is not None and a.pid is not None:
         raise ConfigError(
             "give one of --launch or --pid, not both.",
             "--launch 'uvicorn app:app --port 8000' starts the app; --pid 4242 attaches to it",
         )
-    url, launch = substitute_port(a.url, a.launch)
     if a.users is not None and a.rate is not None:
         raise ConfigError("--users and --rate cannot be combined.", "--users is the closed model, --rate the open one")
+
+
+def run_config(a: RunOptions) -> RunConfig:
+    """The RunConfig of `profiler run`'s arguments (its parameters by name), checked."""
+    exclusive(a)
+    url, launch = substitute_port(a.url, a.launch)
     shape = shape_option(a)
     length = sum(s.duration_s for s in shape) if shape else seconds(a.duration, "--duration") or DEFAULT_DURATION_S
     user_list, max_users = users_option(a.users)
+    ws, connections = websocket_option(a, shape)
+    user_list = connections if ws is not None else user_list
     return checked(
         RunConfig(
             url=validate_url(url, a.allow_remote),
@@ -253,13 +313,15 @@ def run_config(a: RunOptions) -> RunConfig:
             body=parse_body(a.body),
             request_timeout_s=parse_duration(a.timeout, "--timeout"),
             sample_interval_s=parse_duration(a.interval, "--interval"),
-            probe=not a.no_probe,
+            # A WebSocket server has no HTTP route to probe: its round trips are the pings' (docs/connections.md).
+            probe=not a.no_probe and ws is None,
             probe_path=validate_probe_path(a.probe_path),
             early_stop=not a.no_early_stop,
             max_requests=a.max_requests,
             allow_remote=a.allow_remote,
             slo=parse_slo(a.slo),
             peak_rps=a.peak_rps,
+            peak_connections=a.peak_connections,
             headroom=a.headroom,
             pyspy=not a.no_pyspy,
             pyspy_rate=a.pyspy_rate,
@@ -270,7 +332,7 @@ def run_config(a: RunOptions) -> RunConfig:
             gpu=not a.no_gpu,
             locustfile=a.locustfile,
             scenario=a.scenario,
-            workers=a.workers if a.workers is not None else default_workers(),
+            workers=1 if ws is not None else a.workers if a.workers is not None else default_workers(),
             expect_workers=a.expect_workers,
             master_host=a.master_host,
             master_port=a.master_port,
@@ -278,5 +340,6 @@ def run_config(a: RunOptions) -> RunConfig:
             price_per_hour=parse_price(a.price),
             catalog=load_catalog(a.catalog),
             watts_per_core=a.watts_per_core or DEFAULT_WATTS_PER_CORE,
+            websocket=ws,
         )
     )

@@ -306,7 +306,8 @@ class Worker:
             # Within a quarter second either way: a step down (a shape's spike ending) stops users as
             # fast as a step up starts them, or the ramp itself reads as a slow recovery.
             running = int(getattr(runner, "user_count", 0) or 0)
-            runner.start(stage.users, spawn_rate=max(stage.users * 4, running * 4, 10))
+            ws = self.spec.websocket  # connections open at the stated rate: a ramp is part of the plan
+            runner.start(stage.users, spawn_rate=ws.connect_rate if ws else max(stage.users * 4, running * 4, 10))
             self.sleep_stage(stage)
         else:
             self.run_stage_open(stage, open_client, pool)

@@ -108,6 +108,9 @@ def build_plan(config: RunConfig) -> tuple[StagePlan, ...]:
         return tuple(StagePlan(i, None, r, each) for i, r in enumerate(config.rates))
     users = config.users or user_ladder(config.max_users, config.stage_count)
     each = config.duration_s / len(users)
+    ws = config.websocket
+    if ws is not None:  # each stage of connections is held for its share, after its ramp at the connect rate
+        return tuple(StagePlan(i, u, None, each + ws.ramp_s(users[i - 1] if i else 0, u)) for i, u in enumerate(users))
     return tuple(StagePlan(i, u, None, each) for i, u in enumerate(users))
 
 

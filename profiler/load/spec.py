@@ -17,6 +17,21 @@ from profiler.load.plan import StagePlan
 from profiler.load.scenario import Scenario, load_scenario
 
 
+class WsLoad(BaseModel):
+    """A ws:// run's connections (base/websocket.py's WsConfig, as the worker reads it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message_b64: str | None  # None: a ping
+    binary: bool
+    message_rate: float
+    connect_rate: float
+
+    @property
+    def message(self) -> bytes | None:
+        return base64.b64decode(self.message_b64) if self.message_b64 else None
+
+
 class LoadSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -40,6 +55,7 @@ class LoadSpec(BaseModel):
     expect_workers: int = 0  # ... and those started elsewhere with `profiler worker` that the run waits for
     master_host: str = "127.0.0.1"  # where the master listens for its workers
     master_port: int = 0  # 0: a free port
+    websocket: WsLoad | None = None  # a ws:// URL: each user holds one connection (load/websocket.py)
 
     @classmethod
     def of(cls, config: RunConfig, plan: tuple[StagePlan, ...], folder: Path) -> LoadSpec:
@@ -64,7 +80,10 @@ class LoadSpec(BaseModel):
             expect_workers=config.expect_workers,
             master_host=config.master_host,
             master_port=config.master_port,
-        )
+            websocket=WsLoad(message_b64=base64.b64encode(ws.message).decode() if ws.message else None,
+                             binary=ws.binary, message_rate=ws.message_rate, connect_rate=ws.connect_rate)
+            if (ws := config.websocket) is not None else None,
+        )  # fmt: skip
 
     @property
     def body(self) -> bytes | None:
@@ -77,6 +96,9 @@ class LoadSpec(BaseModel):
                 "url": mask_url(self.url),
                 "headers": {k: mask_header(k, v) for k, v in self.headers.items()},
                 "body_b64": "<omitted>" if self.body_b64 else None,
+                "websocket": self.websocket.model_copy(update={"message_b64": "<omitted>"})
+                if self.websocket and self.websocket.message_b64
+                else self.websocket,
                 "scenario": self.scenario.masked() if self.scenario else None,
             }
         )

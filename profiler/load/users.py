@@ -12,11 +12,11 @@ from locust import User, constant, task
 from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
 from locust.env import Environment
 
-from profiler.load.accounting import StageCounter
 from profiler.load.scenario_user import scenario_user
 from profiler.load.spec import LoadSpec
 from profiler.load.usercode import Recorder, Sink
 from profiler.load.usercode import user_classes as locustfile_users
+from profiler.load.websocket import ConnectionLog, WsWorker, new_tally, raise_fd_limit, ws_user
 from profiler.runfolder.records import KIND_MAIN
 
 # Every request is sent once. geventhttpclient's UserAgent retries 3 times by default: an arrival
@@ -24,14 +24,16 @@ from profiler.runfolder.records import KIND_MAIN
 NO_RETRIES = 0
 
 
-class UrlWorker(Sink, Protocol):
+class Closer(Protocol):
+    """What the worker closes at the end of the run: the recorder of users written elsewhere, or a
+    WebSocket run's connection log."""
+
+    def close(self) -> None: ...
+
+
+class UrlWorker(Sink, WsWorker, Protocol):
     """What our own users of the one URL need of the worker."""
 
-    stopping: bool
-    spec: LoadSpec
-    counter: StageCounter
-    base: str
-    path: str
     body: bytes | None
 
     def fire(self, client: FastHttpSession, path: str, kind: str, intended: float | None = None) -> None: ...
@@ -64,9 +66,13 @@ def url_user(worker: UrlWorker) -> type[FastHttpUser]:
     return TargetUser
 
 
-def user_classes(spec: LoadSpec, env: Environment, worker: UrlWorker) -> tuple[list[type[User]], Recorder | None]:
-    """The user classes of the run, and the recorder that records users written elsewhere."""
+def user_classes(spec: LoadSpec, env: Environment, worker: UrlWorker) -> tuple[list[type[User]], Closer | None]:
+    """The user classes of the run, and what records users written elsewhere or connections held."""
     classes: list[Any]
+    if spec.websocket is not None:
+        raise_fd_limit()
+        tally = new_tally()
+        return [ws_user(worker, tally)], ConnectionLog(spec.out_dir, tally, worker.counter)
     if spec.locustfile is not None:
         classes, _shapes = locustfile_users(spec.locustfile)
     elif spec.scenario is not None:

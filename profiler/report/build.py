@@ -12,12 +12,14 @@ from typing import TypeVar
 
 from profiler import __version__
 from profiler.analysis.advice.capacity import capacity_section
+from profiler.analysis.advice.connections import connection_advice
 from profiler.analysis.advice.plan import PlanOptions, plan_section
 from profiler.analysis.advice.recommend import recommend
 from profiler.analysis.advice.rollout import RunFacts
 from profiler.analysis.attribution.devices import device_sections
 from profiler.analysis.attribution.handoffs import handoff_section
 from profiler.analysis.attribution.profiled import CodeSignals, code_section
+from profiler.analysis.connections.figures import connections_section
 from profiler.analysis.digest import build_signals
 from profiler.analysis.figures.load import stage_reports
 from profiler.analysis.figures.resources import resource_section
@@ -25,6 +27,7 @@ from profiler.analysis.figures.server import server_of
 from profiler.analysis.figures.signals import Signals
 from profiler.analysis.routes import route_reports
 from profiler.analysis.traits import find_traits
+from profiler.analysis.traits.connections import connection_traits
 from profiler.analysis.traits.evidence import Finding, TraitEvidence
 from profiler.analysis.traits.latency import warmup
 from profiler.analysis.traits.transients import event_traits
@@ -44,6 +47,7 @@ from profiler.schema.events import EventsSection
 from profiler.schema.report import (
     CapacitySection,
     CodeSection,
+    ConnectionsSection,
     EnergySection,
     GpuSection,
     HandoffSection,
@@ -95,12 +99,13 @@ class AnalysisOptions:
     catalog: tuple[Shape, ...] = ()
     watts_per_core: float = DEFAULT_WATTS_PER_CORE
     burst: RunFacts | None = None  # `profiler plan --burst SHAPE_RUN`
+    peak_connections: int | None = None  # a ws:// run: the fleet is sized for this many held
 
     @classmethod
     def of(cls, run: RunData) -> AnalysisOptions:
         c = run.meta.config
         return cls(c.slo.slo() if c.slo else None, c.peak_rps, c.headroom, c.memory_limit_mb,
-                   c.price_per_hour, c.shapes(), c.watts_per_core)  # fmt: skip
+                   c.price_per_hour, c.shapes(), c.watts_per_core, peak_connections=c.peak_connections)  # fmt: skip
 
     def plan(self) -> PlanOptions:
         return PlanOptions(self.peak_rps, self.headroom, self.price_per_hour, self.catalog, self.watts_per_core,
@@ -169,14 +174,17 @@ def _analysis(
     server: ServerInfo | None,
     guard: SectionGuard,
     events: EventsSection | None = None,
+    connections: ConnectionsSection | None = None,
 ) -> tuple[list[Finding[TraitEvidence]], CapacitySection | None, list[Recommendation]]:
     """Traits, capacity and the advice on them, each kept apart by the guard. A shape run (events)
-    is a timeline, not a ladder: it has no capacity figure."""
+    is a timeline, not a ladder, and a run of connections is sized in connections held: neither
+    has a capacity figure in requests a second."""
     slo = options.slo
     threshold, label = (slo.threshold_ms, slo.label()) if slo else (None, None)
     findings: list[Finding[TraitEvidence]] = guard("traits", lambda: find_traits(signals, options.memory_limit_mb), [])
     findings += guard("event traits", lambda: event_traits(events), [])
-    capacity = None if events is not None else guard(
+    findings += guard("connection traits", lambda: connection_traits(connections, options.memory_limit_mb), [])
+    capacity = None if events is not None or connections is not None else guard(
         "capacity", lambda: capacity_section(signals, threshold, label, options.peak_rps, options.headroom), None
     )  # fmt: skip
     recs: list[Recommendation] = guard(
@@ -192,6 +200,8 @@ def _analysis(
         ),  # fmt: skip
         [],
     )
+    recs += guard("connection advice", lambda: connection_advice(connections, findings, server, signals.ncpu,
+                  options.memory_limit_mb, options.headroom, options.peak_connections), [])  # fmt: skip
     return findings, capacity, recs
 
 
@@ -234,6 +244,14 @@ def _not_placed() -> tuple[WhereTimeSection, WhereTime | None]:
     return WhereTimeSection(available=False, notice=f"not measured: {FAILED}"), None
 
 
+def _generator_note(ri: RunInfo, capacity: CapacitySection | None) -> RunInfo:
+    """A climb that stopped on a flat throughput that was the load generator's, not the target's, says so."""
+    if ri.status == "saturated" and capacity is not None and capacity.limited_by == "generator":
+        return ri.model_copy(update={"stop_reason": f"{ri.stop_reason or 'saturated'}; the load generator, not the "
+                                     "target, was the limit (generator-limited)"})  # fmt: skip
+    return ri
+
+
 def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report:
     meta = run.meta
     options = options or AnalysisOptions.of(run)
@@ -259,14 +277,13 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         Signals(stages=()),
     )
     events = guard("events", lambda: step_events(run, stages), None)
-    findings, capacity, recommendations = _analysis(signals, options, server, guard, events)
-    if ri.status == "saturated" and capacity is not None and capacity.limited_by == "generator":
-        # The climb stopped on a flat throughput that was the load generator's, not the target's.
-        ri = ri.model_copy(update={"stop_reason": f"{ri.stop_reason or 'saturated'}; the load generator, not the "
-                                   "target, was the limit (generator-limited)"})  # fmt: skip
+    connections = guard("connections", lambda: connections_section(run), None)
+    findings, capacity, recommendations = _analysis(signals, options, server, guard, events, connections)
+    ri = _generator_note(ri, capacity)
     target = guard("target", lambda: target_info(run, server, signals), target_info(run, server))
     routes: list[RouteReport] = guard("routes", lambda: route_reports(run, stages, capacity, slo_pct), [])
-    checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code, run.hangs), _not_checked())
+    checked = guard("validity", lambda: validity(stages, resources, ri, target.exit_code, run.hangs, connections),
+                    _not_checked())  # fmt: skip
     plan = guard("plan", lambda: plan_section(stages, capacity, resources, server, {f.trait.id for f in findings},
                                               options.plan(), target.command, run_facts(run, events), routes), None)  # fmt: skip
     return Report(
@@ -290,5 +307,6 @@ def build_report(run: RunData, options: AnalysisOptions | None = None) -> Report
         where_time_goes=where,
         routes=routes,
         events=events,
+        connections=connections,
         notices=[*meta.notices, *meta.compatibility_notices(__version__), *guard.notices],
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from profiler.report import json_file
+from profiler.report.connections_text import connections_table
 from profiler.report.events_text import event_table
 from profiler.report.html_data import charts
 from profiler.report.payload_text import payload_table
@@ -166,7 +167,7 @@ def render(report: Report, run: RunData) -> str:
     divs = "".join(
         f'<div><h3>{_e(c["title"])}</h3><div class="chart" id="chart-{_e(c["id"])}"></div></div>' for c in found
     )
-    tables = [stage_table(report), event_table(report), stream_table(report), route_table(report),
+    tables = [stage_table(report), connections_table(report), event_table(report), stream_table(report), route_table(report),
               route_stage_table(report)]  # fmt: skip
     tables += [route_trait_table(report), payload_table(report)]
     tables += [handoff_table(report), _handoffs_per_stage(report), beside_table(report), trait_table(report)]

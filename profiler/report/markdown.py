@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from profiler.report.connections_text import connection_lines, connections_table
 from profiler.report.events_text import event_lines
 from profiler.report.payload_text import payload_table
 from profiler.report.terminal import beside_table, route_table, where_time_table
@@ -87,6 +88,10 @@ def render(report: Report, results: Sequence[CheckResult], headline: str, compar
             f"Capacity per instance: **{report.capacity.capacity_rps:.1f} rps** ({report.capacity.slo_basis}).",
             "",
         ]
+    held = connections_table(report)
+    if held is not None:
+        lines += ["**Connections**", "", *connection_lines(report), ""]
+        lines += _table(held.columns, held.rows)
     timeline = event_lines(report)
     if timeline:
         lines += [f"**{timeline[0]}**", "", *(f"- {line.strip()}" for line in timeline[1:]), ""]

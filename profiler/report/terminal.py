@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from profiler.analysis.figures.server import server_line
+from profiler.report.connections_text import connection_lines, connections_table
 from profiler.report.events_text import event_lines
 from profiler.report.payload_text import payload_table
 from profiler.report.plan_text import plan_lines
@@ -35,7 +36,7 @@ def stage_table(report: Report) -> TextTable:
     open_model = report.load.model == "open"
     cols = (
         "stage",
-        "rate/s" if open_model else "users",
+        "rate/s" if open_model else "connections" if report.connections else "users",
         "req",
         "rps",
         "p50 ms",
@@ -325,6 +326,7 @@ def summary_lines(report: Report) -> list[str]:
     lines.extend(validity_lines(report))
     lines.extend(capacity_lines(report))
     lines.extend(event_lines(report))
+    lines.extend(connection_lines(report))
     lines.extend(plan_lines(report.plan))
     lines.extend(report.notices)
     return lines
@@ -332,7 +334,7 @@ def summary_lines(report: Report) -> list[str]:
 
 def report_tables(report: Report) -> list[TextTable]:
     tables = [stage_table(report)]
-    for t in (stream_table(report), route_table(report), payload_table(report), handoff_table(report),
+    for t in (connections_table(report), stream_table(report), route_table(report), payload_table(report), handoff_table(report),
               where_time_table(report), beside_table(report), trait_table(report),
               recommendation_table(report)):  # fmt: skip
         if t is not None:

@@ -17,7 +17,7 @@ import http.client
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +26,8 @@ import psutil
 
 from profiler.base.errors import ConfigError, TargetError, TargetExitedError, TargetNotReadyError
 from profiler.base.secrets import mask_url
+from profiler.base.websocket import is_websocket
+from profiler.run.handshake import handshake
 from profiler.run.target import Target
 
 CHECK_TIMEOUT_S = 2.0
@@ -50,7 +52,7 @@ class Endpoint:
     @classmethod
     def of(cls, url: str) -> Endpoint:
         parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
         return cls(parts.scheme, parts.hostname or "127.0.0.1", port)
 
     @property
@@ -119,10 +121,19 @@ def _answers(ep: Endpoint, path: str) -> Seen:
         conn.close()
 
 
-def ready_check(url: str, probe_path: str | None) -> Callable[[], Seen]:
-    """How readiness is checked without touching the endpoint (see the module's docstring)."""
+def _upgrades(ep: Endpoint, url: str, headers: Sequence[tuple[str, str]]) -> Seen:
+    """Listening, then switching protocols on the WebSocket handshake."""
+    listening = _listening(ep)
+    return handshake(url, headers) if listening == "ready" else listening
+
+
+def ready_check(url: str, probe_path: str | None, headers: Sequence[tuple[str, str]] = ()) -> Callable[[], Seen]:
+    """How readiness is checked without touching the endpoint (see the module's docstring); a
+    WebSocket endpoint by its own handshake (run/handshake.py)."""
     ep = Endpoint.of(url)
     _resolve(ep)
+    if is_websocket(url):
+        return lambda: _upgrades(ep, url, headers)
     if probe_path is None:
         return lambda: _listening(ep)
     path = urlunsplit(("", "", probe_path, "", ""))
@@ -135,10 +146,11 @@ def wait_ready(
     timeout_s: float,
     cancelled: Callable[[], bool] = lambda: False,
     probe_path: str | None = None,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> float | None:
     """Block until the target is ready (`ready_check`); return seconds waited (None if cancelled).
     Raise at once for what waiting cannot mend; raise if the target exits or stays silent."""
-    check = ready_check(url, probe_path)
+    check = ready_check(url, probe_path, headers)
     start = time.monotonic()
     seen: Seen = "refused"
     while not cancelled():

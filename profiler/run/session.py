@@ -360,7 +360,7 @@ class Session:
 
     def _ready_wait(self, target: Target, cancelled: Callable[[], bool]) -> float | None:
         c = self.config
-        return wait_ready(target, c.url, c.ready_timeout_s, cancelled, c.probe_path if c.probe else None)
+        return wait_ready(target, c.url, c.ready_timeout_s, cancelled, c.probe_path if c.probe else None, c.headers)
 
     def _drive(self, load: LoadProcess, target: Target, plan: tuple[StagePlan, ...]) -> RunStatus:
         tail = SampleTail(self.folder / SAMPLES)

@@ -111,6 +111,12 @@ class RecordedConfig(_Record):
     price_per_hour: float | None = Field(None, gt=0)  # --price
     catalog: list[dict[str, str | float | int]] = Field(default_factory=list)  # --catalog's shapes, as read
     watts_per_core: float = Field(DEFAULT_WATTS_PER_CORE, gt=0)  # --watts-per-core
+    # A ws:// run (docs/connections.md): messages (or pings) per connection per second, the connect
+    # rate of its ramps, the message's size (None: pings), and the connections the fleet is sized for.
+    message_rate: float | None = Field(None, ge=0)
+    connect_rate: float | None = Field(None, gt=0)
+    message_bytes: int | None = Field(None, ge=0)
+    peak_connections: int | None = Field(None, ge=1)
 
     def shapes(self) -> tuple[Shape, ...]:
         """The catalog as recorded (a damaged entry is left out: the folder stays readable)."""
@@ -169,6 +175,10 @@ class RecordedConfig(_Record):
             price_per_hour=config.price_per_hour,
             catalog=[asdict(shape) for shape in config.catalog],
             watts_per_core=config.watts_per_core,
+            message_rate=ws.message_rate if (ws := config.websocket) else None,
+            connect_rate=ws.connect_rate if ws else None,
+            message_bytes=len(ws.message) if ws and ws.message else None,
+            peak_connections=config.peak_connections,
         )
 
     @field_validator("slo", mode="before")
@@ -250,6 +260,9 @@ class SamplerInfo(_Record):
     metrics: list[MetricsSourceInfo] = Field(default_factory=list)  # --metrics-url, once the run ended
     gpu: GpuInfo = Field(default_factory=GpuInfo)
     rapl: RaplInfo = Field(default_factory=RaplInfo)
+    # The target's soft limit on open files (RLIMIT_NOFILE of its root, /proc/PID/limits), which
+    # caps the connections one process can hold; None: not read (not on this machine, or absent).
+    fd_limit: int | None = Field(None, ge=0)
 
 
 class Meta(_Record):

@@ -3,6 +3,7 @@
 meta.json          what was asked, the target, notices, how the run ended (records.Meta)
 requests.csv       one row per request (records.REQUEST_COLUMNS), main and probe
 stages.jsonl       start/end events of each load stage (records.StageStart, records.StageEnd)
+connections.jsonl  a ws:// run's connections held and frames, twice a second (runfolder/connections.py)
 samples.jsonl      process/machine (and GPU/RAPL) samples, one per tick (records.Sample)
 sampler.json       what the sampler could read, and the cores the target may use (meta.SamplerInfo)
 processes.jsonl    each process of the target's tree, first seen: name, command line (records.ProcessInfo)
@@ -32,6 +33,7 @@ REQUESTS_COLUMNAR = "requests.parquet"
 STAGES = "stages.jsonl"
 HANDOFFS = "handoffs.jsonl"
 SAMPLES = "samples.jsonl"
+CONNECTIONS = "connections.jsonl"  # a WebSocket run's connections held, twice a second (runfolder/connections.py)
 METRICS = "metrics.jsonl"  # every reading of the --metrics-url expositions
 TARGET_ROOT = "target.pid"  # a --fault restart's current root pid, for the sampler to follow ...
 TARGET_DOWN = "restarting"  # ... or this while the target is down

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from profiler.base.errors import RunFolderError
+from profiler.runfolder.connections import ConnectionTick
 from profiler.runfolder.engine import RequestTable, SampleTable, StageTally
 from profiler.runfolder.meta import Meta, SamplerInfo, loads, parse_meta
 from profiler.runfolder.names import (
     CATEGORIES,
+    CONNECTIONS,
     HANDOFFS,
     META,
     PROCESSES,
@@ -71,6 +73,7 @@ class RunData:
     hangs: tuple[Hang, ...] = ()  # when the target stopped answering, if it did
     finish: Finish | None = None  # the generator's last accounting line; None if it never wrote one
     categories: dict[str, Any] = field(default_factory=dict)  # the project's category additions (categories.json)
+    connections: tuple[ConnectionTick, ...] = ()  # a ws:// run's connections held over time (connections.jsonl)
 
     def tally(self, stage: int) -> StageTally | None:
         return self.tallies.get(stage)
@@ -178,6 +181,7 @@ def read_run(folder: Path) -> RunData:
         hangs=tuple(e for e in events if isinstance(e, Hang)),
         finish=next((e for e in reversed(events) if isinstance(e, Finish)), None),
         categories=_categories(folder / CATEGORIES),
+        connections=tuple(c for d in read_jsonl(folder / CONNECTIONS) if (c := ConnectionTick.parse(d)) is not None),
     )
 
 

@@ -204,6 +204,15 @@ class Ticker:
         return dt
 
 
+def fd_limit(pid: int) -> int | None:
+    """The target's soft limit on open files: each connection it holds is one."""
+    try:
+        soft, _hard = psutil.Process(pid).rlimit(psutil.RLIMIT_NOFILE)
+    except (psutil.Error, AttributeError, OSError):  # gone, not ours to read, or no rlimit on this OS
+        return None
+    return int(soft) if soft >= 0 else None  # RLIM_INFINITY reads as -1
+
+
 def run(args: argparse.Namespace) -> int:
     stop = False
 
@@ -225,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
         observed=observed,
         gpu=gpu_info,
         rapl=rapl_info,
+        fd_limit=fd_limit(args.target) if observed else None,
     )
     Path(args.info).write_text(info.model_dump_json(indent=2) + "\n")
     try:

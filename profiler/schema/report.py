@@ -15,6 +15,9 @@ from profiler.schema.base import ReportModel as _Model
 from profiler.schema.code import CodeSection as CodeSection  # re-exported: report.json's `code`
 from profiler.schema.code import CodeStage as CodeStage
 from profiler.schema.code import FunctionShare as FunctionShare
+from profiler.schema.connections import ConnectionsSection as ConnectionsSection  # re-exported: a ws:// run's
+from profiler.schema.connections import ConnectionStage as ConnectionStage
+from profiler.schema.connections import PerConnection as PerConnection
 from profiler.schema.events import EventsSection as EventsSection  # re-exported: a shape's timeline
 from profiler.schema.payload import PayloadFigures as PayloadFigures  # re-exported: a route's bytes and caches
 from profiler.schema.plan import PlanSection as PlanSection  # re-exported: report.json's `plan`
@@ -35,7 +38,7 @@ from profiler.schema.serving import ServingModel as ServingModel
 from profiler.schema.streams import StreamStats as StreamStats  # re-exported: a stage's streamed responses
 from profiler.schema.wheretime import WhereTimeSection as WhereTimeSection  # report.json's `where_time_goes`
 
-SCHEMA_VERSION = "2.6"
+SCHEMA_VERSION = "2.7"
 
 
 class LatencyStats(_Model):
@@ -366,5 +369,10 @@ class Report(_Model):
     )
     events: EventsSection | None = Field(
         None, description="A shape run's timeline: each step's cost and recovery (docs/transients.md); null otherwise."
+    )
+    connections: ConnectionsSection | None = Field(
+        None,
+        description="A ws:// run's connections held, per stage and per connection (docs/connections.md); "
+        "null otherwise.",
     )
     notices: list[str] = Field(default_factory=list, description="One-line notices (absent samplers, etc.).")

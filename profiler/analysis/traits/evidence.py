@@ -372,5 +372,9 @@ def finding(data: E, confidence: float, summary: str) -> Finding[E]:
 
 def trait_ids() -> tuple[str, ...]:
     """Every trait id the profiler can report (the vocabulary of docs/traits.md), in definition order."""
+    # The evidence kept beside the rules that use it is defined once its module is imported: the
+    # vocabulary must not depend on what the caller happened to import first.
+    from profiler.analysis.traits import connections, event_evidence  # noqa: F401
+
     # dict.fromkeys: a slotted dataclass is a second class object with the same ID.
     return tuple(dict.fromkeys(c.ID for c in TraitEvidence.__subclasses__()))

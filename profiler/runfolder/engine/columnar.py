@@ -22,6 +22,7 @@ import polars as pl
 
 from profiler.base.errors import RunFolderError
 from profiler.base.servertiming import is_token
+from profiler.runfolder.connections import KIND_SESSION
 from profiler.runfolder.engine.read import READ_ERRORS, read_tolerant
 from profiler.runfolder.engine.timing_v1 import FIXED_COLUMNS, MAX_HANDOFF_NAMES, parse_raw_timing
 from profiler.runfolder.names import REQUESTS_COLUMNAR
@@ -58,8 +59,9 @@ REQUIRED = ("start", "latency_ms", "ttfb_ms", "status", "stage", "kind")
 # as missing, the row kept.
 _MAX_READING = 2**40
 _MAX_STATUS = 999  # three digits; 0: no response
+_CLOSE_CODES = (1000, 4999)  # a WebSocket session's status is its close code (RFC 6455 7.4)
 _STAMP = "profiler.requests"  # the metadata key
-_VERSION = 2  # bump when what the file holds changes: older files are then built again
+_VERSION = 3  # bump when what the file holds changes: older files are then built again
 # ~10k rows a group: fine enough that a stage's filter skips the other stages' groups.
 _ROW_GROUP = 16_384
 
@@ -90,7 +92,8 @@ def _scan(source: Path | bytes, header: tuple[str, ...], slot_names: dict[int, s
             pl.col("start").is_finite(),
             measure("latency_ms"),
             measure("ttfb_ms"),
-            pl.col("status").is_between(0, _MAX_STATUS),
+            pl.col("status").is_between(0, _MAX_STATUS)
+            | ((pl.col("kind") == KIND_SESSION) & pl.col("status").is_between(*_CLOSE_CODES)),
             pl.col("stage") >= 0,
         )
         .with_columns(pl.col(text).fill_null(""))

@@ -117,6 +117,10 @@ class RequestTable:
     def empty(cls) -> RequestTable:
         return cls(pl.LazyFrame(schema={c: TYPES.get(c, pl.String) for c in REQUEST_COLUMNS}))
 
+    def of_kind(self, kind: str) -> pl.LazyFrame:
+        """The rows of one kind (a WebSocket run's handshakes and sessions: engine/connections.py)."""
+        return self._rows.filter(pl.col("kind") == kind)
+
     def sent(self) -> pl.LazyFrame:  # the stream figures' source (engine/streams.py)
         return self._rows.filter(_SENT)
 

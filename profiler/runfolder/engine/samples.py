@@ -264,6 +264,12 @@ class SampleTable:
             np.float64
         )
 
+    def tree_arrays(self, names: tuple[str, ...]) -> dict[str, NDArray[np.float64]]:
+        """The samples' times ("t") and the tree's `names` columns while it had processes, nulls as
+        nan: what a WebSocket run's per-connection fits join with the connections held."""
+        rows = self._flat.filter(pl.col("procs") > 0).select("t", *names)
+        return {c: rows.get_column(c).cast(pl.Float64).fill_null(float("nan")).to_numpy() for c in rows.columns}
+
     def cpu_values(self, start: float, end: float) -> NDArray[np.float64]:
         """The target tree's CPU (% of one core) of each sample in a window, as `window` reads it:
         what compare resamples (tick-based CPU accounting makes each sample a coarse count)."""
