@@ -25,14 +25,14 @@ NODE_WS = Path("/usr/share/nodejs/ws")
 
 
 def ws_run(tmp_path: Path, launch: str, *args: str, url: str = "ws://127.0.0.1:{port}/",
-           env: dict[str, str] | None = None, timeout: float = 180) -> tuple[dict, CliResult]:  # fmt: skip
+           env: dict[str, str] | None = None, timeout: float = 180, valid: bool = True) -> tuple[dict, CliResult]:  # fmt: skip
     out = tmp_path / "run"
     result = run_cli("run", url, "--launch", launch, "--no-pyspy", "--out", str(out), *args, timeout=timeout, env=env)
     assert_no_traceback(result)
     assert result.code == 0, result.output
     report = read_report(out)
     assert_connections_accounted(out, report)
-    assert report["validity"]["valid"], report["validity"]  # idle connections, no message: still measured
+    assert report["validity"]["valid"] is valid, report["validity"]  # idle connections, no message: still measured
     return report, result
 
 
@@ -138,7 +138,8 @@ def test_a_server_that_closes_connections_has_them_dropped_with_its_close_code(t
     """Each connection asks the server to close it (the message `close`: 1011 from the server):
     every session ends dropped with that code, the users reconnect, and the trait names it."""
     report, _ = ws_run(tmp_path, ASYNCIO, "--connections", "5,50", "--message", "close", "--message-rate", "2",
-                       "--duration", "8s")  # fmt: skip
+                       "--duration", "8s", valid=False)  # fmt: skip
+    assert "all-failed" in {i["id"] for i in report["validity"]["issues"]}  # no message was ever answered
     c = report["connections"]
     assert c["dropped"] > 50
     top = c["stages"][-1]
