@@ -8,6 +8,7 @@ import statistics
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from profiler.analysis.connections.fit import held_at, per_connection
 from profiler.base.websocket import is_websocket
@@ -39,11 +40,10 @@ def _rate(ticks: Sequence[ConnectionTick], name: str) -> float | None:
 
 
 def _stage(run: RunData, w: StageWindow, before: int, shakes: HandshakeTally | None,
-           ended: SessionTally | None) -> ConnectionStage:  # fmt: skip
+           ended: SessionTally | None, arrays: dict[str, NDArray[np.float64]]) -> ConnectionStage:  # fmt: skip
     hold = _hold_start(run, w, before)
     ticks = [k for k in run.connections if hold <= k.t <= w.end]
     whole = [k for k in run.connections if w.start <= k.t <= w.end]
-    arrays = run.samples.tree_arrays(("rss", "fds", "threads", "cpu"))
     inside = (arrays["t"] >= hold) & (arrays["t"] <= w.end)
 
     def over_hold(name: str) -> float | None:
@@ -85,12 +85,12 @@ def connections_section(run: RunData) -> ConnectionsSection | None:
     if not is_websocket(c.url):
         return None
     shakes, ended = handshakes(run.requests), sessions(run.requests)
+    arrays = run.samples.tree_arrays(("rss", "fds", "threads", "cpu"))  # read once: every stage and fit use them
     stages, before = [], 0
     for w in run.stages:
-        stages.append(_stage(run, w, before, shakes.get(w.index), ended.get(w.index)))
+        stages.append(_stage(run, w, before, shakes.get(w.index), ended.get(w.index), arrays))
         before = w.users or 0
     ticks = run.connections
-    arrays = run.samples.tree_arrays(("rss", "fds", "threads", "cpu"))
     held = held_at(ticks, arrays["t"])
     # The climb alone: memory a server freed as connections closed is often kept by its allocator,
     # so a ramp-down would bend the line.
