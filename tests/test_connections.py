@@ -168,3 +168,24 @@ def test_a_ws_run_is_judged_by_its_connections_not_its_messages() -> None:
     assert no_requests(facts) == []
     none_held = RunFacts((), res, run, None, (), _section(held_max=0, stages=[]))
     assert [i.id for i in no_requests(none_held)] == ["no-connections"]
+
+
+def test_the_live_view_of_a_ws_run_names_connections_and_messages() -> None:
+    import io
+
+    from rich.console import Console
+
+    from profiler.load.plan import StagePlan
+    from profiler.run.console import LiveView
+    from profiler.runfolder.messages import StageDone
+
+    out = io.StringIO()
+    view = LiveView(Console(file=out, force_terminal=False, width=200))
+    done = StageDone(stage=0, users=100, rate=None, rps=99.5, p50=1.2, p95=3.4, error_rate=0.0, requests=995)
+    view.plan((StagePlan(0, 100, None, 10.0),), "connections")
+    view.progress(done, None)
+    http = LiveView(Console(file=io.StringIO(), force_terminal=False, width=200))
+    http.plan((StagePlan(0, 100, None, 10.0),))
+    http.progress(done, None)
+    assert "stage 0: 100 connections: 99.5 msg/s" in out.getvalue()
+    assert "100 users: 99.5 rps" in http.out.file.getvalue()  # type: ignore[attr-defined]

@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from profiler.report.html_data import charts
+from profiler.report.saved import load_report
+from profiler.runfolder.read import read_run
 from tests.conftest import CliResult, assert_no_traceback, read_report, run_cli
+from tests.test_html_report import _open as open_html
 
 pytestmark = pytest.mark.slow
 SERVERS = Path(__file__).resolve().parent / "apps" / "servers"
@@ -87,6 +91,16 @@ def test_two_thousand_connections_on_an_asyncio_server_cost_the_memory_each_sess
     md = run_cli("report", str(tmp_path / "run"), "--markdown", str(tmp_path / "r.md"))
     assert md.code == 0, md.output
     assert "**Connections**" in (tmp_path / "r.md").read_text()
+    # report.html: connections held over time against the target's memory, and against its fds and limit.
+    drawn = {c["id"]: c for c in charts(load_report(tmp_path / "run"), read_run(tmp_path / "run"))}
+    memory, fds = drawn["connections-memory"], drawn["connections-fds"]
+    held = [v for v in memory["series"][0]["values"] if v is not None]
+    assert max(held) == 2000 and memory["series"][1]["axis"] == "right"
+    assert [s["label"] for s in fds["series"]] == ["connections held", "open fds", f"fd limit {c['fd_limit']}"]
+    assert max(v for v in fds["series"][1]["values"] if v is not None) >= 2000
+    page = open_html(tmp_path / "run" / "report.html")
+    assert not page["problems"] and page["drawn"]["chart-connections-memory"] > 0, page
+    assert page["drawn"]["chart-connections-fds"] > 0
 
 
 def test_a_threaded_server_shows_its_threads_per_connection(tmp_path: Path) -> None:

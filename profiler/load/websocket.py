@@ -2,7 +2,7 @@
 waits for the answer, and counts what the server pushes besides (docs/connections.md).
 
 The client is websocket-client, the one Locust's own SocketIOUser uses: plain blocking sockets,
-which gevent's monkey-patching makes cooperative, so one greenlet holds one connection and a
+X
 generator process holds thousands. An asyncio client (websockets, aiohttp) would need an event
 loop beside gevent's; wsproto would need our own framing and ping handling.
 
@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import gevent
+import gevent.event
 import websocket
 from locust import User, constant, task
-from locust.user.task import LOCUST_STATE_STOPPING
+from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from profiler.load.accounting import StageCounter
 from profiler.load.response import error_name
@@ -138,7 +139,13 @@ class Ended(Exception):
 
 
 class WsUser(User):
-    """Holds one connection to the run's ws:// URL; `ws_user` makes the run's subclass with its `the`."""
+    """Holds one connection to the run's ws:// URL; `ws_user` makes the run's subclass with its `the`.
+
+    Two greenlets a connection: the user's sends at the message rate and waits for each answer; a
+    reader blocks on the socket and hands every frame over (an answer wakes the sender, a push is
+    counted, a close or a reset ends the session). A reader blocked on recv costs nothing between
+    frames, where one greenlet polling with receive timeouts paid a timer and a wakeup for each wait
+    (docs/benchmarks.md)."""
 
     abstract = True
     wait_time = constant(0)
@@ -146,6 +153,11 @@ class WsUser(User):
 
     def on_start(self) -> None:
         self.ws: Any = None
+        self.reader: gevent.Greenlet[..., Any] | None = None
+        self.wake = gevent.event.Event()  # set by the reader: an answer came, or the session ended
+        self.ended: Ended | None = None
+        self.want: tuple[int, ...] = ()  # the opcodes that answer the message out; () with none out
+        self.answer: int | None = None  # the answer's size in bytes, once it came
         self.opened_at = 0.0  # epoch s
         self.opened_t = 0.0  # perf_counter
         self.stage = 0
@@ -167,8 +179,10 @@ class WsUser(User):
         status, error = 0, ""
         try:
             the = self.the
+            # enable_multithread: the reader answers pings and closes while the user sends, and
+            # each frame goes out whole under the client's lock (a gevent lock once patched).
             self.ws = websocket.create_connection(the.url, timeout=the.timeout, header=the.header, sslopt=the.sslopt,
-                                                  enable_multithread=False, skip_utf8_validation=True)  # fmt: skip
+                                                  enable_multithread=True, skip_utf8_validation=True)  # fmt: skip
             status = WS_OPEN
         except websocket.WebSocketBadStatusException as e:
             status, error = int(e.status_code), f"HTTP {e.status_code}"
@@ -184,13 +198,39 @@ class WsUser(User):
         self.the.tally.opened += 1
         self.the.tally.held += 1
         self.opened_at, self.opened_t, self.stage = wall, time.perf_counter(), stage
+        self.ended, self.want, self.answer = None, (), None
+        self.ws.settimeout(None)  # the reader waits for the next frame however long it takes
+        self.reader = gevent.spawn(self.read, self.ws)
         return True
+
+    def read(self, ws: Any) -> None:
+        """The reader: every frame of the connection until it ends."""
+        tally = self.the.tally
+        try:
+            while True:
+                code, frame = ws.recv_data_frame(control_frame=True)
+                if code == websocket.ABNF.OPCODE_CLOSE:
+                    raise Ended(_close_code(frame), WS_CLOSED_BY_SERVER)
+                if code in self.want:
+                    self.want, self.answer = (), len(frame.data)
+                    tally.answered += 1
+                    self.wake.set()
+                elif code in _DATA:
+                    tally.pushed += 1
+        except Ended as ended:
+            self.ended = ended
+        except Exception as e:  # noqa: BLE001 - a reset, a broken frame: the session ended
+            self.ended = Ended(WS_ABNORMAL, error_name(e))
+        self.wake.set()
 
     def end(self, status: int, error: str) -> None:
         """The session's row, once: how long it was held and how it ended."""
         if self.ws is None:
             return
         ws, self.ws = self.ws, None
+        if self.reader is not None:
+            self.reader.kill()  # before our close, which reads the server's close frame itself
+            self.reader = None
         self.the.tally.held -= 1
         if error:
             self.the.tally.dropped += 1
@@ -205,65 +245,49 @@ class WsUser(User):
         self.row(self.opened_at, (time.perf_counter() - self.opened_t) * 1000.0, status, 0, error, KIND_SESSION,
                  self.stage)  # fmt: skip
 
-    def frame(self, wait_s: float) -> tuple[int, bytes] | None:
-        """The next frame within `wait_s` (None when none came); Ended when the connection ends."""
-        self.ws.settimeout(wait_s)
-        try:
-            code, data = self.ws.recv_data_frame(control_frame=True)
-        except websocket.WebSocketTimeoutException:
-            return None
-        except gevent.GreenletExit:
-            raise
-        except Exception as e:  # noqa: BLE001 - a reset, a broken frame: the session ended
-            raise Ended(WS_ABNORMAL, error_name(e)) from None
-        if code == websocket.ABNF.OPCODE_CLOSE:
-            raise Ended(_close_code(data), WS_CLOSED_BY_SERVER)
-        return code, data.data if hasattr(data, "data") else data
-
-    def listen(self, until: float) -> None:
-        """Count pushes until `until` (perf_counter), or until the user is stopped."""
-        while not self.stopped():
-            left = until - time.perf_counter()
-            if left <= 0:
-                return
-            got = self.frame(min(left, IDLE_WAKE_S))
-            if got is not None and got[0] in _DATA:
-                self.the.tally.pushed += 1
+    def nap(self, until: float) -> None:
+        """Wait until `until` (perf_counter) or the session's end, as Locust's own wait does: a
+        user stopped while it waits is stopped at once."""
+        if self.ended is not None:
+            raise self.ended
+        left = until - time.perf_counter()
+        if left > 0 and not self.stopped():
+            self.wake.clear()
+            self._state = LOCUST_STATE_WAITING
+            self.wake.wait(left)
+            self._state = LOCUST_STATE_RUNNING
+        if self.ended is not None:
+            raise self.ended
 
     def exchange(self) -> None:
         """One message (or ping) and its answer, recorded as a main row."""
         stage, wall, t0 = self.the.worker.counter.stage, time.time(), time.perf_counter()
         self.the.worker.counter.begin(stage, main=True)
         status, nbytes, error = 0, 0, ""
+        self.wake.clear()
+        self.answer = None
+        self.want = _DATA if self.the.message is not None else (websocket.ABNF.OPCODE_PONG,)
         try:
             if self.the.message is None:
                 self.ws.ping(str(self.the.tally.sent))
             else:
                 self.ws.send(self.the.message, self.the.opcode)
             self.the.tally.sent += 1
-            deadline = t0 + self.the.timeout
-            want = _DATA if self.the.message is not None else (websocket.ABNF.OPCODE_PONG,)
-            while True:
-                got = self.frame(max(0.001, deadline - time.perf_counter()))
-                if got is None:
-                    error = "Timeout"
-                    break
-                if got[0] in want:
-                    status, nbytes = WS_OPEN, len(got[1])
-                    self.the.tally.answered += 1
-                    break
-                if got[0] in _DATA:
-                    self.the.tally.pushed += 1
-        except Ended as ended:
-            error = ended.error
-            self.record_message(wall, t0, status, nbytes, error, stage)
-            raise
+            self.wake.wait(self.the.timeout)
         except gevent.GreenletExit:
             self.record_message(wall, t0, 0, 0, UNFINISHED, stage)
             raise
         except Exception as e:  # noqa: BLE001 - a send on a broken connection: the session ended
             self.record_message(wall, t0, 0, 0, error_name(e), stage)
             raise Ended(WS_ABNORMAL, error_name(e)) from None
+        self.want = ()
+        if self.answer is not None:
+            status, nbytes = WS_OPEN, self.answer
+        elif self.ended is not None:
+            self.record_message(wall, t0, 0, 0, self.ended.error, stage)
+            raise self.ended
+        else:
+            error = "Timeout"
         self.record_message(wall, t0, status, nbytes, error, stage)
 
     def record_message(self, wall: float, t0: float, status: int, nbytes: int, error: str, stage: int) -> None:
@@ -276,9 +300,9 @@ class WsUser(User):
         due = time.perf_counter() + (random.uniform(0, self.the.gap) if self.the.gap else 0.0)
         while not self.stopped():
             if self.the.gap is None:
-                self.listen(time.perf_counter() + IDLE_WAKE_S)
+                self.nap(time.perf_counter() + IDLE_WAKE_S)
                 continue
-            self.listen(due)
+            self.nap(due)
             if self.stopped():
                 return
             self.exchange()

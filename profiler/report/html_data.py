@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from profiler.analysis.attribution.devices import gpu_timelines
+from profiler.analysis.connections.fit import held_at
 from profiler.analysis.transients.series import request_series
 from profiler.runfolder.read import RunData
 from profiler.schema.report import Report, StageReport, UslFit
@@ -136,6 +137,31 @@ def _gpu_charts(run: RunData, t0: float, marks: list[dict[str, Any]]) -> list[Ch
     return charts
 
 
+def connection_charts(report: Report, run: RunData) -> list[Chart]:
+    """A ws:// run's connections held over time, against the target's memory and against its open
+    descriptors with their limit: the sample times, each joined with the connections held then."""
+    if report.connections is None or not run.connections:
+        return []
+    arrays = run.samples.tree_arrays(("rss", "fds"))
+    if not arrays["t"].size:
+        return []
+    t0 = run.stages[0].start if run.stages else float(arrays["t"][0])
+    x = [round(float(t) - t0, 3) for t in arrays["t"]]
+    held = _series("connections held", list(held_at(run.connections, arrays["t"])), "#1f77b4")
+    rss = _series("RSS MiB", list(arrays["rss"] / 1024.0 / 1024.0), "#2ca02c", axis="right")
+    fds = [held, _series("open fds", list(arrays["fds"]), "#8c564b", axis="right")]
+    if report.connections.fd_limit:
+        fds.append(_series(f"fd limit {report.connections.fd_limit}",
+                           [float(report.connections.fd_limit)] * len(x), "#d62728", axis="right", dash=True))  # fmt: skip
+    marks = _boundaries(run, t0)
+    return [
+        {"id": "connections-memory", "title": "Connections held and the target's memory", "x": x, "xlabel": "s",
+         "ylabel": "connections", "series": [held, rss], "marks": marks},
+        {"id": "connections-fds", "title": "Connections held and the target's open descriptors", "x": x,
+         "xlabel": "s", "ylabel": "connections", "series": fds, "marks": marks},
+    ]  # fmt: skip
+
+
 def _finite(value: Any) -> Any:
     """The data with every NaN or infinity as null: JSON has no such numbers, and a chart skips nulls."""
     if isinstance(value, float):
@@ -188,7 +214,7 @@ def event_charts(report: Report, run: RunData) -> list[Chart]:
 
 
 def charts(report: Report, run: RunData) -> list[Chart]:
-    found = [*scaling_charts(report), *event_charts(report, run)]
+    found = [*scaling_charts(report), *connection_charts(report, run), *event_charts(report, run)]
     per_stage = stage_latency_chart(report)
     if per_stage is not None:
         found.append(per_stage)

@@ -7,6 +7,7 @@ it plain values. NO_COLOR is honoured by Rich itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -70,6 +71,19 @@ def print_report(report: Report, out: Console | None = None) -> None:
         out.print(Text(line), soft_wrap=True)
 
 
+@dataclass(frozen=True)
+class Words:
+    """What the live view calls a run's load, its rate and its rows: a ws:// run's users are
+    connections, and what it times are messages answered."""
+
+    load: str
+    rate: str
+    rows: str
+
+
+WORDS = {"users": Words("users", "rps", "requests"), "connections": Words("connections", "msg/s", "messages")}
+
+
 class LiveView:
     """Stage, users, rps, p50/p95, errors, target CPU/RSS, and a bar for the whole plan."""
 
@@ -88,6 +102,7 @@ class LiveView:
         self.status = Text("")
         self.live: Live | None = None
         self.stages: tuple[StagePlan, ...] = ()
+        self.words = WORDS["users"]
         self.done: list[StageDone] = []
 
     def _ensure(self) -> None:
@@ -100,8 +115,8 @@ class LiveView:
         # Without a terminal (CI logs) only finished stages are printed: phases would be noise.
         self.bar.update(self.task, description=mask_text(text))
 
-    def plan(self, stages: tuple[StagePlan, ...]) -> None:
-        self.stages = stages
+    def plan(self, stages: tuple[StagePlan, ...], unit: str = "users") -> None:
+        self.stages, self.words = stages, WORDS[unit]
         self.bar.update(self.task, total=sum(s.planned_s for s in stages) or 1.0, completed=0)
 
     def notice(self, text: str) -> None:
@@ -112,17 +127,17 @@ class LiveView:
         if isinstance(message, StageDone):
             self.done.append(message)
             if self.live is None:
-                self.out.print(_stage_line(message))
+                self.out.print(_stage_line(message, self.words))
         if isinstance(message, Tick) and self.stages:
             idx = message.stage
             done_s = sum(s.planned_s for s in self.stages[:idx]) + message.stage_elapsed_s
-            load = f"{message.users} users" if message.users else f"{message.rate}/s"
+            load = f"{message.users} {self.words.load}" if message.users else f"{message.rate}/s"
             self.bar.update(self.task, completed=done_s, description=f"stage {idx + 1}/{len(self.stages)} · {load}")
             cpu = f"{sample.cpu:.0f}%" if sample else "-"
             rss = f"{sample.rss / MIB:.0f} MiB" if sample else "-"
             self.status.plain = (
-                f"rps {message.rps:.1f}  p50 {message.p50:.1f} ms  p95 {message.p95:.1f} ms  errors {message.errors}  "
-                f"target cpu {cpu} rss {rss}  requests {message.requests}"
+                f"{self.words.rate} {message.rps:.1f}  p50 {message.p50:.1f} ms  p95 {message.p95:.1f} ms  errors {message.errors}  "
+                f"target cpu {cpu} rss {rss}  {self.words.rows} {message.requests}"
             )
 
     def close(self) -> None:
@@ -131,11 +146,9 @@ class LiveView:
             self.live = None
 
 
-def _stage_line(m: StageDone) -> str:
-    load = f"{m.users} users" if m.users else f"{m.rate}/s"
-    return (
-        f"stage {m.stage}: {load}: {m.rps:.1f} rps, p50 {m.p50:.1f} ms, p95 {m.p95:.1f} ms, errors {m.error_rate:.1%}"
-    )
+def _stage_line(m: StageDone, words: Words = WORDS["users"]) -> str:
+    load = f"{m.users} {words.load}" if m.users else f"{m.rate}/s"
+    return f"stage {m.stage}: {load}: {m.rps:.1f} {words.rate}, p50 {m.p50:.1f} ms, p95 {m.p95:.1f} ms, errors {m.error_rate:.1%}"
 
 
 def print_gate(results: Sequence[CheckResult], out: Console | None = None) -> None:

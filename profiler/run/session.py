@@ -83,7 +83,7 @@ class View(Protocol):
     """What the session tells the terminal; the Rich view and the quiet view implement it."""
 
     def phase(self, text: str) -> None: ...
-    def plan(self, stages: tuple[StagePlan, ...]) -> None: ...
+    def plan(self, stages: tuple[StagePlan, ...], unit: str = "users") -> None: ...
     def progress(self, message: Message | None, sample: LiveSample | None) -> None: ...
     def notice(self, text: str) -> None: ...
     def close(self) -> None: ...
@@ -93,7 +93,7 @@ class QuietView:
     def phase(self, text: str) -> None:
         pass
 
-    def plan(self, stages: tuple[StagePlan, ...]) -> None:
+    def plan(self, stages: tuple[StagePlan, ...], unit: str = "users") -> None:
         pass
 
     def progress(self, message: Message | None, sample: LiveSample | None) -> None:
@@ -250,7 +250,7 @@ class Session:
         plan = build_plan(self.config)
         self.meta.plan = [PlannedStage(index=p.index, users=p.users, rate=p.rate, planned_s=p.planned_s) for p in plan]
         self._save_meta()
-        self.view.plan(plan)
+        self.view.plan(plan, "connections" if self.config.websocket is not None else "users")
         spec = LoadSpec.of(self.config, plan, self.folder)
         write_spec(spec, self.folder)
         self.load = LoadProcess(spec, self.folder)
