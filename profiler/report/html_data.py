@@ -9,6 +9,7 @@ from typing import Any
 from profiler.analysis.attribution.devices import gpu_timelines
 from profiler.analysis.connections.fit import held_at
 from profiler.analysis.transients.series import request_series
+from profiler.base.config import MIB
 from profiler.runfolder.read import RunData
 from profiler.schema.report import Report, StageReport, UslFit
 
@@ -148,7 +149,7 @@ def connection_charts(report: Report, run: RunData) -> list[Chart]:
     t0 = run.stages[0].start if run.stages else float(arrays["t"][0])
     x = [round(float(t) - t0, 3) for t in arrays["t"]]
     held = _series("connections held", list(held_at(run.connections, arrays["t"])), "#1f77b4")
-    rss = _series("RSS MiB", list(arrays["rss"] / 1024.0 / 1024.0), "#2ca02c", axis="right")
+    rss = _series("RSS MiB", list(arrays["rss"] / MIB), "#2ca02c", axis="right")
     fds = [held, _series("open fds", list(arrays["fds"]), "#8c564b", axis="right")]
     if report.connections.fd_limit:
         fds.append(_series(f"fd limit {report.connections.fd_limit}",

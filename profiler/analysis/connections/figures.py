@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from profiler.analysis.connections.fit import held_at, per_connection
+from profiler.base.config import MIB
 from profiler.base.websocket import is_websocket
 from profiler.runfolder.connections import ConnectionTick
 from profiler.runfolder.engine.connections import HandshakeTally, SessionTally, handshakes, sessions
@@ -73,7 +74,7 @@ def _stage(run: RunData, w: StageWindow, before: int, shakes: HandshakeTally | N
         dropped=ended.dropped if ended else 0,
         close_codes={str(k): v for k, v in ended.codes.items()} if ended else {},
         session_p50_s=ended.duration_p50_s if ended else None, session_max_s=ended.duration_max_s if ended else None,
-        rss_mb=round(rss / KIB / KIB, 3) if rss is not None else None,
+        rss_mb=round(rss / MIB, 3) if rss is not None else None,
         fds=int(fds) if fds is not None else None, threads=int(threads) if threads is not None else None,
         cpu_pct=round(float(cpu.mean()), 3) if cpu.size else None,
     )  # fmt: skip
